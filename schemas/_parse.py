@@ -1,0 +1,124 @@
+"""Parse raw bytes from Kafka into events, with limits and machine-readable reasons.
+
+The worker's validate step and the tests call :class:`EventParser`; a failure
+is an :class:`InvalidEvent` whose ``reason`` is one of :data:`InvalidReason`
+(a bounded set, safe as a metrics label) and whose message says what is wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import orjson
+from pydantic import ValidationError
+
+from ._common import SCHEMA_VERSION, _json_depth
+from ._events import EVENT_ADAPTER, ScoreEvent, SpanEndEvent, SpanEvent, SpanStartEvent
+
+__all__ = [
+    "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_EVENT_BYTES",
+    "EventParser",
+    "InvalidEvent",
+    "InvalidReason",
+]
+
+DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
+DEFAULT_MAX_DEPTH = 32
+
+InvalidReason = Literal[
+    "too_large",
+    "not_utf8",
+    "not_json",
+    "not_object",
+    "too_deep",
+    "unknown_schema_version",
+    "unknown_event_type",
+    "schema",
+]
+
+_EVENT_TYPES = ("span.start", "span.end", "span", "score")
+
+
+class InvalidEvent(ValueError):
+    """An event that breaks the contract. Never retriable: the same bytes fail again."""
+
+    retriable = False
+
+    def __init__(self, reason: InvalidReason, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason: InvalidReason = reason
+        self.detail = message
+
+
+class EventParser:
+    """Validates events against the contract and the size and depth limits.
+
+    Thread-safe and cheap to share; holds no state besides its limits.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+    ) -> None:
+        self.max_event_bytes = max_event_bytes
+        self.max_depth = max_depth
+
+    def parse(self, data: bytes) -> SpanStartEvent | SpanEndEvent | SpanEvent | ScoreEvent:
+        """Parse one event from its wire bytes.
+
+        Raises:
+            InvalidEvent: the bytes are not a valid event; ``reason`` says why.
+        """
+        if len(data) > self.max_event_bytes:
+            raise InvalidEvent(
+                "too_large", f"{len(data)} bytes exceeds the limit of {self.max_event_bytes} bytes"
+            )
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            reason: InvalidReason = "not_utf8" if "utf-8" in str(exc).lower() else "not_json"
+            raise InvalidEvent(reason, str(exc)) from None
+        return self.parse_object(obj)
+
+    def parse_object(self, obj: Any) -> SpanStartEvent | SpanEndEvent | SpanEvent | ScoreEvent:
+        """Validate an already decoded JSON value (the depth limit still applies).
+
+        Raises:
+            InvalidEvent: the value is not a valid event.
+        """
+        if not isinstance(obj, dict):
+            raise InvalidEvent("not_object", f"an event is a JSON object, got {type(obj).__name__}")
+        depth = _json_depth(obj, self.max_depth)
+        if depth > self.max_depth:
+            raise InvalidEvent("too_deep", f"nesting deeper than {self.max_depth} levels")
+        version = obj.get("schema_version", SCHEMA_VERSION)
+        if version != SCHEMA_VERSION:
+            raise InvalidEvent(
+                "unknown_schema_version",
+                f"schema_version {version!r} is not supported (this worker reads {SCHEMA_VERSION})",
+            )
+        event_type = obj.get("event_type")
+        if event_type not in _EVENT_TYPES:
+            raise InvalidEvent(
+                "unknown_event_type",
+                f"event_type {event_type!r} is not one of {', '.join(_EVENT_TYPES)}",
+            )
+        try:
+            return EVENT_ADAPTER.validate_python(obj)
+        except ValidationError as exc:
+            raise InvalidEvent("schema", _summarise(exc)) from None
+
+
+def _summarise(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False)[:10]:
+        # The first location element is the union tag; the rest is the field path.
+        loc = ".".join(str(p) for p in err["loc"][1:]) or "(event)"
+        parts.append(f"{loc}: {err['msg']}")
+    more = exc.error_count() - len(parts)
+    if more > 0:
+        parts.append(f"... and {more} more")
+    return "; ".join(parts)

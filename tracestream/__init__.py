@@ -1,0 +1,11 @@
+"""tracestream: structured, searchable traces of AI applications.
+
+``import tracestream`` stays cheap: the SDK is imported here, the pipeline
+(Faust, ClickHouse) only by the CLI commands that need it.
+"""
+
+from ._errors import TracestreamError
+
+__all__ = ["TracestreamError", "__version__"]
+
+__version__ = "0.1.0"

@@ -1,0 +1,223 @@
+"""The one settings object of tracestream.
+
+Precedence, highest first: keyword arguments > environment variables
+(``TRACESTREAM_<NAME>``) > TOML file > defaults. The TOML file is
+``$TRACESTREAM_CONFIG`` if set, else ``./tracestream.toml`` if it exists; its
+keys are the field names below, lower case, at top level.
+
+Library code never reads this: it takes typed constructor arguments. Only the
+edges (the CLI, ``tracestream.configure()``, the worker and sink entry points)
+build a :class:`Settings` and pass its values on. ``docs/configuration.md`` is
+generated from the field descriptions (``tracestream config --markdown``) and a
+test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["Settings", "SettingsError", "load_settings", "settings_markdown"]
+
+ENV_PREFIX = "TRACESTREAM_"
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value. The message names the setting and the fix."""
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("TRACESTREAM_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise SettingsError(
+                f"TRACESTREAM_CONFIG points at {path}, which is not a file. "
+                "Fix: point it at a TOML file or unset it."
+            )
+        return path
+    default = Path("tracestream.toml")
+    return default if default.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Every tunable of tracestream, with its unit in its name."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        case_sensitive=False,
+        validate_default=True,
+    )
+    toml_path: ClassVar[Path | None] = None
+
+    # --- identity (SDK) ---
+    project: str = Field(
+        "default", min_length=1, max_length=128, description="Tenant the events belong to."
+    )
+    service: str = Field(
+        "unknown-service", min_length=1, max_length=128, description="Name of the emitting service."
+    )
+    environment: str = Field(
+        "development",
+        min_length=1,
+        max_length=64,
+        description="Deployment environment (production, staging, ...).",
+    )
+
+    # --- Kafka ---
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:19092", description="Kafka bootstrap servers, comma-separated host:port."
+    )
+    topic_prefix: str = Field(
+        "",
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="Prefix for every topic name, so deployments can share a cluster.",
+    )
+    topic_partitions: int = Field(
+        6, ge=1, le=1024, description="Partitions for topics the project creates."
+    )
+    topic_replication_factor: int = Field(
+        1, ge=1, le=16, description="Replication factor for topics the project creates."
+    )
+    events_retention_ms: int = Field(
+        7 * 24 * 3600 * 1000,
+        ge=-1,
+        description="Retention of the raw events topic (the replay source); -1 keeps forever.",
+    )
+
+    # --- local broker (deploy/kafka) ---
+    kafka_version: str = Field(
+        "4.3.1",
+        pattern=r"^\d+\.\d+\.\d+$",
+        description="Apache Kafka version fetched from Maven Central for the local broker.",
+    )
+    kafka_heap_mb: int = Field(512, ge=128, le=65536, description="Java heap of the local broker.")
+
+    # --- event contract ---
+    max_event_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest accepted event, in bytes of UTF-8 JSON.",
+    )
+    max_nesting_depth: int = Field(
+        32, ge=2, le=256, description="Deepest accepted nesting of JSON values inside an event."
+    )
+
+    # --- storage ---
+    home: Path = Field(
+        Path(".tracestream"),
+        description="Data directory of the embedded engine (chDB) and local state.",
+    )
+    clickhouse_url: str = Field(
+        "",
+        description="ClickHouse server URL (http://user:pass@host:8123/db). Empty: use the embedded chDB engine under `home`.",
+    )
+    clickhouse_database: str = Field(
+        "tracestream",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Database holding the tracestream tables.",
+    )
+    retention_days: int = Field(
+        90, ge=1, le=3650, description="Default TTL of stored rows, in days."
+    )
+
+    # --- observability ---
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level of the CLI, worker and sink."
+    )
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        for server in value.split(","):
+            host, sep, port = server.strip().rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{server!r} is not host:port")
+        return value
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://", "clickhouse://")):
+            raise ValueError("must start with http://, https:// or clickhouse://")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls.toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_path))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from arguments, environment and file.
+
+    Raises:
+        SettingsError: a value is invalid; the message names each bad setting,
+            its environment variable, what is wrong and how to fix it.
+    """
+    Settings.toml_path = _config_file()
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc)) from None
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = ["invalid tracestream settings:"]
+    for err in exc.errors():
+        name = ".".join(str(part) for part in err["loc"]) or "?"
+        field = Settings.model_fields.get(name)
+        hint = f" ({field.description})" if field is not None and field.description else ""
+        if err["type"] == "extra_forbidden":
+            lines.append(
+                f"  - {name}: unknown setting. Fix: remove it; known settings are listed by `tracestream config`."
+            )
+            continue
+        lines.append(
+            f"  - {name} (env {ENV_PREFIX}{name.upper()}): {err['msg']}; got {err.get('input')!r}."
+            f" Fix: set a valid value{hint}."
+        )
+    return "\n".join(lines)
+
+
+def settings_markdown() -> str:
+    """The settings reference as Markdown: one row per setting."""
+    rows = [
+        "# Configuration",
+        "",
+        "Precedence: keyword arguments > environment variables > TOML file > defaults.",
+        "The TOML file is `$TRACESTREAM_CONFIG`, else `./tracestream.toml` when present;",
+        "its keys are the setting names below.",
+        "",
+        "Generated by `tracestream config --markdown`; a test keeps it in step with the code.",
+        "",
+        "| setting | environment variable | default | description |",
+        "|---|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        rows.append(
+            f"| `{name}` | `{ENV_PREFIX}{name.upper()}` | `{default!s}` | {field.description or ''} |"
+        )
+    return "\n".join(rows) + "\n"
