@@ -1,0 +1,27 @@
+"""The public surface of each package changes only on purpose (httpx's habit)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+SCHEMAS = [
+    "AnomalyRecord", "Cost", "DEFAULT_MAX_DEPTH", "DEFAULT_MAX_EVENT_BYTES", "Decision",
+    "EVENT_ADAPTER", "Envelope", "ErrorInfo", "Event", "EventParser", "InvalidEvent",
+    "InvalidReason", "MetricWindow", "ModelInfo", "Outcome", "Redaction", "Resources",
+    "SCHEMA_FILE", "SCHEMA_VERSION", "ScoreEvent", "ScoreSource", "SpanEndEvent", "SpanEvent",
+    "SpanKind", "SpanRecord", "SpanStartEvent", "SpanStatus", "TimelineEntry", "ToolCall",
+    "Topics", "TraceInfo", "TraceRecord", "TraceStatus", "Usage", "event_json_schema",
+    "render_event_json_schema", "utc_now",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("module", "expected"), [("tracestream.schemas", SCHEMAS)])
+def test_exported_members(module: str, expected: list[str]) -> None:
+    mod = importlib.import_module(module)
+    assert sorted(mod.__all__) == sorted(expected)
+    for name in mod.__all__:
+        assert hasattr(mod, name), name
