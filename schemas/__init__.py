@@ -26,6 +26,7 @@ from ._events import (
     SpanStartEvent,
 )
 from ._jsonschema import SCHEMA_FILE, event_json_schema, render_event_json_schema
+from ._otel import GENAI_OPERATION, from_genai_usage, to_genai_attributes
 from ._parse import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_EVENT_BYTES,
@@ -48,6 +49,7 @@ __all__ = [
     "DEFAULT_MAX_DEPTH",
     "DEFAULT_MAX_EVENT_BYTES",
     "EVENT_ADAPTER",
+    "GENAI_OPERATION",
     "SCHEMA_FILE",
     "SCHEMA_VERSION",
     "AnomalyRecord",
@@ -80,6 +82,8 @@ __all__ = [
     "TraceStatus",
     "Usage",
     "event_json_schema",
+    "from_genai_usage",
     "render_event_json_schema",
+    "to_genai_attributes",
     "utc_now",
 ]

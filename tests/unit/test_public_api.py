@@ -10,7 +10,7 @@ pytestmark = pytest.mark.unit
 
 SCHEMAS = [
     "AnomalyRecord", "Cost", "DEFAULT_MAX_DEPTH", "DEFAULT_MAX_EVENT_BYTES", "Decision",
-    "EVENT_ADAPTER", "Envelope", "ErrorInfo", "Event", "EventParser", "InvalidEvent",
+    "EVENT_ADAPTER", "GENAI_OPERATION", "from_genai_usage", "to_genai_attributes", "Envelope", "ErrorInfo", "Event", "EventParser", "InvalidEvent",
     "InvalidReason", "MetricWindow", "ModelInfo", "Outcome", "Redaction", "Resources",
     "SCHEMA_FILE", "SCHEMA_VERSION", "ScoreEvent", "ScoreSource", "SpanEndEvent", "SpanEvent",
     "SpanKind", "SpanRecord", "SpanStartEvent", "SpanStatus", "TimelineEntry", "ToolCall",
