@@ -1,0 +1,354 @@
+"""The built-in detectors: compiled regexes that find candidates, validators that confirm them.
+
+Speed comes from never scanning for what cannot be there: every detector has a
+cheap gate (a literal that must occur, or "has a digit") checked with ``in``
+or one fast search before its regex runs, and every regex starts with a
+literal or a single character class so ``re`` can skip ahead without trying
+each position. Validators (Luhn, mod-97, phonenumbers, ipaddress) run only on
+candidates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from ._validators import (
+    IBAN_LENGTHS,
+    boundary_ok,
+    card_prefix_ok,
+    has_keyword_before,
+    iban_ok,
+    ipv4_ok,
+    ipv6_ok,
+    luhn_ok,
+    phone_ok,
+    ssn_ok,
+)
+
+__all__ = [
+    "BUILTIN_DETECTORS",
+    "LiteralDetector",
+    "PrefixDetector",
+    "RegexDetector",
+    "builtin_detectors",
+]
+
+Check = Callable[[str, "re.Match[str]"], "tuple[int, int] | None"]
+_has_digit = re.compile(r"[0-9]").search
+
+
+@dataclass(frozen=True, slots=True)
+class RegexDetector:
+    """Candidates from ``pattern`` (group ``value`` if present), confirmed by ``check``.
+
+    ``gates``: the detector runs only if one of these literals occurs in the text
+    (empty: always; ``("0-9",)`` is the special gate "has a digit").
+    """
+
+    name: str
+    pattern: re.Pattern[str]
+    check: Check | None = None
+    gates: tuple[str, ...] = ()
+
+    def find(self, text: str) -> Iterator[tuple[int, int]]:
+        gates = self.gates
+        if gates:
+            if gates[0] == "0-9":
+                if _has_digit(text) is None:
+                    return
+            elif not any(g in text for g in gates):
+                return
+        check = self.check
+        group = "value" if "value" in self.pattern.groupindex else 0
+        for match in self.pattern.finditer(text):
+            if check is None:
+                yield match.span(group)
+                continue
+            span = check(text, match)
+            if span is not None:
+                yield span
+
+
+@dataclass(frozen=True, slots=True)
+class LiteralDetector:
+    """Whole-word, case-insensitive occurrences of deny-listed literals."""
+
+    name: str
+    literals: tuple[str, ...]
+    _pattern: re.Pattern[str] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        words = sorted({w for w in self.literals if w}, key=len, reverse=True)
+        if words:
+            alternation = "|".join(re.escape(w) for w in words)
+            compiled = re.compile(rf"(?<!\w)(?:{alternation})(?!\w)", re.IGNORECASE)
+            object.__setattr__(self, "_pattern", compiled)
+
+    def find(self, text: str) -> Iterator[tuple[int, int]]:
+        if self._pattern is not None:
+            for match in self._pattern.finditer(text):
+                yield match.span()
+
+
+# --- email: anchored on "@", local part found by scanning back -------------------------
+_EMAIL_DOMAIN = re.compile(
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9-])"
+)
+_EMAIL_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}\Z")
+_FILE_TLDS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "bmp", "tif", "tiff"})
+
+
+def _email(text: str, m: re.Match[str]) -> tuple[int, int] | None:
+    at, end = m.span()
+    local = _EMAIL_LOCAL.search(text, max(0, at - 64), at)
+    if local is None:
+        return None
+    start = local.start()
+    while start < at and text[start] in ".'/=":
+        start += 1
+    if start == at or text[at - 1] == ".":
+        return None
+    if start > 0 and (text[start - 1].isalnum() or text[start - 1] in "@_"):
+        return None
+    if text[m.group().rfind(".") + at + 1 : end].lower() in _FILE_TLDS:
+        return None
+    if end < len(text) - 1 and text[end] == ":" and not text[end + 1].isspace():
+        return None  # scp-like "git@github.com:org/repo"
+    return start, end
+
+
+# --- numbers ----------------------------------------------------------------------------
+_PHONE_WORDS = ("phone", "tel", "call", "mobile", "cell", "whatsapp", "sms", "fax", "text me")
+_SSN_WORDS = ("ssn", "social security", "soc sec")
+_VERSION_WORDS = ("version", "ver ", "v", "release", "build", "firmware", "oid")
+
+
+def _card(text: str, m: re.Match[str]) -> tuple[int, int] | None:
+    raw = m.group()
+    seps = {ch for ch in raw if not ch.isdigit()}
+    if len(seps) > 1:
+        return None
+    digits = raw.replace(" ", "").replace("-", "")
+    if not (13 <= len(digits) <= 19 and card_prefix_ok(digits) and luhn_ok(digits)):
+        return None
+    return m.span() if boundary_ok(text, *m.span()) else None
+
+
+def _ssn(text: str, m: re.Match[str]) -> tuple[int, int] | None:
+    raw = m.group()
+    digits = raw.replace("-", "").replace(" ", "")
+    if len(digits) != 9 or not ssn_ok(digits) or not boundary_ok(text, *m.span()):
+        return None
+    if len(raw) == 9 and not has_keyword_before(text, m.start(), _SSN_WORDS):
+        return None  # a bare 9-digit number is an SSN only where the text says so
+    if len(raw) == 11 and raw[3] != raw[6]:
+        return None
+    return m.span()
+
+
+def _phone_check(regions: tuple[str, ...]) -> Check:
+    def check(text: str, m: re.Match[str]) -> tuple[int, int] | None:
+        start, end = m.span()
+        raw = m.group()
+        if raw[0] == "(" and ")" not in raw:
+            start += 1
+            raw = raw[1:]
+        if not boundary_ok(text, start, end, frozenset("-_./\\:#=+")):
+            return None
+        digits = sum(ch.isdigit() for ch in raw)
+        if raw[0] != "+":
+            bare = raw.isdigit()
+            if digits < 10 or digits > 12 or raw.count(".") == 1:
+                return None
+            if bare and not has_keyword_before(text, start, _PHONE_WORDS):
+                return None
+        elif digits < 8:
+            return None
+        return (start, end) if phone_ok(raw, regions) else None
+
+    return check
+
+
+def _ipv4(text: str, m: re.Match[str]) -> tuple[int, int] | None:
+    start, end = m.span()
+    if not ipv4_ok(m.group()) or not boundary_ok(text, start, end, frozenset("-_./\\#=")):
+        return None
+    head = text[max(0, start - 10) : start].lower().rstrip(" :=")
+    if head.endswith(_VERSION_WORDS):
+        return None
+    return start, end
+
+
+def _iban(text: str, m: re.Match[str]) -> tuple[int, int] | None:
+    start = m.start()
+    if start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_-/"):
+        return None
+    raw = m.group()
+    want = IBAN_LENGTHS.get(raw[:2])
+    if want is None:
+        return None
+    count = 0
+    for i, ch in enumerate(raw):  # take exactly `want` characters, spaces aside
+        if ch != " ":
+            count += 1
+            if count == want:
+                end = start + i + 1
+                break
+    else:
+        return None
+    if end < len(text) and (text[end].isalnum()):
+        return None
+    compact = text[start:end].replace(" ", "")
+    return (start, end) if iban_ok(compact) else None
+
+
+def _ipv6(text: str, m: re.Match[str]) -> tuple[int, int] | None:
+    start, end = m.span()
+    while start > 0 and text[start - 1] in _HEX_COLON and end - start < 45:
+        start -= 1
+    while end < len(text) and text[end] in _HEX_COLON_DOT and end - start < 45:
+        end += 1
+    while end > start and text[end - 1] in ".:" and text[end - 2 : end] != "::":
+        end -= 1
+    if (start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_:.")) or (
+        end < len(text) and (text[end].isalnum() or text[end] == "_")
+    ):
+        return None
+    return (start, end) if ipv6_ok(text[start:end]) else None
+
+
+_HEX_COLON = frozenset("0123456789abcdefABCDEF:")
+_HEX_COLON_DOT = _HEX_COLON | {"."}
+
+
+# --- secrets ----------------------------------------------------------------------------
+def _api_key(text: str, m: re.Match[str]) -> tuple[int, int] | None:
+    if "value" in m.re.groupindex:
+        start, end = m.span("value")
+    else:
+        start, end = m.span()
+        if start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_-"):
+            return None
+    token = text[start:end]
+    tail = token[4:]
+    if not (any(c.isdigit() for c in tail) and any(c.isalpha() for c in tail)):
+        return None
+    if len(set(tail)) < 10:
+        return None
+    return start, end
+
+
+_API_KEY_ALTERNATIVES = (
+    ("sk-", r"sk-[A-Za-z0-9_-]{20,}"),  # OpenAI, Anthropic (sk-ant-...), DeepSeek
+    ("sk_", r"sk_(?:live|test)_[A-Za-z0-9]{16,}"),  # Stripe secret
+    ("rk_", r"rk_(?:live|test)_[A-Za-z0-9]{16,}"),  # Stripe restricted
+    ("ghp_", r"ghp_[A-Za-z0-9]{36,}"),  # GitHub tokens
+    ("gho_", r"gho_[A-Za-z0-9]{36,}"),
+    ("ghu_", r"ghu_[A-Za-z0-9]{36,}"),
+    ("ghs_", r"ghs_[A-Za-z0-9]{36,}"),
+    ("ghr_", r"ghr_[A-Za-z0-9]{36,}"),
+    ("github_pat_", r"github_pat_[A-Za-z0-9_]{40,}"),
+    ("glpat-", r"glpat-[A-Za-z0-9_-]{20,}"),  # GitLab
+    ("AKIA", r"AKIA[0-9A-Z]{16}"),  # AWS access key ids
+    ("ASIA", r"ASIA[0-9A-Z]{16}"),
+    ("AIza", r"AIza[0-9A-Za-z_-]{35}"),  # Google
+    ("xox", r"xox[abeoprs]-[0-9A-Za-z-]{10,}"),  # Slack
+    ("hooks.slack.com", r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]{20,}"),
+    ("hf_", r"hf_[A-Za-z0-9]{30,}"),  # Hugging Face
+    ("npm_", r"npm_[A-Za-z0-9]{36}"),
+    ("SG.", r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"),  # SendGrid
+    ("gsk_", r"gsk_[A-Za-z0-9]{40,}"),  # Groq
+    ("r8_", r"r8_[A-Za-z0-9]{30,}"),  # Replicate
+    ("Bearer ", r"Bearer (?P<value>[A-Za-z0-9._~+/-]{20,}=*)"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixDetector:
+    """Several literal-prefixed patterns under one name; each runs only if its prefix occurs."""
+
+    name: str
+    patterns: tuple[tuple[str, re.Pattern[str]], ...]
+    check: Check
+
+    def find(self, text: str) -> Iterator[tuple[int, int]]:
+        check = self.check
+        for prefix, pattern in self.patterns:
+            if prefix in text:
+                for match in pattern.finditer(text):
+                    span = check(text, match)
+                    if span is not None:
+                        yield span
+
+
+def _api_key_detector() -> PrefixDetector:
+    patterns = tuple((gate, re.compile(p)) for gate, p in _API_KEY_ALTERNATIVES)
+    return PrefixDetector("api_key", patterns, _api_key)
+
+
+def builtin_detectors(
+    phone_regions: tuple[str, ...] = ("US", "GB"),
+) -> list[RegexDetector | PrefixDetector]:
+    """One instance of every built-in detector, in priority order (first wins a tie)."""
+    return [
+        RegexDetector(
+            "private_key",
+            re.compile(
+                r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+                r"(?:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|.*\Z)",
+                re.DOTALL,
+            ),
+            None,
+            ("-----BEGIN",),
+        ),
+        RegexDetector(
+            "jwt",
+            re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
+            lambda t, m: m.span() if boundary_ok(t, *m.span()) else None,
+            ("eyJ",),
+        ),
+        _api_key_detector(),
+        RegexDetector("email", _EMAIL_DOMAIN, _email, ("@",)),
+        RegexDetector(
+            "iban",
+            re.compile(r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,34}"),
+            _iban,
+            ("0-9",),
+        ),
+        RegexDetector(
+            "credit_card", re.compile(r"[0-9](?:[ -]?[0-9]){12,18}(?![0-9])"), _card, ("0-9",)
+        ),
+        RegexDetector(
+            "us_ssn",
+            re.compile(r"[0-9]{3}(?:[- ]?)[0-9]{2}(?:[- ]?)[0-9]{4}(?![0-9])"),
+            _ssn,
+            ("0-9",),
+        ),
+        RegexDetector(
+            "phone",
+            re.compile(r"[+(0-9][0-9 ().-]{6,22}[0-9]"),
+            _phone_check(phone_regions),
+            ("0-9",),
+        ),
+        RegexDetector("ipv6", re.compile(r":[0-9A-Fa-f]{0,4}:"), _ipv6, ("::", ":")),
+        RegexDetector(
+            "ipv4", re.compile(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"), _ipv4, ("0-9",)
+        ),
+    ]
+
+
+#: Names of the built-in detectors, in priority order.
+BUILTIN_DETECTORS: tuple[str, ...] = (
+    "private_key",
+    "jwt",
+    "api_key",
+    "email",
+    "iban",
+    "credit_card",
+    "us_ssn",
+    "phone",
+    "ipv6",
+    "ipv4",
+)

@@ -1,0 +1,156 @@
+"""Cheap checks that turn regex candidates into findings.
+
+Each function looks only at the candidate (and, for the context rules, a few
+characters before it), so the cost is paid per candidate, not per byte.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+
+__all__ = [
+    "IBAN_LENGTHS",
+    "boundary_ok",
+    "card_prefix_ok",
+    "has_keyword_before",
+    "iban_ok",
+    "ipv4_ok",
+    "ipv6_ok",
+    "luhn_ok",
+    "phone_ok",
+    "ssn_ok",
+]
+
+#: IBAN length per country (SWIFT IBAN registry).
+IBAN_LENGTHS: dict[str, int] = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22,
+    "BH": 22, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22,
+    "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FO": 18, "FR": 27,
+    "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28,
+    "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20,
+    "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24,
+    "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24,
+    "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SC": 31,
+    "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24,
+    "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+}  # fmt: skip
+
+# Characters that glue a candidate to a larger token (an id, a path, a version).
+_GLUE = frozenset("-_./\\:#=")
+
+
+def boundary_ok(text: str, start: int, end: int, glue: frozenset[str] = _GLUE) -> bool:
+    """True when ``text[start:end]`` is not part of a larger word, number or identifier."""
+    if start > 0:
+        before = text[start - 1]
+        if before.isalnum() or before in glue:
+            return False
+    if end < len(text):
+        after = text[end]
+        if after.isalnum() or after == "_":
+            return False
+        # "1.2.3.4.5", "555-123-4567-89": the run continues after a separator.
+        if after in "-./:" and end + 1 < len(text) and text[end + 1].isdigit() and after != ":":
+            return False
+    return True
+
+
+def has_keyword_before(text: str, start: int, keywords: tuple[str, ...], window: int = 32) -> bool:
+    """True when one of ``keywords`` (lower case) occurs in the ``window`` chars before ``start``."""
+    head = text[max(0, start - window) : start].lower()
+    return any(word in head for word in keywords)
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn (mod 10) checksum of payment card numbers."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def card_prefix_ok(digits: str) -> bool:
+    """Length and issuer prefix of the major card networks (Visa, Mastercard, Amex, ...)."""
+    n = len(digits)
+    if digits[0] == "4":
+        return n in (13, 16, 19)
+    two = int(digits[:2])
+    if 51 <= two <= 55 or 2221 <= int(digits[:4]) <= 2720:
+        return n == 16
+    if two in (34, 37):
+        return n == 15
+    if digits.startswith(("6011", "65")) or 644 <= int(digits[:3]) <= 649:
+        return 16 <= n <= 19
+    if 3528 <= int(digits[:4]) <= 3589:
+        return 16 <= n <= 19
+    if two in (36, 38, 39) or 300 <= int(digits[:3]) <= 305:
+        return 14 <= n <= 19
+    if two == 62:
+        return 16 <= n <= 19
+    return False
+
+
+def iban_ok(compact: str) -> bool:
+    """Country length and the ISO 13616 mod-97 checksum of an IBAN without spaces."""
+    if IBAN_LENGTHS.get(compact[:2]) != len(compact):
+        return False
+    rearranged = compact[4:] + compact[:4]
+    try:
+        number = int("".join(str(int(ch, 36)) for ch in rearranged))
+    except ValueError:
+        return False
+    return number % 97 == 1
+
+
+def ssn_ok(digits: str) -> bool:
+    """SSA rules: no area 000, 666 or 9xx; no group 00; no serial 0000."""
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
+    return not (area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000")
+
+
+def ipv4_ok(candidate: str) -> bool:
+    """A dotted quad that names a host: not 0.0.0.0, loopback, broadcast or a netmask."""
+    parts = candidate.split(".")
+    for part in parts:
+        if len(part) > 1 and part[0] == "0":
+            return False
+        if int(part) > 255:
+            return False
+    return parts[0] not in ("0", "127", "255")
+
+
+def ipv6_ok(candidate: str) -> bool:
+    """A valid IPv6 address other than the unspecified (::) and loopback (::1) ones."""
+    if candidate.count(":") < 2 or len(candidate) < 3:
+        return False
+    try:
+        address = ipaddress.IPv6Address(candidate)
+    except ValueError:
+        return False
+    return not (address.is_unspecified or address.is_loopback)
+
+
+@functools.lru_cache(maxsize=4096)
+def phone_ok(candidate: str, regions: tuple[str, ...]) -> bool:
+    """phonenumbers' validity check (length and ranges of the numbering plan).
+
+    ``+``-prefixed candidates are parsed as international; others are tried
+    against each default region in turn.
+    """
+    import phonenumbers
+
+    tries: tuple[str | None, ...] = (None,) if candidate.startswith("+") else regions
+    for region in tries:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return True
+    return False
