@@ -1,0 +1,44 @@
+"""Worker metrics: names, units and bounded labels."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from tracestream.streams._metrics import OTHER, LabelLimiter, PipelineMetrics
+
+pytestmark = pytest.mark.unit
+
+
+def test_allow_list_maps_the_rest_to_other() -> None:
+    limit = LabelLimiter(["gpt-4o"])
+    assert limit("gpt-4o") == "gpt-4o"
+    assert limit("my-finetune-123") == OTHER
+    assert limit(None) == "none"
+
+
+def test_top_n_keeps_first_values_seen() -> None:
+    limit = LabelLimiter(top_n=2)
+    assert [limit(v) for v in ["a", "b", "c", "a", "d"]] == ["a", "b", OTHER, "a", OTHER]
+
+
+def test_every_metric_is_prefixed_and_reasons_are_precreated() -> None:
+    registry = CollectorRegistry()
+    PipelineMetrics(registry)
+    names = [family.name for family in registry.collect()]
+    assert names
+    assert all(name.startswith("tracestream_") for name in names)
+    text = generate_latest(registry).decode()
+    assert 'tracestream_events_invalid_total{reason="not_json"} 0.0' in text
+    assert 'tracestream_traces_total{status="incomplete"} 0.0' in text
+
+
+def test_label_cardinality_is_bounded() -> None:
+    registry = CollectorRegistry()
+    metrics = PipelineMetrics(registry, top_n=3)
+    for i in range(100):
+        metrics.observe_score(f"svc-{i}", f"model-{i}", "latency_p95_ms", 1.0, anomalous=False)
+    series = [
+        s for f in registry.collect() if f.name == "tracestream_anomaly_score" for s in f.samples
+    ]
+    assert len(series) == 4  # three named + "other"
