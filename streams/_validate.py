@@ -44,6 +44,7 @@ __all__ = [
     "DLQ_REASONS",
     "DeadLetter",
     "DlqReason",
+    "ParsedEvent",
     "SourceRecord",
     "Validator",
     "dead_letter",

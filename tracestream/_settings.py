@@ -133,6 +133,47 @@ class Settings(BaseSettings):
         90, ge=1, le=3650, description="Default TTL of stored rows, in days."
     )
 
+    # --- worker ---
+    worker_app_id: str = Field(
+        "tracestream-worker",
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Faust application id (consumer group; prefix of its changelog topics). The topic prefix is prepended.",
+    )
+    worker_store: str = Field(
+        "rocksdict://",
+        pattern=r"^(rocksdict|memory)://",
+        description="Faust table store: rocksdict:// (on disk under `home`) or memory:// (restored from the changelog on start).",
+    )
+    worker_web_host: str = Field(
+        "127.0.0.1", description="Address the worker's web server (/metrics) binds to."
+    )
+    worker_web_port: int = Field(
+        6066, ge=1, le=65535, description="Port of the worker's web server serving /metrics."
+    )
+    worker_batch_size: int = Field(
+        2000, ge=1, le=100_000, description="Events the worker processes per batch."
+    )
+    worker_batch_within_ms: int = Field(
+        200, ge=1, le=60_000, description="Longest wait for a batch to fill before processing it."
+    )
+    worker_tick_interval_ms: int = Field(
+        1000,
+        ge=10,
+        le=60_000,
+        description="How often the worker closes due traces and windows when no events arrive.",
+    )
+    metrics_services: tuple[str, ...] = Field(
+        (),
+        description="Services that get their own Prometheus label value; empty: the first `metrics_top_n` seen. Others are `other`.",
+    )
+    metrics_models: tuple[str, ...] = Field(
+        (),
+        description="Models that get their own Prometheus label value; empty: the first `metrics_top_n` seen. Others are `other`.",
+    )
+    metrics_top_n: int = Field(
+        20, ge=1, le=1000, description="Distinct services/models labelled when there is no allow-list."
+    )
+
     # --- observability ---
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of the CLI, worker and sink."

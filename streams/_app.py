@@ -1,0 +1,215 @@
+"""The Faust worker: a thin adapter that moves records between Kafka and :class:`Pipeline`.
+
+Everything Faust-specific lives here (faust is untyped; the rest of the
+package never imports it). One agent consumes ``tracestream.events`` in batches
+(``stream.take_events(n, within=...)``: one record at a time is ~100x slower),
+hands each batch to the pure :class:`~tracestream.streams._pipeline.Pipeline`,
+produces what it returns, waits until the broker acknowledged every record,
+and only then lets Faust commit the batch's offsets: at-least-once. Faust's
+``exactly_once`` is not used (open bugs); downstream records carry versions
+and event ids so the sinks deduplicate.
+
+A timer closes due traces and windows when no events arrive. ``/metrics`` is
+served by Faust's own web server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+
+from tracestream.schemas import Topics
+
+from ._metrics import PipelineMetrics
+from ._pipeline import BatchOutput, Pipeline
+from ._validate import SourceRecord
+
+__all__ = ["WorkerApp", "WorkerConfig"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """Typed knobs of the Faust adapter (the CLI builds it from settings)."""
+
+    app_id: str
+    kafka_bootstrap: str
+    topics: Topics
+    partitions: int
+    replication_factor: int = 1
+    store: str = "rocksdict://"
+    datadir: str = ".tracestream/worker"
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    web_enabled: bool = True
+    batch_size: int = 2000
+    batch_within_s: float = 0.2
+    tick_interval_s: float = 1.0
+
+
+class WorkerApp:
+    """Builds the Faust app around a pipeline. ``app.main()`` or ``faust.Worker`` runs it.
+
+    Args:
+        config: the adapter's knobs.
+        pipeline: the pure batch processor.
+        metrics: the worker's metrics (their registry is served on ``/metrics``).
+    """
+
+    def __init__(self, config: WorkerConfig, pipeline: Pipeline, metrics: PipelineMetrics) -> None:
+        self.config = config
+        self.pipeline = pipeline
+        self.metrics = metrics
+        self._lock = asyncio.Lock()
+        brokers = ";".join(
+            f"kafka://{server.strip()}" for server in config.kafka_bootstrap.split(",")
+        )
+        self.app: Any = faust.App(
+            config.app_id,
+            broker=brokers,
+            store=config.store,
+            datadir=config.datadir,
+            topic_partitions=config.partitions,
+            topic_replication_factor=config.replication_factor,
+            processing_guarantee="at_least_once",
+            key_serializer="raw",
+            value_serializer="raw",
+            web_enabled=config.web_enabled,
+            web_bind=config.web_host,
+            web_host=config.web_host,
+            web_port=config.web_port,
+            autodiscover=False,
+            stream_buffer_maxsize=max(4096, config.batch_size * 2),
+            broker_max_poll_records=max(500, config.batch_size),
+            producer_linger_ms=5,
+            producer_max_batch_size=256 * 1024,
+            consumer_auto_offset_reset="earliest",
+        )
+        self.events_topic = self.app.topic(
+            config.topics.events, key_type=bytes, value_type=bytes, partitions=config.partitions
+        )
+        self._outputs = {
+            name: self.app.topic(
+                name, key_type=bytes, value_type=bytes, partitions=config.partitions
+            )
+            for name in (
+                config.topics.events_dlq,
+                config.topics.scores,
+                config.topics.spans,
+                config.topics.traces,
+                config.topics.metrics,
+                config.topics.anomalies,
+            )
+        }
+        self.app.agent(self.events_topic, name="tracestream-process-events")(self._process)
+        self.app.timer(config.tick_interval_s, name="tracestream-tick")(self._tick)
+        self.app.page("/metrics")(self._metrics_page)
+
+    # -- agent -----------------------------------------------------------------------
+
+    async def _process(self, stream: Any) -> None:
+        within = self.config.batch_within_s
+        async for events in stream.take_events(self.config.batch_size, within=within):
+            started = time.perf_counter()
+            records = [_source_record(e.message) for e in events]
+            async with self._lock:
+                output = self.pipeline.process(records, now_ms=int(time.time() * 1000))
+                await self._publish(output)
+            self._observe_batch(events, time.perf_counter() - started)
+
+    async def _tick(self) -> None:
+        async with self._lock:
+            output = self.pipeline.tick(now_ms=int(time.time() * 1000))
+            if len(output):
+                await self._publish(output)
+
+    async def _publish(self, out: BatchOutput) -> None:
+        """Produce a batch's output and wait for every acknowledgement (at-least-once)."""
+        topics = self.config.topics
+        send = self.app.producer.send
+        pending: list[Awaitable[Any]] = []
+        for letter in out.dead_letters:
+            pending.append(
+                await send(topics.events_dlq, letter.key, letter.value, None, None, letter.headers)
+            )
+        for key, value in out.scores:
+            pending.append(await send(topics.scores, key, value, None, None, None))
+        for name, records in (
+            (topics.spans, out.spans),
+            (topics.traces, out.traces),
+        ):
+            for record in records:
+                pending.append(
+                    await send(name, record.trace_id.encode(), _dump(record), None, None, None)
+                )
+        for window in out.windows:
+            wkey = f"{window.project}|{window.service}|{window.model}|{window.kind}|{window.name}"
+            pending.append(
+                await send(topics.metrics, wkey.encode(), _dump(window), None, None, None)
+            )
+        for anomaly in out.anomalies:
+            akey = (
+                f"{anomaly.project}|{anomaly.service}|{anomaly.model}|{anomaly.kind}|{anomaly.name}"
+            )
+            pending.append(
+                await send(topics.anomalies, akey.encode(), _dump(anomaly), None, None, None)
+            )
+        if pending:
+            await asyncio.gather(*pending)
+        m = self.metrics
+        for span in out.spans:
+            m.observe_span(span)
+        for trace in out.traces:
+            m.observe_trace(trace)
+        if out.windows:
+            m.windows_closed.inc(len(out.windows))
+        for anomaly in out.anomalies:
+            m.observe_anomaly(anomaly)
+
+    def _observe_batch(self, events: Sequence[Any], seconds: float) -> None:
+        m = self.metrics
+        m.batch_duration.observe(seconds)
+        m.last_batch_timestamp.set(time.time())
+        last: dict[tuple[str, int], int] = {}
+        for e in events:
+            msg = e.message
+            last[(msg.topic, msg.partition)] = msg.offset
+        consumer = self.app.consumer
+        for (topic, partition), offset in last.items():
+            try:
+                highwater = consumer.highwater(faust.types.TP(topic, partition))
+            except Exception:  # noqa: BLE001 - lag is best effort; never fail a batch over it
+                continue
+            if highwater is not None:
+                m.consumer_lag.labels(topic, str(partition)).set(max(highwater - offset - 1, 0))
+
+    async def _metrics_page(self, web: Any, request: Any) -> Any:
+        del request
+        body = generate_latest(self.metrics.registry)
+        return web.bytes(body, content_type=CONTENT_TYPE_LATEST.partition(";")[0])
+
+
+def _source_record(message: Any) -> SourceRecord:
+    headers = message.headers
+    if isinstance(headers, dict):
+        headers = headers.items()
+    return SourceRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        headers=tuple((str(k), bytes(v) if v is not None else b"") for k, v in headers or ()),
+        timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+    )
+
+
+def _dump(record: BaseModel) -> bytes:
+    return orjson.dumps(record.model_dump(mode="json"))

@@ -1,0 +1,72 @@
+"""``tracestream worker``: run the stream processor (the composition root of ``streams/``).
+
+This is the edge: it reads :class:`~tracestream._settings.Settings`, builds the
+pure stages and the Faust adapter from typed values, and runs the worker until
+SIGINT/SIGTERM (Faust's own worker handles the signals and stops cleanly,
+committing what was acknowledged).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from prometheus_client import CollectorRegistry
+
+from ._settings import Settings, load_settings
+
+__all__ = ["build_worker", "worker"]
+
+
+def build_worker(settings: Settings, *, registry: CollectorRegistry | None = None) -> Any:
+    """The :class:`~tracestream.streams._app.WorkerApp` for ``settings``. Performs no I/O."""
+    from tracestream.schemas import Topics
+    from tracestream.streams._app import WorkerApp, WorkerConfig
+    from tracestream.streams._metrics import PipelineMetrics
+    from tracestream.streams._pipeline import Pipeline, Stages
+    from tracestream.streams._redaction import Redactor
+    from tracestream.streams._validate import Validator
+
+    metrics = PipelineMetrics(
+        registry if registry is not None else CollectorRegistry(),
+        services=settings.metrics_services,
+        models=settings.metrics_models,
+        top_n=settings.metrics_top_n,
+    )
+    stages = Stages(
+        validator=Validator(
+            max_event_bytes=settings.max_event_bytes, max_depth=settings.max_nesting_depth
+        ),
+        redactor=Redactor(),
+    )
+    prefix = settings.topic_prefix
+    config = WorkerConfig(
+        app_id=f"{prefix}{settings.worker_app_id}",
+        kafka_bootstrap=settings.kafka_bootstrap,
+        topics=Topics(prefix),
+        partitions=settings.topic_partitions,
+        replication_factor=settings.topic_replication_factor,
+        store=settings.worker_store,
+        datadir=str(Path(settings.home) / "worker" / f"{prefix}{settings.worker_app_id}"),
+        web_host=settings.worker_web_host,
+        web_port=settings.worker_web_port,
+        batch_size=settings.worker_batch_size,
+        batch_within_s=settings.worker_batch_within_ms / 1000,
+        tick_interval_s=settings.worker_tick_interval_ms / 1000,
+    )
+    return WorkerApp(config, Pipeline(stages, metrics), metrics)
+
+
+@click.command()
+@click.option("--web-port", type=int, default=None, help="Override worker_web_port.")
+def worker(web_port: int | None) -> None:
+    """Run the stream worker: validate, redact, price, assemble, window, score; serve /metrics."""
+    import faust
+
+    overrides: dict[str, Any] = {}
+    if web_port is not None:
+        overrides["worker_web_port"] = web_port
+    settings = load_settings(**overrides)
+    built = build_worker(settings)
+    faust.Worker(built.app, loglevel=settings.log_level.lower()).execute_from_commandline()
