@@ -26,7 +26,7 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from tracestream.schemas import Topics
+from tracestream.schemas import AnomalyRecord, MetricWindow, Topics
 
 from ._metrics import PipelineMetrics
 from ._pipeline import BatchOutput, Pipeline
@@ -133,34 +133,20 @@ class WorkerApp:
     async def _publish(self, out: BatchOutput) -> None:
         """Produce a batch's output and wait for every acknowledgement (at-least-once)."""
         topics = self.config.topics
+        messages: list[tuple[str, bytes | None, bytes | None, Any]] = [
+            (topics.events_dlq, d.key, d.value, d.headers) for d in out.dead_letters
+        ]
+        messages += [(topics.scores, key, value, None) for key, value in out.scores]
+        messages += [(topics.spans, r.trace_id.encode(), _dump(r), None) for r in out.spans]
+        messages += [(topics.traces, r.trace_id.encode(), _dump(r), None) for r in out.traces]
+        messages += [(topics.metrics, _window_key(w), _dump(w), None) for w in out.windows]
+        messages += [(topics.anomalies, _window_key(a), _dump(a), None) for a in out.anomalies]
         send = self.app.producer.send
         pending: list[Awaitable[Any]] = []
-        for letter in out.dead_letters:
-            pending.append(
-                await send(topics.events_dlq, letter.key, letter.value, None, None, letter.headers)
-            )
-        for key, value in out.scores:
-            pending.append(await send(topics.scores, key, value, None, None, None))
-        for name, records in (
-            (topics.spans, out.spans),
-            (topics.traces, out.traces),
-        ):
-            for record in records:
-                pending.append(
-                    await send(name, record.trace_id.encode(), _dump(record), None, None, None)
-                )
-        for window in out.windows:
-            wkey = f"{window.project}|{window.service}|{window.model}|{window.kind}|{window.name}"
-            pending.append(
-                await send(topics.metrics, wkey.encode(), _dump(window), None, None, None)
-            )
-        for anomaly in out.anomalies:
-            akey = (
-                f"{anomaly.project}|{anomaly.service}|{anomaly.model}|{anomaly.kind}|{anomaly.name}"
-            )
-            pending.append(
-                await send(topics.anomalies, akey.encode(), _dump(anomaly), None, None, None)
-            )
+        for topic, key, value, headers in messages:
+            # producer.send enqueues and returns a future; awaiting the futures
+            # below is what makes the batch's offsets safe to commit.
+            pending.append(await send(topic, key, value, None, None, headers))
         if pending:
             await asyncio.gather(*pending)
         m = self.metrics
@@ -209,6 +195,10 @@ def _source_record(message: Any) -> SourceRecord:
         headers=tuple((str(k), bytes(v) if v is not None else b"") for k, v in headers or ()),
         timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
     )
+
+
+def _window_key(record: MetricWindow | AnomalyRecord) -> bytes:
+    return f"{record.project}|{record.service}|{record.model}|{record.kind}|{record.name}".encode()
 
 
 def _dump(record: BaseModel) -> bytes:

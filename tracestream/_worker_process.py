@@ -1,0 +1,156 @@
+"""Run ``tracestream worker`` as a child process: for benchmarks and tests.
+
+The child gets its settings through ``TRACESTREAM_*`` environment variables
+(the documented edge), so what runs is exactly what an operator runs.
+:meth:`WorkerProcess.start` blocks until ``/metrics`` answers; :meth:`stop`
+sends SIGTERM (Faust commits and closes cleanly) and waits, then SIGKILLs past
+its budget.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+from ._errors import TracestreamError
+
+__all__ = ["WorkerProcess", "WorkerProcessError", "free_port", "metric_value", "scrape"]
+
+
+class WorkerProcessError(TracestreamError):
+    """The worker child did not come up, or died; the message carries its log tail."""
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def scrape(port: int, *, timeout_s: float = 2.0) -> str:
+    """The worker's /metrics text. Raises ``OSError`` when it does not answer."""
+    url = f"http://127.0.0.1:{port}/metrics"
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        body: bytes = response.read()
+        return body.decode()
+
+
+def metric_value(text: str, name: str) -> float:
+    """Sum of every sample of ``name`` (all label sets) in a /metrics text."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+class WorkerProcess:
+    """One ``tracestream worker`` child process.
+
+    Args:
+        env: ``TRACESTREAM_*`` settings for the child (merged over this process's env).
+        workdir: the child's working directory; its log goes to ``workdir/worker.log``.
+        web_port: port of the child's /metrics; a free one by default.
+    """
+
+    def __init__(
+        self, env: Mapping[str, str], workdir: Path, *, web_port: int | None = None
+    ) -> None:
+        self.web_port = web_port or free_port()
+        self.workdir = workdir
+        self.log_path = workdir / "worker.log"
+        self._env = {
+            **os.environ,
+            "TRACESTREAM_HOME": str(workdir / "home"),
+            **env,
+            "TRACESTREAM_WORKER_WEB_PORT": str(self.web_port),
+        }
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, timeout_s: float = 60.0) -> WorkerProcess:
+        """Start the child and wait until /metrics answers.
+
+        Raises:
+            WorkerProcessError: it exited or did not answer within ``timeout_s``.
+        """
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self._proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("tracestream")), "worker"],
+            env=self._env,
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise WorkerProcessError(
+                    f"worker exited with {self._proc.returncode}:\n{self.log_tail()}"
+                )
+            try:
+                scrape(self.web_port, timeout_s=1.0)
+                return self
+            except (OSError, urllib.error.URLError):
+                time.sleep(0.2)
+        self.kill()
+        raise WorkerProcessError(
+            f"worker did not serve /metrics in {timeout_s}s:\n{self.log_tail()}"
+        )
+
+    def metrics(self) -> str:
+        """The child's current /metrics text."""
+        return scrape(self.web_port)
+
+    def stop(self, *, timeout_s: float = 30.0) -> int:
+        """SIGTERM, wait up to ``timeout_s``, then SIGKILL. Returns the exit code."""
+        proc = self._proc
+        if proc is None:
+            return 0
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._proc = None
+        return proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the child (a crash, for fault tests) and reap it."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        self._proc = None
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the child's log."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def __enter__(self) -> WorkerProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
