@@ -1,0 +1,115 @@
+"""What both engines share: insert settings, error classification, result decoding.
+
+Only the transport differs between chDB and a server; everything an engine
+decides about SQL lives here so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from ._errors import StorageError, StorageRejected, StorageUnavailable
+from ._storage import QueryResult, SettingValue
+
+__all__ = [
+    "INSERT_SETTINGS",
+    "classify_error",
+    "insert_settings",
+    "quote_identifier",
+    "result_from_arrow",
+]
+
+#: Settings on every insert of ours.
+INSERT_SETTINGS: dict[str, SettingValue] = {
+    # ClickHouse 26.x turns async_insert on by default. Our batches are already
+    # large (>= 1,000 rows) and we commit Kafka offsets on the acknowledgement,
+    # so the insert must be synchronous: acknowledged == in a part on disk.
+    "async_insert": 0,
+    # A deduplicated block must not reach the hourly rollup views either, or a
+    # replay would double the rollups while the base table stays exact.
+    "deduplicate_blocks_in_dependent_materialized_views": 1,
+    # Our dedup tokens identify the whole batch; keep it one block so the token
+    # covers it (the default 1,048,449 rows is bigger than any batch we send).
+    "max_insert_block_size": 1_048_576,
+    "min_insert_block_size_rows": 0,
+    "min_insert_block_size_bytes": 0,
+}
+
+# ClickHouse error codes that mean "the data is bad": splitting the batch can
+# isolate the rows at fault. Everything else (network, memory, too many parts,
+# unknown table, read-only, ...) is treated as retriable: waiting keeps the data.
+_DATA_ERROR_CODES = frozenset(
+    {
+        6,  # CANNOT_PARSE_TEXT
+        27,  # CANNOT_PARSE_INPUT_ASSERTION_FAILED
+        38,  # CANNOT_PARSE_DATE
+        41,  # CANNOT_PARSE_DATETIME
+        53,  # TYPE_MISMATCH
+        69,  # ARGUMENT_OUT_OF_BOUND
+        70,  # CANNOT_CONVERT_TYPE
+        72,  # CANNOT_PARSE_NUMBER
+        117,  # INCORRECT_DATA
+        131,  # TOO_LARGE_STRING_SIZE
+        190,  # SIZES_OF_ARRAYS_DONT_MATCH
+        321,  # VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+        349,  # CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+        469,  # VIOLATED_CONSTRAINT
+    }
+)
+_CODE_RE = re.compile(r"Code:\s*(\d+)")
+_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def insert_settings(
+    dedup_token: str | None, extra: Mapping[str, SettingValue] | None
+) -> dict[str, SettingValue]:
+    """The settings of one insert: ours, the caller's, and the dedup token."""
+    settings = dict(INSERT_SETTINGS)
+    if extra:
+        settings.update(extra)
+    if dedup_token is not None:
+        settings["insert_deduplication_token"] = dedup_token
+    return settings
+
+
+def quote_identifier(name: str) -> str:
+    """Backquote a table, column or database name; rejects anything unusual."""
+    if not _IDENT_RE.match(name):
+        raise StorageRejected(f"not a plain identifier: {name!r}")
+    return f"`{name}`"
+
+
+def classify_error(exc: BaseException, *, context: str) -> StorageError:
+    """Turn an engine's exception into StorageRejected (bad data) or StorageUnavailable."""
+    if isinstance(exc, StorageError):
+        return exc
+    message = str(exc)
+    code: int | None = getattr(exc, "code", None)
+    if not isinstance(code, int):
+        match = _CODE_RE.search(message)
+        code = int(match.group(1)) if match else None
+    text = f"{context}: {message.strip()[:2000]}"
+    if code in _DATA_ERROR_CODES or isinstance(exc, pa.ArrowInvalid | pa.ArrowTypeError):
+        return StorageRejected(text, code=code)
+    return StorageUnavailable(text, code=code)
+
+
+def result_from_arrow(table: pa.Table) -> QueryResult:
+    """Decode an Arrow result into Python rows, the same way for both engines.
+
+    Maps become dicts (Arrow yields lists of pairs); everything else is what
+    ``pyarrow`` gives: datetimes are timezone-aware, decimals are Decimals.
+    """
+    names = tuple(table.column_names)
+    columns: list[list[Any]] = []
+    for column in table.columns:
+        values = column.to_pylist()
+        if pa.types.is_map(column.type):
+            values = [dict(v) if v is not None else None for v in values]
+        columns.append(values)
+    rows = list(zip(*columns, strict=True)) if columns else []
+    return QueryResult(names, rows)
