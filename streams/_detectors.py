@@ -18,6 +18,7 @@ from ._validators import (
     IBAN_LENGTHS,
     boundary_ok,
     card_prefix_ok,
+    end_ok,
     has_keyword_before,
     iban_ok,
     ipv4_ok,
@@ -198,32 +199,54 @@ def _ssn(text: str, m: re.Match[str]) -> tuple[int, int] | None:
     return m.span()
 
 
+_DOTTED_QUAD = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9])")
+
+
+def _phone_candidate_ok(raw: str, regions: tuple[str, ...], text: str, start: int) -> bool:
+    digits = sum(ch.isdigit() for ch in raw)
+    if "." in raw:
+        # dotted quads (IP addresses) and OIDs are not phone numbers
+        if _DOTTED_QUAD.match(raw) or any(len(g) == 1 for g in raw.split(".")[1:]):
+            return False
+    if raw[0] != "+":
+        if digits < 10 or digits > 12 or raw.count(".") == 1:
+            return False
+        if raw.isdigit() and not has_keyword_before(text, start, _PHONE_WORDS):
+            return False
+    elif digits < 8:
+        return False
+    return phone_ok(raw, regions)
+
+
 def _phone_check(regions: tuple[str, ...]) -> Check:
+    glue = frozenset("-_./\\#+")
+
     def check(text: str, m: re.Match[str]) -> tuple[int, int] | None:
         start, end = m.span()
         raw = m.group()
         if raw[0] == "(" and ")" not in raw:
             start += 1
             raw = raw[1:]
-        if not boundary_ok(text, start, end, frozenset("-_./\\:#=+")):
+        if start > 0 and (text[start - 1].isalnum() or text[start - 1] in glue):
             return None
-        digits = sum(ch.isdigit() for ch in raw)
-        if raw[0] != "+":
-            bare = raw.isdigit()
-            if digits < 10 or digits > 12 or raw.count(".") == 1:
+        # A run may hold a number and then more digits ("+44 20 7946 0958 16 x"):
+        # drop trailing space-separated groups until the rest is valid.
+        for _ in range(4):
+            stop = start + len(raw)
+            if end_ok(text, stop) and _phone_candidate_ok(raw, regions, text, start):
+                return start, stop
+            cut = raw.rfind(" ")
+            if cut < 7:
                 return None
-            if bare and not has_keyword_before(text, start, _PHONE_WORDS):
-                return None
-        elif digits < 8:
-            return None
-        return (start, end) if phone_ok(raw, regions) else None
+            raw = raw[:cut].rstrip(" (")
+        return None
 
     return check
 
 
 def _ipv4(text: str, m: re.Match[str]) -> tuple[int, int] | None:
     start, end = m.span()
-    if not ipv4_ok(m.group()) or not boundary_ok(text, start, end, frozenset("-_./\\#=")):
+    if not ipv4_ok(m.group()) or not boundary_ok(text, start, end, frozenset("-_./\\#")):
         return None
     head = text[max(0, start - 10) : start].lower().rstrip(" :=")
     if head.endswith(_VERSION_WORDS):
@@ -277,15 +300,18 @@ _HEX_COLON_DOT = _HEX_COLON | {"."}
 def _api_key(text: str, m: re.Match[str]) -> tuple[int, int] | None:
     if "value" in m.re.groupindex:
         start, end = m.span("value")
+        if text.startswith("eyJ", start):
+            return None  # a bearer JWT: the jwt detector reports it
     else:
         start, end = m.span()
         if start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_-"):
             return None
-    token = text[start:end]
-    tail = token[4:]
-    if not (any(c.isdigit() for c in tail) and any(c.isalpha() for c in tail)):
-        return None
-    if len(set(tail)) < 10:
+    tail = text[start + 4 : end]
+    classes = (
+        any(c.isdigit() for c in tail) + any(c.isupper() for c in tail) + any(c.islower() for c in tail)
+    )
+    # real keys are random: several character classes, many distinct characters
+    if (classes < 2 and not text.startswith(("AKIA", "ASIA"), start)) or len(set(tail)) < 10:
         return None
     return start, end
 
@@ -311,7 +337,7 @@ _API_KEY_ALTERNATIVES = (
     ("SG.", r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"),  # SendGrid
     ("gsk_", r"gsk_[A-Za-z0-9]{40,}"),  # Groq
     ("r8_", r"r8_[A-Za-z0-9]{30,}"),  # Replicate
-    ("Bearer ", r"Bearer (?P<value>[A-Za-z0-9._~+/-]{20,}=*)"),
+    ("Bearer ", r"Bearer (?P<value>[A-Za-z0-9_~+/-][A-Za-z0-9._~+/-]{18,}[A-Za-z0-9_~+/=-])"),
 )
 
 
@@ -370,7 +396,16 @@ def builtin_detectors(
         _api_key_detector(),
         RegexDetector("email", _EMAIL_DOMAIN, _email, ("@",)),
         RunDetector("iban", re.compile(r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,34}"), _iban, 15, 2),
-        RunDetector("credit_card", re.compile(r"[0-9](?:[ -]?[0-9]){12,18}(?![0-9])"), _card, 13),
+        RunDetector(
+            "credit_card",
+            re.compile(
+                r"[0-9]{4}(?P<sep>[ -]?)"
+                r"(?:[0-9]{4}(?P=sep)[0-9]{4}(?P=sep)[0-9]{1,7}|[0-9]{6}(?P=sep)[0-9]{4,5})"
+                r"(?![0-9])"
+            ),
+            _card,
+            13,
+        ),
         RunDetector(
             "us_ssn", re.compile(r"[0-9]{3}(?:[- ]?)[0-9]{2}(?:[- ]?)[0-9]{4}(?![0-9])"), _ssn, 9
         ),

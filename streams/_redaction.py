@@ -136,8 +136,8 @@ class Redactor:
     def scan(self, text: str) -> list[Finding]:
         """Non-overlapping findings in ``text``, ordered by start; offsets index ``text``.
 
-        Where candidates overlap the earliest wins, then the longest, then the
-        detector listed first.
+        Where candidates overlap the earliest wins, then the detector listed
+        first (the more specific), then the longest.
         """
         raw: list[tuple[int, int, int, str]] = []
         priority = self._priority
@@ -145,13 +145,13 @@ class Redactor:
             name = detector.name
             for start, end in detector.find(text):
                 if end > start:
-                    raw.append((start, start - end, priority[name], name))
+                    raw.append((start, priority[name], start - end, name))
         if not raw:
             return []
         raw.sort()
         findings: list[Finding] = []
         last_end = -1
-        for start, neg_len, _, name in raw:
+        for start, _, neg_len, name in raw:
             if start >= last_end:
                 findings.append(Finding(name, start, start - neg_len))
                 last_end = start - neg_len

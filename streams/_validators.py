@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 
 __all__ = [
     "IBAN_LENGTHS",
     "boundary_ok",
     "card_prefix_ok",
+    "end_ok",
     "has_keyword_before",
     "iban_ok",
     "ipv4_ok",
@@ -37,7 +39,7 @@ IBAN_LENGTHS: dict[str, int] = {
 }  # fmt: skip
 
 # Characters that glue a candidate to a larger token (an id, a path, a version).
-_GLUE = frozenset("-_./\\:#=")
+_GLUE = frozenset("-_./\\#")
 
 
 def boundary_ok(text: str, start: int, end: int, glue: frozenset[str] = _GLUE) -> bool:
@@ -46,20 +48,31 @@ def boundary_ok(text: str, start: int, end: int, glue: frozenset[str] = _GLUE) -
         before = text[start - 1]
         if before.isalnum() or before in glue:
             return False
+    return end_ok(text, end)
+
+
+def end_ok(text: str, end: int) -> bool:
+    """True when the value ending at ``end`` is not continued by a word or number."""
     if end < len(text):
         after = text[end]
         if after.isalnum() or after == "_":
             return False
         # "1.2.3.4.5", "555-123-4567-89": the run continues after a separator.
-        if after in "-./:" and end + 1 < len(text) and text[end + 1].isdigit() and after != ":":
+        if after in "-./" and end + 1 < len(text) and text[end + 1].isdigit():
             return False
     return True
 
 
 def has_keyword_before(text: str, start: int, keywords: tuple[str, ...], window: int = 32) -> bool:
-    """True when one of ``keywords`` (lower case) occurs in the ``window`` chars before ``start``."""
+    """True when one of ``keywords`` (lower case) occurs in the ``window`` chars before
+    ``start`` with no digit between it and ``start`` (so it labels this number, not an
+    earlier one)."""
     head = text[max(0, start - window) : start].lower()
-    return any(word in head for word in keywords)
+    for word in keywords:
+        at = head.rfind(word)
+        if at >= 0 and not any(ch.isdigit() for ch in head[at + len(word) :]):
+            return True
+    return False
 
 
 def luhn_ok(digits: str) -> bool:
@@ -136,21 +149,38 @@ def ipv6_ok(candidate: str) -> bool:
     return not (address.is_unspecified or address.is_loopback)
 
 
+_NON_DIGITS = re.compile(r"[^0-9]+")
+
+
+def _groups(text: str) -> list[str]:
+    return [g for g in _NON_DIGITS.split(text) if g]
+
+
 @functools.lru_cache(maxsize=4096)
 def phone_ok(candidate: str, regions: tuple[str, ...]) -> bool:
     """phonenumbers' validity check (length and ranges of the numbering plan).
 
-    ``+``-prefixed candidates are parsed as international; others are tried
-    against each default region in turn.
+    ``+``-prefixed candidates are parsed as international, in any grouping.
+    Others are tried against each default region in turn and must be written
+    compactly or grouped as that region writes its numbers (``(201) 555-0123``,
+    ``020 7946 0958``), which keeps arbitrary digit groups from passing.
     """
     import phonenumbers
 
-    tries: tuple[str | None, ...] = (None,) if candidate.startswith("+") else regions
+    international = candidate.startswith("+")
+    tries: tuple[str | None, ...] = (None,) if international else regions
+    groups = _groups(candidate)
     for region in tries:
         try:
             number = phonenumbers.parse(candidate, region)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_valid_number(number):
+        if not phonenumbers.is_valid_number(number):
+            continue
+        if international or len(groups) == 1:
+            return True
+        national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+        expected = _groups(national)
+        if groups == expected or (groups[0] in ("1", "0") and groups[1:] == expected):
             return True
     return False
