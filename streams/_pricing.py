@@ -37,9 +37,12 @@ from decimal import Decimal
 from typing import Literal, NamedTuple
 
 from genai_prices import data_snapshot
+from genai_prices.types import ModelInfo as _TableModel
+from genai_prices.types import ModelPrice, TieredPrices
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tracestream.schemas import Cost, ModelInfo, Usage, UtcDatetime
+from tracestream.schemas import Cost, ModelInfo, Usage
+from tracestream.schemas._common import UtcDatetime
 
 __all__ = ["MissReason", "PriceOverride", "Pricer", "Quote"]
 
@@ -107,7 +110,7 @@ class Pricer:
         # Newest first, so the first one effective at `at` is the winner.
         self._overrides = sorted(overrides, key=lambda o: o.effective_from, reverse=True)
         self._cache_size = cache_size
-        self._models: OrderedDict[tuple[str, str], object | None] = OrderedDict()
+        self._models: OrderedDict[tuple[str, str], _TableModel | None] = OrderedDict()
         self._matching: OrderedDict[tuple[str, str], tuple[PriceOverride, ...]] = OrderedDict()
 
     def price(
@@ -131,16 +134,18 @@ class Pricer:
         name = model.name.lower()
         for override in self._overrides_for(project.lower(), name):
             if override.effective_from <= at:
-                return Quote(_cost(_override_rates(override), usage, f"override:{override.name}"), None)
+                return Quote(
+                    _cost(_override_rates(override), usage, f"override:{override.name}"), None
+                )
         info = self._model(model.provider, name)
         if info is None:
             return Quote(None, "unknown_model")
-        rates = _library_rates(info.get_prices(at))  # type: ignore[attr-defined]
+        rates = _library_rates(info.get_prices(at))
         if rates is None:
             return Quote(None, "unknown_model")
         return Quote(_cost(rates, usage, "genai-prices"), None)
 
-    def _model(self, provider: str | None, name: str) -> object | None:
+    def _model(self, provider: str | None, name: str) -> _TableModel | None:
         key = ((provider or "").lower(), name)
         cache = self._models
         if key in cache:
@@ -174,10 +179,16 @@ class Pricer:
 
 
 def _override_rates(o: PriceOverride) -> _Rates:
-    return _Rates(o.input_per_mtok, o.output_per_mtok, o.cached_per_mtok, o.cache_write_per_mtok, o.reasoning_per_mtok)
+    return _Rates(
+        o.input_per_mtok,
+        o.output_per_mtok,
+        o.cached_per_mtok,
+        o.cache_write_per_mtok,
+        o.reasoning_per_mtok,
+    )
 
 
-def _library_rates(prices: object) -> _Rates | None:
+def _library_rates(prices: ModelPrice) -> _Rates | None:
     # A table row without an input or output token price (image or audio
     # models, per-request pricing) cannot price our usage: a miss, not zero.
     inp = _rate(getattr(prices, "input_mtok", None))
@@ -198,10 +209,8 @@ def _rate(value: object) -> Decimal | tuple[Decimal, tuple[tuple[int, Decimal], 
         return None
     if isinstance(value, Decimal):
         return value
-    base = getattr(value, "base", None)
-    tiers = getattr(value, "tiers", None)
-    if isinstance(base, Decimal) and tiers is not None:
-        return base, tuple((int(t.start), Decimal(t.price)) for t in tiers)
+    if isinstance(value, TieredPrices):
+        return value.base, tuple((t.start, t.price) for t in value.tiers)
     return None
 
 
