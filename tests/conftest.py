@@ -1,0 +1,3 @@
+"""Shared pytest configuration of the tracestream test suite."""
+
+pytest_plugins = ["tests.kafka_fixture"]

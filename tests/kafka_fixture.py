@@ -1,0 +1,58 @@
+"""Pytest plugin: a real Kafka broker for the integration suites.
+
+Registered in ``tests/conftest.py`` (``pytest_plugins``). Fixtures:
+
+- ``kafka_bootstrap`` (session): ``host:port`` of a broker that answers. If
+  ``TRACESTREAM_KAFKA_BOOTSTRAP`` is set and a broker answers there, it is
+  used as is. Otherwise the project's own starter
+  (:func:`tracestream._kafka_local.start`, what ``deploy/kafka/kafka.sh start``
+  runs) starts one, or reuses the one already running on the default port.
+  When it cannot start, the fixture FAILS with the reason; it never skips.
+- ``topic_prefix``: a unique prefix per test (``t-<8 hex>.``).
+- ``kafka_topics``: the project's topics created under that prefix.
+
+The broker is deliberately left running at session end: several test
+sessions share it on this machine. Stop it with ``deploy/kafka/kafka.sh stop``
+(or ``tracestream kafka stop``).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from tracestream._kafka_local import KafkaLocalError, broker_ready, ensure_topics, start
+from tracestream._settings import load_settings
+from tracestream.schemas._topics import Topics
+
+KAFKA_TOPIC_PARTITIONS = 3
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """Bootstrap servers of a running broker; fails the test when none can be had."""
+    explicit = os.environ.get("TRACESTREAM_KAFKA_BOOTSTRAP")
+    if explicit and broker_ready(explicit, 2.0):
+        return explicit
+    settings = load_settings()
+    try:
+        found = start(settings, timeout_s=90.0)
+    except KafkaLocalError as exc:
+        pytest.fail(f"could not start the local Kafka broker: {exc}", pytrace=False)
+    return found.bootstrap
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A topic prefix unique to this test, so tests never see each other's records."""
+    return f"t-{uuid.uuid4().hex[:8]}."
+
+
+@pytest.fixture
+async def kafka_topics(kafka_bootstrap: str, topic_prefix: str) -> Topics:
+    """The project's topics under ``topic_prefix``, created with 3 partitions, RF 1."""
+    topics = Topics(topic_prefix)
+    await ensure_topics(kafka_bootstrap, topics, KAFKA_TOPIC_PARTITIONS, 1, 3_600_000)
+    return topics
