@@ -176,10 +176,12 @@ class WorkerApp:
             if highwater is not None:
                 m.consumer_lag.labels(topic, str(partition)).set(max(highwater - offset - 1, 0))
 
-    async def _metrics_page(self, web: Any, request: Any) -> Any:
+    async def _metrics_page(self, request: Any) -> Any:
+        # Faust calls a bound-method handler with the request only; the web
+        # driver builds the response.
         del request
         body = generate_latest(self.metrics.registry)
-        return web.bytes(body, content_type=CONTENT_TYPE_LATEST.partition(";")[0])
+        return self.app.web.bytes(body, content_type=CONTENT_TYPE_LATEST.partition(";")[0])
 
 
 def _source_record(message: Any) -> SourceRecord:

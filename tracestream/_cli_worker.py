@@ -69,4 +69,5 @@ def worker(web_port: int | None) -> None:
         overrides["worker_web_port"] = web_port
     settings = load_settings(**overrides)
     built = build_worker(settings)
+    Path(built.config.datadir).parent.mkdir(parents=True, exist_ok=True)
     faust.Worker(built.app, loglevel=settings.log_level.lower()).execute_from_commandline()

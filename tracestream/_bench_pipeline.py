@@ -1,0 +1,215 @@
+"""``tracestream bench pipeline``: events/s through the real worker vs a bare aiokafka loop.
+
+Both read the same records from the same topic on the real broker in the same
+run: first a bare aiokafka consume->produce loop (``getmany`` then ``send`` of
+each value to an output topic, acks awaited per batch: the ceiling for any
+Python consumer), then one ``tracestream worker`` process (validate + redact +
+price + assemble + windows, outputs acknowledged before commit). The worker's
+rate is measured from its own ``tracestream_events_in_total`` counter, polled
+on /metrics, from the first event counted to the last (start-up excluded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from ._worker_process import WorkerProcess, metric_value
+from .schemas import Topics
+
+__all__ = ["bench_events", "run_pipeline_bench"]
+
+_PROMPTS = (
+    "Summarise the customer's last three orders and suggest a follow-up.",
+    "Translate the following support ticket into English and classify its urgency.",
+    "Write a SQL query that returns the top ten products by revenue this quarter.",
+    "Explain why the nightly build failed; the log excerpt is attached below.",
+)
+
+
+def _hex(rng: random.Random, digits: int) -> str:
+    return f"{rng.getrandbits(digits * 4) | 1:0{digits}x}"
+
+
+def _uuid7(rng: random.Random, ms: int) -> str:
+    rand = rng.getrandbits(74)
+    value = (
+        (ms << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
+    )
+    return str(uuid.UUID(int=value))
+
+
+def bench_events(
+    count: int, *, spans_per_trace: int = 8, seed: int = 1
+) -> list[tuple[bytes, bytes]]:
+    """``count`` realistic ``span`` events as (key, value): traces of a root workflow,
+    generations with prompts and usage, and tool calls; timestamps around now."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    out: list[tuple[bytes, bytes]] = []
+    while len(out) < count:
+        trace_id = _hex(rng, 32)
+        root = _hex(rng, 16)
+        start = now - timedelta(seconds=rng.uniform(0, 30))
+        for i in range(spans_per_trace):
+            span_id = root if i == 0 else _hex(rng, 16)
+            kind = "workflow" if i == 0 else ("generation" if i % 2 else "tool")
+            begin = start + timedelta(milliseconds=10 * i)
+            end = begin + timedelta(milliseconds=rng.uniform(20, 900))
+            event: dict[str, Any] = {
+                "event_id": _uuid7(rng, int(begin.timestamp() * 1000)),
+                "event_type": "span",
+                "project": "bench",
+                "service": f"svc-{rng.randrange(4)}",
+                "trace_id": trace_id,
+                "span_id": span_id,
+                "parent_span_id": None if i == 0 else root,
+                "timestamp": end.isoformat(),
+                "kind": kind,
+                "name": f"{kind}-{i % 3}",
+                "start_time": begin.isoformat(),
+                "end_time": end.isoformat(),
+                "status": "ok",
+            }
+            if kind == "generation":
+                event["model"] = {
+                    "name": rng.choice(("gpt-4o", "gpt-4o-mini")),
+                    "provider": "openai",
+                }
+                event["input"] = [{"role": "user", "content": rng.choice(_PROMPTS)}]
+                event["output"] = "Here is the answer; contact ops@example.com if it looks wrong."
+                event["usage"] = {"input_tokens": rng.randrange(50, 2000), "output_tokens": 200}
+            elif kind == "tool":
+                event["tool"] = {
+                    "name": "search",
+                    "arguments": {"q": "order 12345"},
+                    "result": "3 hits",
+                }
+            out.append((trace_id.encode(), orjson.dumps(event)))
+            if len(out) == count:
+                break
+    return out
+
+
+async def _create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names]
+        )
+    finally:
+        await admin.close()
+
+
+async def _produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024, acks=1
+    )
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value=v, key=k) for k, v in records]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def _bare_loop(bootstrap: str, source: str, sink: str, count: int) -> float:
+    """Events/s of getmany -> send -> await acks -> commit, from first record to last."""
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-bare-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=2000,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=256 * 1024)
+    await consumer.start()
+    await producer.start()
+    seen = 0
+    first = 0.0
+    try:
+        while seen < count:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=2000)
+            if not batches:
+                continue
+            if not first:
+                first = time.perf_counter()
+            futures = []
+            for records in batches.values():
+                for r in records:
+                    futures.append(await producer.send(sink, value=r.value, key=r.key))
+                seen += len(records)
+            await asyncio.gather(*futures)
+            await consumer.commit()
+        return count / (time.perf_counter() - first)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def _worker_rate(worker: WorkerProcess, count: int, timeout_s: float) -> float:
+    first_t = 0.0
+    first_n = 0.0
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        n = metric_value(worker.metrics(), "tracestream_events_in_total")
+        now = time.perf_counter()
+        if n and not first_t:
+            first_t, first_n = now, n
+        if n >= count:
+            return (n - first_n) / (now - first_t) if now > first_t else float("nan")
+        time.sleep(0.05)
+    raise TimeoutError(f"worker processed fewer than {count} events in {timeout_s}s")
+
+
+def run_pipeline_bench(
+    bootstrap: str,
+    *,
+    events: int = 200_000,
+    partitions: int = 6,
+    batch_size: int = 2000,
+    timeout_s: float = 600.0,
+) -> dict[str, Any]:
+    """Run both measurements on fresh topics; return the report (see module docstring)."""
+    prefix = f"bench-{uuid.uuid4().hex[:8]}."
+    topics = Topics(prefix)
+    records = bench_events(events)
+    bare_sink = f"{prefix}bench.bare-out"
+    asyncio.run(_create_topics(bootstrap, [*topics.all(), bare_sink], partitions))
+    asyncio.run(_produce(bootstrap, topics.events, records))
+    bare = asyncio.run(_bare_loop(bootstrap, topics.events, bare_sink, events))
+    with tempfile.TemporaryDirectory(prefix="tracestream-bench-") as tmp:
+        env = {
+            "TRACESTREAM_KAFKA_BOOTSTRAP": bootstrap,
+            "TRACESTREAM_TOPIC_PREFIX": prefix,
+            "TRACESTREAM_TOPIC_PARTITIONS": str(partitions),
+            "TRACESTREAM_WORKER_BATCH_SIZE": str(batch_size),
+            "TRACESTREAM_WORKER_STORE": "memory://",
+            "TRACESTREAM_LOG_LEVEL": "WARNING",
+        }
+        with WorkerProcess(env, Path(tmp)) as worker:
+            rate = _worker_rate(worker, events, timeout_s)
+    return {
+        "benchmark": "pipeline",
+        "events": events,
+        "event_bytes_avg": sum(len(v) for _, v in records) / len(records),
+        "partitions": partitions,
+        "batch_size": batch_size,
+        "worker_events_per_s": round(rate, 1),
+        "bare_aiokafka_events_per_s": round(bare, 1),
+        "ratio": round(rate / bare, 3),
+        "targets": {"worker_events_per_s": 20_000, "ratio": 0.5},
+        "stages": "validate+redact+price+assemble+windows (those wired in this build)",
+    }

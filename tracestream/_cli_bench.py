@@ -1,0 +1,36 @@
+"""``tracestream bench``: benchmarks that print JSON reports.
+
+Each subcommand is registered in ``_BENCHES`` (name -> "module:attribute")
+and imported only when run.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+__all__ = ["bench"]
+
+_BENCHES: dict[str, str] = {
+    "pipeline": "tracestream._cli_bench_pipeline:pipeline",
+}
+
+
+class _LazyBench(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_BENCHES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _BENCHES.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=_LazyBench)
+def bench() -> None:
+    """Measure throughput; each benchmark prints one JSON report."""
