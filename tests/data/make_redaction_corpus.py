@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import re
 import string
 import uuid
 from collections.abc import Callable
@@ -307,10 +308,35 @@ def snippet() -> dict[str, object]:
     return {"text": text, "spans": spans, "kind": "generated"}
 
 
+HAND_IN = Path(__file__).with_name("redaction_hand.txt")
+HAND_OUT = Path(__file__).with_name("redaction_hand.jsonl")
+_MARK = re.compile(r"\{\{([a-z0-9_]+)\|(.*?)\}\}", re.DOTALL)
+
+
+def hand_cases() -> list[dict[str, object]]:
+    """``redaction_hand.txt`` -> rows; ``{{detector|value}}`` marks a value, ``\\n`` a newline."""
+    rows: list[dict[str, object]] = []
+    for line in HAND_IN.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        line = line.replace("\\n", "\n")
+        text, spans, pos = "", [], 0
+        for m in _MARK.finditer(line):
+            text += line[pos : m.start()]
+            spans.append({"detector": m[1], "start": len(text), "end": len(text) + len(m[2])})
+            text += m[2]
+            pos = m.end()
+        text += line[pos:]
+        rows.append({"text": text, "spans": spans, "kind": "hand"})
+    return rows
+
+
 def main() -> None:
     lines = [json.dumps(snippet(), ensure_ascii=False) for _ in range(N_SNIPPETS)]
     OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {len(lines)} snippets to {OUT}")
+    hand = [json.dumps(row, ensure_ascii=False) for row in hand_cases()]
+    HAND_OUT.write_text("\n".join(hand) + "\n", encoding="utf-8")
+    print(f"wrote {len(lines)} snippets to {OUT} and {len(hand)} to {HAND_OUT}")
 
 
 if __name__ == "__main__":
