@@ -14,6 +14,8 @@ __all__ = ["bench"]
 
 _BENCHES: dict[str, str] = {
     "pipeline": "tracestream._cli_bench_pipeline:pipeline",
+    "sdk": "tracestream._bench_sdk:sdk",
+    "redact": "tracestream._cli_redact:bench_redact",
 }
 
 

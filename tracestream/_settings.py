@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -172,6 +172,43 @@ class Settings(BaseSettings):
     )
     metrics_top_n: int = Field(
         20, ge=1, le=1000, description="Distinct services/models labelled when there is no allow-list."
+    )
+
+    # --- redaction (streams/_redaction.py; the worker builds its policy with
+    # tracestream._redaction_settings.redaction_policy) ---
+    redact_enabled: bool = Field(
+        True, description="Redact PII and secrets from spans and scores before anything stores them."
+    )
+    redact_detectors: tuple[str, ...] = Field(
+        ("private_key", "jwt", "api_key", "email", "iban", "credit_card", "us_ssn", "phone", "ipv6", "ipv4"),
+        description="Built-in detectors to run (JSON list in env).",
+    )
+    redact_default_mode: Literal["mask", "hash", "drop"] = Field(
+        "mask",
+        description="mask: `<EMAIL>`; hash: keyed HMAC `<EMAIL:…>`, joinable; drop: remove the whole string.",
+    )
+    redact_modes: dict[str, Literal["mask", "hash", "drop"]] = Field(
+        default_factory=dict,
+        description='Mode per detector, overriding the default, e.g. {"email": "hash"} (JSON in env).',
+    )
+    redact_hmac_key: SecretStr | None = Field(
+        None, description="Key of hash mode. Required when any detector hashes; prefer the file."
+    )
+    redact_hmac_key_file: Path | None = Field(
+        None, description="File holding the hash-mode key (e.g. a mounted secret); wins over the key."
+    )
+    redact_extra_patterns: dict[str, str] = Field(
+        default_factory=dict,
+        description='Extra detectors, name -> regex, e.g. {"employee_id": "EMP-[0-9]{6}"} (JSON in env).',
+    )
+    redact_deny_list: tuple[str, ...] = Field(
+        (), description="Literals always redacted (whole word, any case) as detector `deny_list`."
+    )
+    redact_attributes: tuple[str, ...] = Field(
+        ("*",), description="Span attribute keys to redact (glob patterns; `*` = all)."
+    )
+    redact_phone_regions: tuple[str, ...] = Field(
+        ("US", "GB"), description="Regions whose national phone formats are recognised."
     )
 
     # --- observability ---
