@@ -174,6 +174,41 @@ class Settings(BaseSettings):
         20, ge=1, le=1000, description="Distinct services/models labelled when there is no allow-list."
     )
 
+    # --- SDK (tracestream.producers; read only by tracestream.configure()) ---
+    release: str = Field(
+        "", max_length=256, description="Version of the emitting service, put on every trace."
+    )
+    sdk_enabled: bool = Field(True, description="False turns every SDK span into a no-op.")
+    sdk_sample_rate: float = Field(
+        1.0, ge=0.0, le=1.0, description="Fraction of traces recorded (head sampling by trace id)."
+    )
+    sdk_max_buffer_events: int = Field(
+        100_000, ge=1, description="SDK send buffer bound, in events; when full, new events drop."
+    )
+    sdk_max_buffer_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="SDK send buffer bound, in bytes."
+    )
+    sdk_linger_ms: int = Field(
+        5, ge=0, le=60_000, description="How long the SDK's Kafka producer waits to fill a batch."
+    )
+    sdk_batch_size_bytes: int = Field(
+        256 * 1024, ge=1024, le=16 * 1024 * 1024, description="Kafka batch size per partition."
+    )
+    sdk_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        "lz4", description="Compression of the SDK's Kafka batches."
+    )
+    sdk_max_payload_bytes: int = Field(
+        64 * 1024,
+        ge=256,
+        description="Cap per payload value (input, output, attribute); larger ones are truncated with a marker.",
+    )
+    sdk_request_timeout_ms: int = Field(
+        30_000, ge=1000, description="How long a Kafka request of the SDK may wait for the broker."
+    )
+    sdk_shutdown_timeout_s: float = Field(
+        5.0, ge=0.0, description="Budget of the SDK's flush at interpreter exit."
+    )
+
     # --- redaction (streams/_redaction.py; the worker builds its policy with
     # tracestream._redaction_settings.redaction_policy) ---
     redact_enabled: bool = Field(
