@@ -222,9 +222,9 @@ def _phone_check(regions: tuple[str, ...]) -> Check:
     glue = frozenset("-_./\\#+")
 
     def check(text: str, m: re.Match[str]) -> tuple[int, int] | None:
-        start, end = m.span()
+        start = m.start()
         raw = m.group()
-        if raw[0] == "(" and ")" not in raw:
+        while raw[0] == "(" and raw.count("(") > raw.count(")"):
             start += 1
             raw = raw[1:]
         if start > 0 and (text[start - 1].isalnum() or text[start - 1] in glue):
@@ -308,7 +308,9 @@ def _api_key(text: str, m: re.Match[str]) -> tuple[int, int] | None:
             return None
     tail = text[start + 4 : end]
     classes = (
-        any(c.isdigit() for c in tail) + any(c.isupper() for c in tail) + any(c.islower() for c in tail)
+        any(c.isdigit() for c in tail)
+        + any(c.isupper() for c in tail)
+        + any(c.islower() for c in tail)
     )
     # real keys are random: several character classes, many distinct characters
     if (classes < 2 and not text.startswith(("AKIA", "ASIA"), start)) or len(set(tail)) < 10:
@@ -413,7 +415,9 @@ def builtin_detectors(
             "phone", re.compile(r"[+(0-9][0-9 ().-]{6,22}[0-9]"), _phone_check(phone_regions), 10
         ),
         RegexDetector("ipv6", re.compile(r":[0-9A-Fa-f]{0,4}:"), _ipv6, ("::", ":")),
-        RunDetector("ipv4", re.compile(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"), _ipv4, 7),
+        RunDetector(
+            "ipv4", re.compile(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"), _ipv4, 7
+        ),
     ]
 
 

@@ -87,7 +87,9 @@ class RedactionPolicy:
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise RedactionConfigError(f"extra pattern {name!r} is not a regex: {exc}") from None
+                raise RedactionConfigError(
+                    f"extra pattern {name!r} is not a regex: {exc}"
+                ) from None
         for name, mode in {**self.modes, "*": self.default_mode}.items():
             if mode not in _MODES:
                 raise RedactionConfigError(f"mode {mode!r} for {name!r}: use mask, hash or drop")
@@ -247,7 +249,7 @@ class Redactor:
                 update["comment"] = self._text(event.comment, "comment", counts)
         else:
             self._redact_span(event, update, counts)
-        found = _redactions(counts)
+        found: list[Redaction] = _redactions(counts)
         if not found:
             return event, ()
         if not isinstance(event, SpanStartEvent | ScoreEvent):
@@ -292,7 +294,9 @@ class Redactor:
         if event.error is not None:
             n = len(counts)
             message = self._text(event.error.message, "error.message", counts) or ""
-            stack = self._text(event.error.stack, "error.stack", counts) if event.error.stack else None
+            stack = (
+                self._text(event.error.stack, "error.stack", counts) if event.error.stack else None
+            )
             if len(counts) > n:
                 update["error"] = event.error.model_copy(
                     update={"message": message, "stack": stack}

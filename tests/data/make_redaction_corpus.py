@@ -54,7 +54,9 @@ def email() -> str:
 
 def phone() -> str:
     region = rng.choice(["US", "US", "US", "GB", "GB", "DE", "FR", "IN", "BR", "AU", "JP", "ES"])
-    kind = rng.choice([phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE])
+    kind = rng.choice(
+        [phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE]
+    )
     base = phonenumbers.example_number_for_type(region, kind)
     assert base is not None
     for _ in range(50):
@@ -108,7 +110,11 @@ def bban(spec: str) -> str:
         if ch.isdigit():
             num += ch
             continue
-        pool = {"n": string.digits, "a": string.ascii_uppercase, "c": string.ascii_uppercase + string.digits}[ch]
+        pool = {
+            "n": string.digits,
+            "a": string.ascii_uppercase,
+            "c": string.ascii_uppercase + string.digits,
+        }[ch]
         out.append(rs(pool, int(num)))
         num = ""
     return "".join(out)
@@ -293,8 +299,7 @@ def snippet() -> dict[str, object]:
         detector = rng.choice(list(POSITIVES))
         value = POSITIVES[detector]()
         slots.append((detector, f"{rng.choice(LEADS[detector])}\x00{detector}\x01{value}\x00"))
-    for _ in range(rng.randint(1, 3)):
-        slots.append((None, rng.choice(NEGATIVES)()))
+    slots.extend((None, rng.choice(NEGATIVES)()) for _ in range(rng.randint(1, 3)))
     rng.shuffle(slots)
     first = " ".join(s for _, s in slots[: len(slots) // 2 + 1])
     second = " and ".join(s for _, s in slots[len(slots) // 2 + 1 :]) or rng.choice(NEGATIVES)()
