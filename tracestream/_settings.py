@@ -223,7 +223,7 @@ class Settings(BaseSettings):
         description="mask: `<EMAIL>`; hash: keyed HMAC `<EMAIL:…>`, joinable; drop: remove the whole string.",
     )
     redact_modes: dict[str, Literal["mask", "hash", "drop"]] = Field(
-        default_factory=dict,
+        {},
         description='Mode per detector, overriding the default, e.g. {"email": "hash"} (JSON in env).',
     )
     redact_hmac_key: SecretStr | None = Field(
@@ -233,7 +233,7 @@ class Settings(BaseSettings):
         None, description="File holding the hash-mode key (e.g. a mounted secret); wins over the key."
     )
     redact_extra_patterns: dict[str, str] = Field(
-        default_factory=dict,
+        {},
         description='Extra detectors, name -> regex, e.g. {"employee_id": "EMP-[0-9]{6}"} (JSON in env).',
     )
     redact_deny_list: tuple[str, ...] = Field(
