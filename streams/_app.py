@@ -110,7 +110,8 @@ class WorkerApp:
         }
         self.app.agent(self.events_topic, name="tracestream-process-events")(self._process)
         self.app.timer(config.tick_interval_s, name="tracestream-tick")(self._tick)
-        self.app.page("/metrics")(self._metrics_page)
+        page: Any = self._metrics_page  # faust types handlers as (View, Request)
+        self.app.page("/metrics")(page)
 
     # -- agent -----------------------------------------------------------------------
 
@@ -134,7 +135,7 @@ class WorkerApp:
         """Produce a batch's output and wait for every acknowledgement (at-least-once)."""
         topics = self.config.topics
         messages: list[tuple[str, bytes | None, bytes | None, Any]] = [
-            (topics.events_dlq, d.key, d.value, d.headers) for d in out.dead_letters
+            (topics.events_dlq, d.key, d.value, list(d.headers)) for d in out.dead_letters
         ]
         messages += [(topics.scores, key, value, None) for key, value in out.scores]
         messages += [(topics.spans, r.trace_id.encode(), _dump(r), None) for r in out.spans]

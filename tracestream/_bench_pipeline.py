@@ -148,8 +148,7 @@ async def _bare_loop(bootstrap: str, source: str, sink: str, count: int) -> floa
                 first = time.perf_counter()
             futures = []
             for records in batches.values():
-                for r in records:
-                    futures.append(await producer.send(sink, value=r.value, key=r.key))
+                futures += [await producer.send(sink, value=r.value, key=r.key) for r in records]
                 seen += len(records)
             await asyncio.gather(*futures)
             await consumer.commit()

@@ -7,6 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.kafka_fixture import KAFKA_TOPIC_PARTITIONS
 from tracestream._worker_process import WorkerProcess, metric_value
 from tracestream.schemas import Topics
 
@@ -38,15 +39,16 @@ def worker_env(bootstrap: str, prefix: str) -> dict[str, str]:
     return {
         "TRACESTREAM_KAFKA_BOOTSTRAP": bootstrap,
         "TRACESTREAM_TOPIC_PREFIX": prefix,
+        "TRACESTREAM_TOPIC_PARTITIONS": str(KAFKA_TOPIC_PARTITIONS),
         "TRACESTREAM_WORKER_STORE": "memory://",
         "TRACESTREAM_WORKER_BATCH_WITHIN_MS": "50",
     }
 
 
 async def test_bad_records_land_in_dlq_with_headers(
-    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+    kafka_bootstrap: str, topic_prefix: str, kafka_topics: Topics, tmp_path: Path
 ) -> None:
-    topics = Topics(topic_prefix)
+    topics = kafka_topics
     records = [
         (TRACE.encode(), value, [("content-type", b"application/json"), ("n", str(i).encode())])
         for i, (value, _) in enumerate(BAD)
