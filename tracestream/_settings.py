@@ -246,6 +246,24 @@ class Settings(BaseSettings):
         ("US", "GB"), description="Regions whose national phone formats are recognised."
     )
 
+    # --- analytics (query server, query, analyze, export; sinks/_query_server.py) ---
+    query_server_host: str = Field(
+        "127.0.0.1",
+        description="Address the embedded-mode query server binds to (keep it loopback).",
+    )
+    query_server_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Port of the embedded-mode query server; 0 picks a free one (announced in `<home>/query-server.json`).",
+    )
+    query_timeout_s: float = Field(
+        300.0, gt=0, le=86_400, description="Longest wait for one query through the query server."
+    )
+    analyze_top_n: int = Field(
+        10, ge=1, le=1000, description="Rows per ranking in `tracestream analyze` (operations, traces, patterns)."
+    )
+
     # --- observability ---
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of the CLI, worker and sink."

@@ -1,0 +1,111 @@
+"""Read-only SQL for analysts: one statement, no writes, clear errors.
+
+``tracestream query`` and the embedded query server run SQL typed by a person.
+Two guards, both enforced by ClickHouse itself rather than by our parsing:
+
+1. **One statement.** chDB executes ``SELECT 1; DROP TABLE spans`` as two
+   statements (a server over HTTP refuses it). ClickHouse's own parser,
+   through ``formatQuerySingleLine``, rejects multi-statements and returns the
+   query normalised to one line without comments, which is what we then run
+   (so a trailing ``-- comment`` cannot swallow the settings we append).
+2. **readonly = 2** on the query: reads and setting changes are allowed
+   (``SETTINGS max_threads = 4`` works), writes, DDL and changing ``readonly``
+   are refused by the engine with code 164.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._errors import StorageError, StorageRejected
+from ._storage import SettingValue, Storage
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["READONLY_SETTINGS", "normalize_readonly_sql", "run_readonly"]
+
+#: Appended to every analyst query. readonly=2 rather than 1 so the query may
+#: still tune itself (max_threads, ...) while writes stay impossible.
+READONLY_SETTINGS: dict[str, SettingValue] = {"readonly": 2}
+
+# Engine codes that mean "try again later"; any other coded error of an
+# analyst query is about the query itself (unknown table, bad type, readonly).
+_TRANSIENT_CODES = frozenset({159, 160, 202, 209, 210, 241, 394})
+
+_FORMAT_RE = re.compile(r"\bFORMAT\s+[A-Za-z0-9_]+\s*(SETTINGS\b.*)?$")
+
+
+def normalize_readonly_sql(storage: Storage, sql: str) -> str:
+    """Check that ``sql`` is one statement and return it normalised to one line.
+
+    Blocks on the engine (one cheap parse query). Runs under ``readonly``
+    itself, so it can be called on any storage, including the query server's
+    client.
+
+    Raises:
+        StorageRejected: empty SQL, a syntax error, more than one statement, or
+            a ``FORMAT`` clause (the output format is the caller's choice).
+        StorageUnavailable: the engine could not be reached.
+    """
+    text = sql.strip().rstrip(";").strip()
+    if not text:
+        raise StorageRejected("empty query")
+    try:
+        normalized = storage.query(
+            "SELECT formatQuerySingleLine({q:String})",
+            {"q": text},
+            settings=READONLY_SETTINGS,
+        ).scalar()
+    except StorageRejected:
+        raise
+    except Exception as exc:
+        # The engine answers a syntax error in the *argument* with code 62,
+        # which the storage layer classifies as retriable; it is not.
+        message = str(exc)
+        if "Code: 62" in message or "SYNTAX_ERROR" in message:
+            raise StorageRejected(_syntax_message(message), code=62) from None
+        raise
+    if not isinstance(normalized, str):
+        raise StorageRejected("the engine could not parse the query")
+    if _FORMAT_RE.search(normalized):
+        raise StorageRejected(
+            "remove the FORMAT clause: choose the output with --format table|json|csv"
+        )
+    return normalized
+
+
+def _syntax_message(message: str) -> str:
+    # "query: Code: 62. DB::Exception: Syntax error ...: In scope SELECT formatQuery..."
+    start = message.find("Syntax error")
+    text = message[start:] if start >= 0 else message
+    text = text.split(": In scope SELECT formatQuerySingleLine", 1)[0]
+    return text.split(" (version ", 1)[0].strip()
+
+
+def run_readonly(storage: Storage, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+    """Run one analyst statement read-only and return its result as Arrow.
+
+    Blocks on the engine. Raises:
+        StorageRejected: the query is bad or tries to write (the message is the
+            engine's, without its version suffix).
+        StorageUnavailable: the engine is down or overloaded.
+    """
+    normalized = normalize_readonly_sql(storage, sql)
+    try:
+        return storage.query_arrow(normalized, params, settings=READONLY_SETTINGS)
+    except StorageRejected:
+        raise
+    except StorageError as exc:
+        if exc.code is not None and exc.code not in _TRANSIENT_CODES:
+            raise StorageRejected(_clean(str(exc)), code=exc.code) from None
+        raise
+
+
+def _clean(message: str) -> str:
+    text = message.removeprefix("query: ")
+    while text.count("DB::Exception: ") > 1:  # chDB repeats the prefix
+        text = text.replace("Code: 164. DB::Exception: ", "", 1)
+    return re.sub(r" \(version [^)]*\)", "", text).strip()
