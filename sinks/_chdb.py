@@ -158,11 +158,11 @@ class ChdbStorage:
         sql = (
             f"INSERT INTO {quote_identifier(self._database)}.{quote_identifier(table)} ({columns})"
             f"{settings_clause(insert_settings(dedup_token, settings))}"
-            " SELECT * FROM Python(__tracestream_batch)"
+            " SELECT * FROM Python(tracestream_batch)"
         )
         # chDB's Python() table function finds the object by name in the
         # caller's frames: this local is what it reads.
-        __tracestream_batch = batch
+        tracestream_batch = batch  # noqa: F841
         with self._lock:
             if self._conn is None:
                 raise StorageUnavailable(f"insert into {table}: chDB storage is not open")

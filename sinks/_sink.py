@@ -1,0 +1,290 @@
+"""The sink: Kafka output topics -> ClickHouse tables, at least once, nothing lost.
+
+One aiokafka consumer (manual commits) reads ``spans``, ``traces``,
+``scores``, ``metrics`` and ``anomalies``. Records are buffered per table and
+flushed when a table holds ``batch_max_rows`` rows or its oldest record is
+``batch_max_ms`` old (ClickHouse's guidance: inserts of >= 1,000 rows, about
+one per second per table). A flush writes one block per topic partition and
+offset-aligned chunk (see :mod:`._writer`), and commits those partitions'
+offsets only after every block is acknowledged and every poison row is in
+the sink DLQ.
+
+Backpressure, on purpose: when storage fails with a retriable error the sink
+stops consuming (all partitions paused) and retries the same blocks with
+capped exponential backoff, forever. It keeps polling the paused consumer so
+the group does not evict it. Nothing is skipped; a restart re-reads from the
+last committed offset and the dedup tokens drop what was already stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracestream.schemas import Topics
+
+from ._errors import StorageError
+from ._metrics import SinkMetrics
+from ._rows import TABLE_MAPPINGS, RetentionPolicy, TableMapping
+from ._storage import Storage
+from ._writer import DeadLetter, KafkaRow, write_block
+
+__all__ = ["Sink", "SinkConfig"]
+
+log = logging.getLogger("tracestream.sink")
+
+_ROLES = ("spans", "traces", "scores", "metrics", "anomalies")
+
+
+@dataclass(frozen=True, slots=True)
+class SinkConfig:
+    """Typed knobs of the sink (the CLI fills them from settings)."""
+
+    bootstrap_servers: str = "127.0.0.1:19092"
+    topics: Topics = field(default_factory=Topics)
+    group_id: str = "tracestream-sink"
+    batch_max_rows: int = 10_000
+    batch_max_ms: int = 1_000
+    retry_initial_ms: int = 200
+    retry_max_ms: int = 30_000
+    fetch_max_records: int = 20_000
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+
+
+@dataclass
+class _Buffer:
+    mapping: TableMapping
+    rows: list[KafkaRow] = field(default_factory=list)
+    since: float = 0.0
+
+
+class Sink:
+    """Consumes the output topics into storage until stopped.
+
+    Call :meth:`run` from an event loop; storage calls run in a worker thread.
+    """
+
+    def __init__(self, storage: Storage, config: SinkConfig, metrics: SinkMetrics) -> None:
+        self._storage = storage
+        self._config = config
+        self._metrics = metrics
+        topics = config.topics
+        self._role_of = {getattr(topics, role): role for role in _ROLES}
+        self._buffers = {role: _Buffer(TABLE_MAPPINGS[role]) for role in _ROLES}
+        self._consumer: Any = None
+        self._producer: Any = None
+        self._next_offset: dict[tuple[str, int], int] = {}
+        self.rows_stored = 0
+        self.rows_dead_lettered = 0
+
+    # --- lifecycle -------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect the consumer and the DLQ producer."""
+        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+        self._consumer = AIOKafkaConsumer(
+            *self._role_of,
+            bootstrap_servers=self._config.bootstrap_servers,
+            group_id=self._config.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+        )
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._config.bootstrap_servers, acks="all"
+        )
+        await self._producer.start()
+        try:
+            await self._consumer.start()
+        except BaseException:
+            await self._producer.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Flush what is buffered (best effort) and disconnect."""
+        try:
+            if self._consumer is not None:
+                await self.flush(force=True)
+        finally:
+            if self._consumer is not None:
+                await self._consumer.stop()
+                self._consumer = None
+            if self._producer is not None:
+                await self._producer.stop()
+                self._producer = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume and store until ``stop`` is set. Blocks (backpressure) on storage failures."""
+        while not stop.is_set():
+            await self.poll_once()
+
+    async def run_until_caught_up(self, *, idle_ms: int = 1_500, timeout_s: float = 120) -> None:
+        """Consume until no new record arrives for ``idle_ms``, then flush (tests, benchmarks)."""
+        deadline = time.monotonic() + timeout_s
+        idle_since = time.monotonic()
+        while time.monotonic() < deadline:
+            got = await self.poll_once()
+            now = time.monotonic()
+            if got:
+                idle_since = now
+            elif now - idle_since > idle_ms / 1000:
+                break
+        await self.flush(force=True)
+
+    # --- the loop ------------------------------------------------------------
+
+    async def poll_once(self) -> int:
+        """One fetch, buffering, and whatever flushes are due. Returns records fetched."""
+        fetched = await self._consumer.getmany(
+            timeout_ms=min(200, self._config.batch_max_ms),
+            max_records=self._config.fetch_max_records,
+        )
+        count = 0
+        now = time.monotonic()
+        for tp, records in fetched.items():
+            buffer = self._buffers[self._role_of[tp.topic]]
+            if not buffer.rows:
+                buffer.since = now
+            buffer.rows.extend(
+                KafkaRow(r.topic, r.partition, r.offset, r.value or b"") for r in records
+            )
+            count += len(records)
+            if records:
+                self._next_offset[(tp.topic, tp.partition)] = records[-1].offset + 1
+        self._update_lag()
+        await self.flush()
+        return count
+
+    async def flush(self, *, force: bool = False) -> None:
+        """Write every buffer that is due (or all with ``force``), then commit."""
+        now = time.monotonic()
+        for buffer in self._buffers.values():
+            if not buffer.rows:
+                continue
+            due = (
+                force
+                or len(buffer.rows) >= self._config.batch_max_rows
+                or (now - buffer.since) * 1000 >= self._config.batch_max_ms
+            )
+            if due:
+                await self._flush_buffer(buffer)
+
+    async def _flush_buffer(self, buffer: _Buffer) -> None:
+        rows, buffer.rows = buffer.rows, []
+        table = buffer.mapping.table
+        self._metrics.batch_rows.labels(table).observe(len(rows))
+        commits: dict[tuple[str, int], int] = {}
+        for block in self._blocks(rows):
+            await self._write_with_retry(block, buffer.mapping)
+            last = block[-1]
+            commits[(last.topic, last.partition)] = last.offset + 1
+        await self._commit(commits)
+
+    def _blocks(self, rows: Sequence[KafkaRow]) -> list[list[KafkaRow]]:
+        """Split per partition, and at offsets that are multiples of batch_max_rows.
+
+        Aligned boundaries make the same offsets form the same blocks (and so
+        the same dedup tokens) on a replay, however the fetches fell.
+        """
+        size = self._config.batch_max_rows
+        blocks: dict[tuple[str, int, int], list[KafkaRow]] = defaultdict(list)
+        for row in rows:
+            blocks[(row.topic, row.partition, row.offset // size)].append(row)
+        return [blocks[key] for key in sorted(blocks)]
+
+    async def _write_with_retry(self, block: list[KafkaRow], mapping: TableMapping) -> None:
+        delay_ms = self._config.retry_initial_ms
+        paused = False
+        try:
+            while True:
+                try:
+                    stored = await write_block(
+                        block,
+                        mapping,
+                        self._config.retention,
+                        self._insert,
+                        self._dead_letter,
+                        self._metrics,
+                    )
+                except StorageError as exc:
+                    if not exc.retriable:
+                        log.error("non-retriable storage error outside a poison row: %s", exc)
+                    self._metrics.retries.labels(mapping.table).inc()
+                    self._metrics.backpressure.set(1)
+                    log.warning(
+                        "insert into %s failed, retrying in %d ms (consumption paused): %s",
+                        mapping.table,
+                        delay_ms,
+                        exc,
+                    )
+                    if not paused:
+                        self._consumer.pause(*self._consumer.assignment())
+                        paused = True
+                    # Polling a paused consumer returns nothing but keeps us in the group.
+                    await self._consumer.getmany(timeout_ms=delay_ms)
+                    delay_ms = min(delay_ms * 2, self._config.retry_max_ms)
+                    continue
+                self.rows_stored += stored
+                return
+        finally:
+            if paused:
+                self._consumer.resume(*self._consumer.assignment())
+                self._metrics.backpressure.set(0)
+
+    async def _insert(self, table: str, batch: object, token: str) -> None:
+        await asyncio.to_thread(self._storage.insert, table, batch, dedup_token=token)
+
+    async def _dead_letter(self, letters: Sequence[DeadLetter]) -> None:
+        """Send poison rows to the sink DLQ and wait for the broker's acknowledgement.
+
+        The original bytes are kept; the error, stage, table and source
+        coordinates travel in headers. A failure raises (and is retried).
+        """
+        futures = []
+        for letter in letters:
+            headers = [
+                ("error", letter.error[:8000].encode()),
+                ("stage", letter.stage.encode()),
+                ("table", letter.table.encode()),
+                ("source_topic", letter.row.topic.encode()),
+                ("source_partition", str(letter.row.partition).encode()),
+                ("source_offset", str(letter.row.offset).encode()),
+            ]
+            futures.append(
+                await self._producer.send(
+                    self._config.topics.sink_dlq, value=letter.row.value, headers=headers
+                )
+            )
+        await asyncio.gather(*futures)
+        self.rows_dead_lettered += len(letters)
+
+    async def _commit(self, commits: dict[tuple[str, int], int]) -> None:
+        if not commits:
+            return
+        from aiokafka import TopicPartition
+        from aiokafka.errors import CommitFailedError
+
+        try:
+            await self._consumer.commit(
+                {TopicPartition(topic, part): offset for (topic, part), offset in commits.items()}
+            )
+        except CommitFailedError as exc:
+            # A rebalance took the partitions away after the rows were stored:
+            # the new owner re-reads them and the dedup tokens and replacing
+            # keys drop the copies. Nothing is lost.
+            log.warning("offset commit after a rebalance failed (rows are stored): %s", exc)
+
+    def _update_lag(self) -> None:
+        consumer = self._consumer
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            position = self._next_offset.get((tp.topic, tp.partition))
+            if high is not None and position is not None:
+                self._metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - position))

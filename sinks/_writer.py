@@ -1,0 +1,132 @@
+"""Writing one block of Kafka records into one table: map, insert, split poison out.
+
+The Kafka-free core of the sink (:mod:`._sink` only moves records in and
+offsets out), so it is tested against chDB without a broker.
+
+A *block* is records of one topic partition with consecutive offsets. Its
+insert deduplication token is ``topic:partition:first-last``, so re-sending
+the same block (a retry, a restart from the last committed offset, a replay)
+is dropped by ClickHouse. When ClickHouse rejects a block for its data
+(:class:`StorageRejected`), the block is split in halves, each with its own
+token, until the poison rows are alone; they go to the dead-letter callback and
+the rest is stored. Retriable errors propagate: the caller backs off and
+calls again with the same block, and the halves already stored are dropped by
+their tokens.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from ._errors import StorageRejected
+from ._metrics import SinkMetrics
+from ._rows import MappedBatch, RetentionPolicy, TableMapping, map_records
+
+__all__ = ["DeadLetter", "KafkaRow", "write_block"]
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaRow:
+    """One record as consumed: where it came from and its raw value."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A record that can never be stored, and why."""
+
+    row: KafkaRow
+    table: str
+    stage: str  # "map" (could not become a row) or "insert" (ClickHouse refused it)
+    error: str
+
+
+DeadLetterFn = Callable[[Sequence[DeadLetter]], Awaitable[None]]
+
+
+def block_token(rows: Sequence[KafkaRow]) -> str:
+    """The dedup token of a block: topic, partition and offset range."""
+    first, last = rows[0], rows[-1]
+    return f"{first.topic}:{first.partition}:{first.offset}-{last.offset}"
+
+
+async def write_block(
+    rows: Sequence[KafkaRow],
+    mapping: TableMapping,
+    retention: RetentionPolicy,
+    insert: Callable[[str, object, str], Awaitable[None]],
+    dead_letter: DeadLetterFn,
+    metrics: SinkMetrics | None = None,
+) -> int:
+    """Store one block; returns the rows stored now (dropped duplicates included).
+
+    ``insert(table, arrow_table, token)`` runs the insert (in a thread); it
+    raises StorageError subclasses. Dead letters are awaited before this
+    returns, so the caller may commit the block's offsets afterwards.
+
+    Raises:
+        StorageError: a retriable failure; nothing of the block is lost, call
+            again with the same block.
+    """
+    parsed = []
+    dead: list[DeadLetter] = []
+    kept: list[KafkaRow] = []
+    for row in rows:
+        try:
+            parsed.append(orjson.loads(row.value))
+            kept.append(row)
+        except orjson.JSONDecodeError as exc:
+            dead.append(DeadLetter(row, mapping.table, "map", f"invalid JSON: {exc}"))
+    mapped = map_records(mapping, parsed, retention)
+    for index, reason in mapped.rejected:
+        dead.append(DeadLetter(kept[index], mapping.table, "map", reason))
+    stored_rows = [kept[i] for i in mapped.indices]
+    if dead:
+        await dead_letter(dead)
+        if metrics is not None:
+            metrics.rows_dead_lettered.labels(mapping.table, "map").inc(len(dead))
+    if not stored_rows:
+        return 0
+    return await _insert_split(stored_rows, mapped, mapping, insert, dead_letter, metrics)
+
+
+async def _insert_split(
+    rows: Sequence[KafkaRow],
+    mapped: MappedBatch,
+    mapping: TableMapping,
+    insert: Callable[[str, object, str], Awaitable[None]],
+    dead_letter: DeadLetterFn,
+    metrics: SinkMetrics | None,
+    start: int = 0,
+) -> int:
+    count = len(rows)
+    table = mapped.table.slice(start, count)
+    started = time.perf_counter()
+    try:
+        await insert(mapping.table, table, block_token(rows))
+    except StorageRejected as exc:
+        if count == 1:
+            await dead_letter([DeadLetter(rows[0], mapping.table, "insert", str(exc))])
+            if metrics is not None:
+                metrics.rows_dead_lettered.labels(mapping.table, "insert").inc()
+            return 0
+        half = count // 2
+        stored = await _insert_split(
+            rows[:half], mapped, mapping, insert, dead_letter, metrics, start
+        )
+        stored += await _insert_split(
+            rows[half:], mapped, mapping, insert, dead_letter, metrics, start + half
+        )
+        return stored
+    if metrics is not None:
+        metrics.insert_seconds.labels(mapping.table).observe(time.perf_counter() - started)
+        metrics.rows_written.labels(mapping.table).inc(count)
+    return count
