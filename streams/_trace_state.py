@@ -1,0 +1,321 @@
+"""The state of one open trace, and how it becomes a TraceRecord and SpanRecords.
+
+:class:`TraceState` is what the worker keeps per ``trace_id`` in a changelogged
+table: a pydantic model that round-trips through :meth:`TraceState.to_bytes` /
+:meth:`TraceState.from_bytes` exactly. It holds the events themselves (start
+and end halves per span), so a record can be rebuilt at any time — after a
+restart, or when a late event forces a re-emission with a higher version.
+
+Record-building rules (the contract the sinks rely on):
+
+- Status: ``incomplete`` when the trace was closed by the idle timeout or the
+  open-trace cap before its root ended; else ``error`` when a root span ended
+  in error; else ``unfinished`` when some span started and never ended; else
+  ``ok``.
+- Roots are spans without a parent. Orphans (parent never arrived) and spans
+  caught in a parent cycle are counted in ``orphan_span_count`` and hung at
+  depth 1, right under the roots (depth 0 when there is no root at all), keeping
+  their real ``parent_span_id`` so a UI can show the dangling link. ``depth`` is
+  the number of levels (a lone root is 1).
+- A ``span.end`` whose ``span.start`` never came cannot become a record (no
+  kind, name or start): it is kept and counted, and used if the start arrives.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tracestream.schemas import (
+    Cost,
+    Redaction,
+    SpanEndEvent,
+    SpanEvent,
+    SpanKind,
+    SpanRecord,
+    SpanStartEvent,
+    SpanStatus,
+    TimelineEntry,
+    TraceInfo,
+    TraceRecord,
+    TraceStatus,
+    Usage,
+)
+
+from ._pricing import MissReason, Pricer
+
+__all__ = ["SpanState", "TraceState", "build_span", "build_trace"]
+
+
+class SpanState(BaseModel):
+    """The halves of one span seen so far, and what was last emitted for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: SpanStartEvent | SpanEvent | None = Field(None, discriminator="event_type")
+    end: SpanEndEvent | None = None
+    redactions: tuple[Redaction, ...] = ()
+    #: Version of the last SpanRecord emitted for it; 0: none yet.
+    emitted_version: int = 0
+    #: The last emitted record said ``unfinished``: its end, when it comes, is a new version.
+    emitted_unfinished: bool = False
+
+    @property
+    def parent(self) -> str | None:
+        half = self.start or self.end
+        return half.parent_span_id if half is not None else None
+
+    @property
+    def ended(self) -> bool:
+        return self.end is not None or isinstance(self.start, SpanEvent)
+
+
+class TraceState(BaseModel):
+    """Everything known about one trace. Times are processing times (``now``) in UTC."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trace_id: str
+    project: str
+    environment: str
+    trace: TraceInfo | None = None
+    spans: dict[str, SpanState] = Field(default_factory=dict)
+    seen_event_ids: set[str] = Field(default_factory=set)
+    dropped_span_ids: set[str] = Field(default_factory=set)
+    dropped_span_count: int = 0
+    first_seen: datetime
+    last_seen: datetime
+    root_ended_at: datetime | None = None
+    #: When it should next be emitted (root end + grace, or late events + grace); None: not yet.
+    emit_at: datetime | None = None
+    #: Closed by the idle timeout or the open-trace cap before its root ended.
+    timed_out: bool = False
+    version: int = 0
+    #: After emission the state lingers this long for late events, then is dropped.
+    expires_at: datetime | None = None
+
+    def to_bytes(self) -> bytes:
+        """Serialize for a changelogged table (UTF-8 JSON)."""
+        return self.model_dump_json(exclude_defaults=True).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TraceState:
+        """Inverse of :meth:`to_bytes`."""
+        return cls.model_validate_json(data)
+
+    def roots_ended(self) -> bool:
+        """True when there is a root (a span without parent, by either half) and all roots ended."""
+        roots = [s for s in self.spans.values() if s.parent is None]
+        return bool(roots) and all(s.ended for s in roots)
+
+
+def build_span(
+    state: TraceState, span_id: str, pricer: Pricer, now: datetime, version: int = 1
+) -> tuple[SpanRecord, MissReason | None] | None:
+    """The record of one span (None while its start is missing) and why it has no cost.
+
+    Generations are priced here, at their start time, for the trace's project.
+    """
+    s = state.spans[span_id]
+    start = s.start
+    if start is None:
+        return None
+    end: SpanEndEvent | SpanEvent | None = start if isinstance(start, SpanEvent) else s.end
+    status = end.status if end is not None else SpanStatus.UNFINISHED
+    duration = None
+    if end is not None:
+        # Split events come from different clocks; a negative duration is clamped, not rejected.
+        duration = max(0.0, (end.end_time - start.start_time).total_seconds() * 1000)
+    cost, miss = None, None
+    if start.kind is SpanKind.GENERATION and end is not None:
+        cost, miss = pricer.quote(start.model, end.usage, start.start_time, project=state.project)
+    attributes = dict(start.attributes)
+    # Start events cannot carry redactions (the worker keeps them on the span
+    # state); end and whole-span events carry their own.
+    redactions = s.redactions
+    if end is not None:
+        redactions = redactions + end.redactions
+        if end is not start:
+            attributes.update(end.attributes)
+    ids = (start.event_id,) if end is None or end is start else (start.event_id, end.event_id)
+    record = SpanRecord(
+        project=start.project,
+        service=start.service,
+        environment=start.environment,
+        trace_id=start.trace_id,
+        span_id=start.span_id,
+        parent_span_id=start.parent_span_id,
+        trace=state.trace or TraceInfo(),
+        kind=start.kind,
+        name=start.name,
+        status=status,
+        start_time=start.start_time,
+        end_time=end.end_time if end is not None else None,
+        duration_ms=duration,
+        input=start.input,
+        output=end.output if end is not None else None,
+        model=start.model,
+        tool=start.tool,
+        usage=end.usage if end is not None else None,
+        cost=cost,
+        error=end.error if end is not None else None,
+        outcome=end.outcome if end is not None else None,
+        decisions=end.decisions if end is not None else (),
+        resources=end.resources if end is not None else None,
+        attributes=attributes,
+        redactions=redactions,
+        event_ids=ids,
+        version=version,
+        processed_at=now,
+    )
+    return record, miss
+
+
+def _depths(state: TraceState, records: dict[str, SpanRecord]) -> tuple[dict[str, int], int]:
+    """Depth per span (BFS from the roots) and the number of orphans."""
+    children: dict[str, list[str]] = {}
+    for sid, r in records.items():
+        if r.parent_span_id is not None:
+            children.setdefault(r.parent_span_id, []).append(sid)
+    roots = [sid for sid, r in records.items() if r.parent_span_id is None]
+    depth: dict[str, int] = {}
+    orphan_depth = 1 if roots else 0
+    orphans = 0
+    queue = deque((sid, 0) for sid in roots)
+    while True:
+        while queue:
+            sid, d = queue.popleft()
+            if sid in depth:
+                continue
+            depth[sid] = d
+            queue.extend((c, d + 1) for c in children.get(sid, ()))
+        # Whatever BFS did not reach hangs off a missing parent (or a cycle):
+        # take the earliest such span as the next orphan subtree root.
+        rest = [sid for sid in records if sid not in depth]
+        if not rest:
+            return depth, orphans
+        first = min(rest, key=lambda sid: (records[sid].start_time, sid))
+        orphans += 1
+        queue.append((first, orphan_depth))
+
+
+def build_trace(
+    state: TraceState, spans: dict[str, SpanRecord], now: datetime, version: int
+) -> TraceRecord:
+    """The trace record from the span records built for ``state`` (every span with a start)."""
+    ordered = sorted(spans.values(), key=lambda r: (r.start_time, r.span_id))
+    depth, orphans = _depths(state, spans)
+    roots = [r for r in ordered if r.parent_span_id is None]
+    root = roots[0] if roots else None
+    times = [r.start_time for r in ordered] + [
+        s.end.end_time for s in state.spans.values() if s.end is not None
+    ]
+    start = min(times) if times else now
+    ends = [r.end_time for r in ordered if r.end_time is not None]
+    end = max(ends) if ends else None
+    status: TraceStatus
+    if state.timed_out or root is None or state.root_ended_at is None:
+        status = "incomplete"
+    elif any(r.status is SpanStatus.ERROR for r in roots):
+        status = "error"
+    elif any(r.status is SpanStatus.UNFINISHED for r in ordered):
+        status = "unfinished"
+    else:
+        status = "ok"
+    usage = [0, 0, 0, 0, 0]
+    cost_parts = [Decimal(0)] * 6
+    priced = unpriced = 0
+    for r in ordered:
+        if r.usage is not None:
+            u = r.usage
+            for i, n in enumerate(
+                (
+                    u.input_tokens,
+                    u.output_tokens,
+                    u.cached_tokens,
+                    u.cache_write_tokens,
+                    u.reasoning_tokens,
+                )
+            ):
+                usage[i] += n
+        if r.kind is SpanKind.GENERATION and r.status is not SpanStatus.UNFINISHED:
+            if r.cost is None:
+                unpriced += 1
+                continue
+            priced += 1
+            c = r.cost
+            # Decimal of the float's repr: sums without binary drift.
+            for i, v in enumerate(
+                (
+                    c.input_usd,
+                    c.output_usd,
+                    c.cached_usd,
+                    c.cache_write_usd,
+                    c.reasoning_usd,
+                    c.total_usd,
+                )
+            ):
+                cost_parts[i] += Decimal(repr(v))
+    cost = None
+    if priced:
+        cost = Cost(
+            input_usd=float(cost_parts[0]),
+            output_usd=float(cost_parts[1]),
+            cached_usd=float(cost_parts[2]),
+            cache_write_usd=float(cost_parts[3]),
+            reasoning_usd=float(cost_parts[4]),
+            total_usd=float(cost_parts[5]),
+            price_source="sum",
+        )
+    timeline = tuple(
+        TimelineEntry(
+            span_id=r.span_id,
+            parent_span_id=r.parent_span_id,
+            name=r.name,
+            kind=r.kind,
+            status=r.status,
+            start_offset_ms=(r.start_time - start).total_seconds() * 1000,
+            end_offset_ms=(r.end_time - start).total_seconds() * 1000 if r.end_time else None,
+            depth=depth[r.span_id],
+        )
+        for r in ordered
+    )
+    trace = state.trace or TraceInfo()
+    return TraceRecord(
+        project=state.project,
+        trace_id=state.trace_id,
+        environment=state.environment,
+        services=tuple(sorted({r.service for r in ordered})),
+        trace=trace,
+        root_span_id=root.span_id if root else None,
+        name=trace.name or (root.name if root else None),
+        status=status,
+        start_time=start,
+        end_time=end,
+        duration_ms=(end - start).total_seconds() * 1000 if end is not None else None,
+        span_count=len(ordered),
+        depth=max(depth.values(), default=-1) + 1,
+        usage=Usage(
+            input_tokens=usage[0],
+            output_tokens=usage[1],
+            cached_tokens=usage[2],
+            cache_write_tokens=usage[3],
+            reasoning_tokens=usage[4],
+        ),
+        cost_usd=cost.total_usd if cost else None,
+        cost=cost,
+        unpriced_generations=unpriced,
+        error_count=sum(r.status is SpanStatus.ERROR for r in ordered),
+        tool_call_count=sum(r.kind is SpanKind.TOOL or r.tool is not None for r in ordered),
+        models=tuple(sorted({r.model.name for r in ordered if r.model is not None})),
+        input=root.input if root else None,
+        output=root.output if root else None,
+        timeline=timeline,
+        orphan_span_count=orphans,
+        dropped_span_count=state.dropped_span_count,
+        version=version,
+        emitted_at=now,
+    )
