@@ -16,6 +16,7 @@ _BENCHES: dict[str, str] = {
     "pipeline": "tracestream._cli_bench_pipeline:pipeline",
     "sdk": "tracestream._bench_sdk:sdk",
     "redact": "tracestream._cli_redact:bench_redact",
+    "sink": "tracestream._cli_sink:bench_sink",
 }
 
 

@@ -133,6 +133,36 @@ class Settings(BaseSettings):
         90, ge=1, le=3650, description="Default TTL of stored rows, in days."
     )
 
+    # --- sink (sinks/_sink.py: output topics -> ClickHouse) ---
+    # Defaults follow ClickHouse's guidance: inserts of >= 1,000 rows, about one
+    # per second per table. Offsets are committed only after an insert is
+    # acknowledged; on storage failure the sink stops consuming and retries.
+    sink_group_id: str = Field(
+        "tracestream-sink", min_length=1, description="Kafka consumer group of the sink."
+    )
+    sink_batch_max_rows: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="Flush a table's batch at this many rows (also the dedup block alignment).",
+    )
+    sink_batch_max_ms: int = Field(
+        1_000, ge=10, le=60_000, description="Flush a table's batch when its oldest row is this old."
+    )
+    sink_retry_initial_ms: int = Field(
+        200, ge=1, le=60_000, description="First backoff after a retriable storage error."
+    )
+    sink_retry_max_ms: int = Field(
+        30_000, ge=10, le=600_000, description="Cap of the exponential backoff between retries."
+    )
+    sink_fetch_max_records: int = Field(
+        20_000, ge=1, le=1_000_000, description="Most records taken from Kafka per poll."
+    )
+    sink_project_retention_days: dict[str, int] = Field(
+        default_factory=dict,
+        description="Per-project retention overrides in days (else `retention_days`).",
+    )
+
     # --- worker ---
     worker_app_id: str = Field(
         "tracestream-worker",

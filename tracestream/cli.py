@@ -22,6 +22,8 @@ _COMMANDS: dict[str, str] = {
     "config": "tracestream._cli_config:config",
     "schema": "tracestream._cli_config:schema",
     "kafka": "tracestream._cli_kafka:kafka",
+    "migrate": "tracestream._cli_sink:migrate",
+    "sink": "tracestream._cli_sink:sink",
     "query": "tracestream._cli_query:query",
     "redact": "tracestream._cli_redact:redact",
     "worker": "tracestream._cli_worker:worker",
