@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,9 +30,10 @@ from tracestream.schemas import AnomalyRecord, MetricWindow, Topics
 
 from ._metrics import PipelineMetrics
 from ._pipeline import BatchOutput, Pipeline
+from ._trace_state import TraceState
 from ._validate import SourceRecord
 
-__all__ = ["WorkerApp", "WorkerConfig"]
+__all__ = ["WorkerApp", "WorkerConfig", "WriteBackStore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,20 @@ class WorkerApp:
         }
         self.app.agent(self.events_topic, name="tracestream-process-events")(self._process)
         self.app.timer(config.tick_interval_s, name="tracestream-tick")(self._tick)
+        # Trace assembly state: a plain changelogged table (windowed tables are not
+        # restored after a restart). Values are TraceState bytes. use_partitioner:
+        # the changelog partition is the key's default-partitioner partition, which
+        # is the events partition because producers key events by trace_id; so the
+        # timer (no current event) may write too.
+        self.trace_table = self.app.Table(
+            "trace-state",
+            key_type=str,
+            value_type=bytes,
+            partitions=config.partitions,
+            use_partitioner=True,
+        )
+        self.store = WriteBackStore()
+        self._loaded = False
         page: Any = self._metrics_page  # faust types handlers as (View, Request)
         self.app.page("/metrics")(page)
 
@@ -121,15 +136,32 @@ class WorkerApp:
             started = time.perf_counter()
             records = [_source_record(e.message) for e in events]
             async with self._lock:
+                self._load_state()
                 output = self.pipeline.process(records, now_ms=int(time.time() * 1000))
                 await self._publish(output)
+                self.store.flush(self.trace_table)
             self._observe_batch(events, time.perf_counter() - started)
 
     async def _tick(self) -> None:
         async with self._lock:
+            self._load_state()
             output = self.pipeline.tick(now_ms=int(time.time() * 1000))
             if len(output):
                 await self._publish(output)
+            self.store.flush(self.trace_table)
+
+    def _load_state(self) -> None:
+        """Once, after Faust restored the table from its changelog: fill the store."""
+        if self._loaded:
+            return
+        self._loaded = True
+        for key, value in self.trace_table.items():
+            if value:
+                name = key.decode() if isinstance(key, bytes) else str(key)
+                self.store.load(name, TraceState.from_bytes(value))
+        assembler = self.pipeline.assembler
+        if assembler is not None:
+            assembler.rebuild_index()
 
     async def _publish(self, out: BatchOutput) -> None:
         """Produce a batch's output and wait for every acknowledgement (at-least-once)."""
@@ -183,6 +215,52 @@ class WorkerApp:
         del request
         body = generate_latest(self.metrics.registry)
         return self.app.web.bytes(body, content_type=CONTENT_TYPE_LATEST.partition(";")[0])
+
+
+class WriteBackStore(MutableMapping[str, TraceState]):
+    """The assembler's store: states in memory, written to the Faust table once per batch.
+
+    The assembler writes back on every change; collapsing those writes to one
+    changelog record per trace per batch keeps the changelog cheap. Flushed
+    before the batch is acknowledged, so a restart restores at least the state
+    of every committed batch (at-least-once: replayed events are deduplicated
+    by event id in the state).
+    """
+
+    def __init__(self) -> None:
+        self._data: dict[str, TraceState] = {}
+        self._dirty: set[str] = set()
+
+    def load(self, key: str, state: TraceState) -> None:
+        """Put a restored state without marking it dirty."""
+        self._data[key] = state
+
+    def flush(self, table: Any) -> None:
+        """Write every changed or deleted key to ``table`` (a Faust table)."""
+        for key in self._dirty:
+            state = self._data.get(key)
+            if state is None:
+                table.pop(key, None)
+            else:
+                table[key] = state.to_bytes()
+        self._dirty.clear()
+
+    def __getitem__(self, key: str) -> TraceState:
+        return self._data[key]
+
+    def __setitem__(self, key: str, value: TraceState) -> None:
+        self._data[key] = value
+        self._dirty.add(key)
+
+    def __delitem__(self, key: str) -> None:
+        del self._data[key]
+        self._dirty.add(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
 
 
 def _source_record(message: Any) -> SourceRecord:

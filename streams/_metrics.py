@@ -166,9 +166,9 @@ class PipelineMetrics:
         for status in _TRACE_STATUSES:
             self.traces.labels(status)
         self.assembly_caps = Counter(
-            "tracestream_assembly_cap_hits",
-            "Times an assembly bound bit (spans per trace, open traces), by cap.",
-            ["cap"],
+            "tracestream_assembly_events",
+            "Assembly events by kind (duplicate/late/conflicting events, dropped spans, evictions).",
+            ["kind"],
             registry=r,
         )
         self.open_traces = Gauge(

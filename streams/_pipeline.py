@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import orjson
 
@@ -34,6 +35,7 @@ from tracestream.schemas import (
     TraceRecord,
 )
 
+from ._assembly import Assembler, AssemblyOutput
 from ._metrics import PipelineMetrics
 from ._redaction import Redactor
 from ._validate import DeadLetter, ParsedEvent, SourceRecord, Validator, dead_letter
@@ -78,6 +80,7 @@ class Stages:
 
     validator: Validator
     redactor: Redactor
+    assembler: Assembler | None = None
 
 
 class Pipeline:
@@ -92,12 +95,18 @@ class Pipeline:
         self._stages = stages
         self._metrics = metrics
 
+    @property
+    def assembler(self) -> Assembler | None:
+        """The trace assembler, when assembly is wired in."""
+        return self._stages.assembler
+
     def process(self, records: Sequence[SourceRecord], *, now_ms: int) -> BatchOutput:
         """Run one batch through every stage. Never raises on bad input."""
         out = BatchOutput()
         validator = self._stages.validator
         redactor = self._stages.redactor
         m = self._metrics
+        now = datetime.fromtimestamp(now_ms / 1000, UTC)
         for record in records:
             parsed = validator.validate(record, now_ms=now_ms)
             if isinstance(parsed, DeadLetter):
@@ -116,11 +125,32 @@ class Pipeline:
             except Exception as exc:  # noqa: BLE001 - one bad event must not stop the worker
                 m.processing_errors.labels("redact").inc()
                 self._reject(dead_letter(record, "processing_error", exc, now_ms=now_ms), out)
+                continue
+            assembler = self._stages.assembler
+            if assembler is None:
+                continue
+            try:
+                start_redactions = redactions if isinstance(event, SpanStartEvent) else ()
+                self._take(assembler.apply(event, now, start_redactions), out)
+            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the worker
+                m.processing_errors.labels("assemble").inc()
+                self._reject(dead_letter(record, "processing_error", exc, now_ms=now_ms), out)
         return out
 
     def tick(self, *, now_ms: int) -> BatchOutput:
         """Close what is due at ``now_ms`` (traces past their grace, windows past their end)."""
-        return BatchOutput()
+        out = BatchOutput()
+        assembler = self._stages.assembler
+        if assembler is not None:
+            self._take(assembler.due(datetime.fromtimestamp(now_ms / 1000, UTC)), out)
+            self._metrics.open_traces.set(assembler.open_traces)
+        return out
+
+    def _take(self, assembled: AssemblyOutput, out: BatchOutput) -> None:
+        out.spans += assembled.spans
+        out.traces += assembled.traces
+        for cap, n in assembled.counts.items():
+            self._metrics.assembly_caps.labels(cap).inc(n)
 
     def _reject(self, letter: DeadLetter, out: BatchOutput) -> None:
         self._metrics.events_in.labels("invalid").inc()

@@ -21,10 +21,13 @@ __all__ = ["build_worker", "worker"]
 
 def build_worker(settings: Settings, *, registry: CollectorRegistry | None = None) -> Any:
     """The :class:`~tracestream.streams._app.WorkerApp` for ``settings``. Performs no I/O."""
+    from tracestream._redaction_settings import redaction_policy
     from tracestream.schemas import Topics
     from tracestream.streams._app import WorkerApp, WorkerConfig
+    from tracestream.streams._assembly import Assembler
     from tracestream.streams._metrics import PipelineMetrics
     from tracestream.streams._pipeline import Pipeline, Stages
+    from tracestream.streams._pricing import Pricer
     from tracestream.streams._redaction import Redactor
     from tracestream.streams._validate import Validator
 
@@ -38,7 +41,8 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
         validator=Validator(
             max_event_bytes=settings.max_event_bytes, max_depth=settings.max_nesting_depth
         ),
-        redactor=Redactor(),
+        redactor=Redactor(redaction_policy(settings)),
+        assembler=None,
     )
     prefix = settings.topic_prefix
     config = WorkerConfig(
@@ -55,7 +59,10 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
         batch_within_s=settings.worker_batch_within_ms / 1000,
         tick_interval_s=settings.worker_tick_interval_ms / 1000,
     )
-    return WorkerApp(config, Pipeline(stages, metrics), metrics)
+    app = WorkerApp(config, Pipeline(stages, metrics), metrics)
+    # The assembler's store is the app's write-back store over its changelogged table.
+    stages.assembler = Assembler(Pricer(), app.store)
+    return app
 
 
 @click.command()
