@@ -1,0 +1,137 @@
+"""Shared SQL decisions, the migration file parser, and the server engine's requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from tracestream.sinks import (
+    INSERT_SETTINGS,
+    ServerStorage,
+    StorageRejected,
+    StorageUnavailable,
+    load_migrations,
+    split_statements,
+)
+from tracestream.sinks._sql import classify_error, result_from_arrow
+
+pytestmark = pytest.mark.unit
+
+
+def test_insert_settings_are_synchronous_and_dedup_through_views() -> None:
+    assert INSERT_SETTINGS["async_insert"] == 0
+    assert INSERT_SETTINGS["deduplicate_blocks_in_dependent_materialized_views"] == 1
+
+
+@pytest.mark.parametrize(
+    ("message", "kind", "code"),
+    [
+        ("Code: 469. DB::Exception: Constraint `x` violated", StorageRejected, 469),
+        ("Code: 72. DB::Exception: Cannot parse number", StorageRejected, 72),
+        ("Code: 252. DB::Exception: Too many parts", StorageUnavailable, 252),
+        ("Code: 60. DB::Exception: Unknown table", StorageUnavailable, 60),
+        ("connection refused", StorageUnavailable, None),
+    ],
+)
+def test_classify_error(message: str, kind: type, code: int | None) -> None:
+    err = classify_error(RuntimeError(message), context="insert")
+    assert type(err) is kind
+    assert err.code == code
+    assert err.retriable is (kind is StorageUnavailable)
+
+
+def test_split_statements_drops_comment_lines() -> None:
+    sql = "-- a; comment;\nCREATE TABLE a (x UInt8)\nENGINE = Log;\n\n-- b\nSELECT 1;\nSELECT 2"
+    assert split_statements(sql) == [
+        "CREATE TABLE a (x UInt8)\nENGINE = Log",
+        "SELECT 1",
+        "SELECT 2",
+    ]
+
+
+def test_packaged_migrations_are_ordered() -> None:
+    migrations = load_migrations()
+    assert [m.version for m in migrations] == sorted(m.version for m in migrations)
+    assert migrations[0].name == "tables"
+    assert all(len(m.checksum) == 64 for m in migrations)
+
+
+def test_result_from_arrow_turns_maps_into_dicts() -> None:
+    table = pa.table({"m": pa.array([[("k", "v")]], pa.map_(pa.string(), pa.string())), "n": [1]})
+    result = result_from_arrow(table)
+    assert result.rows == [({"k": "v"}, 1)]
+    assert result.dicts() == [{"m": {"k": "v"}, "n": 1}]
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.database: str | None = None
+        self.fail: Exception | None = None
+
+    def _record(self, name: str, *args: Any, **kwargs: Any) -> None:
+        self.calls.append((name, args, kwargs))
+        if self.fail is not None:
+            raise self.fail
+
+    def command(self, *args: Any, **kwargs: Any) -> None:
+        self._record("command", *args, **kwargs)
+
+    def query_arrow(self, *args: Any, **kwargs: Any) -> pa.Table:
+        self._record("query_arrow", *args, **kwargs)
+        return pa.table({"x": [1]})
+
+    def insert_arrow(self, *args: Any, **kwargs: Any) -> None:
+        self._record("insert_arrow", *args, **kwargs)
+
+    def close(self) -> None:
+        self.calls.append(("close", (), {}))
+
+
+def test_server_engine_builds_the_same_requests() -> None:
+    client = FakeClient()
+    urls: list[str] = []
+
+    def factory(url: str) -> FakeClient:
+        urls.append(url)
+        return client
+
+    storage = ServerStorage("clickhouse://u:secret@ch:8123", "ts", client_factory=factory)
+    storage.open()
+    assert urls == ["http://u:secret@ch:8123"]
+    assert client.calls[0] == ("command", ("CREATE DATABASE IF NOT EXISTS `ts`",), {})
+    assert client.database == "ts"
+
+    result = storage.query("SELECT {m:String}", {"m": "gpt-4o"})
+    assert result.rows == [(1,)]
+    assert client.calls[-1] == (
+        "query_arrow", ("SELECT {m:String}",), {"parameters": {"m": "gpt-4o"}, "settings": {}}
+    )  # fmt: skip
+
+    batch = pa.table({"a": [1, 2]})
+    assert storage.insert("spans", batch, dedup_token="t:0:0-1") == 2
+    name, args, kwargs = client.calls[-1]
+    assert (name, args[0], kwargs["database"]) == ("insert_arrow", "spans", "ts")
+    assert args[1] is batch
+    assert kwargs["settings"]["insert_deduplication_token"] == "t:0:0-1"
+    assert kwargs["settings"]["async_insert"] == 0
+
+    client.fail = RuntimeError("Code: 469. DB::Exception: constraint violated")
+    with pytest.raises(StorageRejected):
+        storage.insert("spans", batch)
+    storage.close()
+    assert client.calls[-1][0] == "close"
+    with pytest.raises(StorageUnavailable):
+        storage.query("SELECT 1")
+
+
+def test_server_unreachable_is_retriable_and_hides_the_password() -> None:
+    def factory(url: str) -> Any:
+        raise ConnectionError("refused")
+
+    storage = ServerStorage("http://u:secret@nowhere:8123", client_factory=factory)
+    with pytest.raises(StorageUnavailable) as info:
+        storage.open()
+    assert "secret" not in str(info.value)
