@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 __all__ = [
     "datetime_from_ns",
+    "iso_from_ns",
     "new_event_id",
     "new_span_id",
     "new_trace_id",
@@ -60,21 +61,35 @@ def new_event_id(time_ns: int) -> str:
     variant ``10``, 62 random bits.
     """
     ms, rest = divmod(time_ns, 1_000_000)
-    sub_ms = (rest * 4096) // 1_000_000
-    value = (
-        ((ms & 0xFFFFFFFFFFFF) << 80)
-        | (0x7 << 76)
-        | (sub_ms << 64)
-        | (0b10 << 62)
-        | _getrandbits(62)
+    rand = _getrandbits(62)
+    return "%08x-%04x-%04x-%04x-%012x" % (  # noqa: UP031 - %-format is the fastest here
+        (ms >> 16) & 0xFFFFFFFF,
+        ms & 0xFFFF,
+        0x7000 | (rest * 4096 // 1_000_000),
+        0x8000 | (rand >> 48),
+        rand & 0xFFFFFFFFFFFF,
     )
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def datetime_from_ns(time_ns: int) -> datetime:
     """An aware UTC datetime for a Unix time in nanoseconds, exact to the microsecond."""
     return _EPOCH + timedelta(microseconds=time_ns // 1000)
+
+
+_second_cache: tuple[int, str] = (-1, "")
+
+
+def iso_from_ns(time_ns: int) -> str:
+    """RFC 3339 UTC text for a Unix time in nanoseconds, to the microsecond
+    (``2026-11-24T07:30:00.123456Z``). The date part is cached per second:
+    this runs several times per span."""
+    global _second_cache
+    seconds, micros = divmod(time_ns // 1000, 1_000_000)
+    cached = _second_cache
+    if cached[0] != seconds:
+        cached = (seconds, (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S."))
+        _second_cache = cached  # one tuple assignment: safe to race
+    return f"{cached[1]}{micros:06d}Z"
 
 
 def sample_bound(rate: float) -> int:

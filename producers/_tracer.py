@@ -22,7 +22,7 @@ from tracestream.schemas import SCHEMA_VERSION
 from ._buffer import DropCounter
 from ._context import CURRENT_SPAN, otel_parent
 from ._ids import (
-    datetime_from_ns,
+    iso_from_ns,
     new_event_id,
     new_span_id,
     new_trace_id,
@@ -373,7 +373,7 @@ class Tracer:
                 "service": self.service,
                 "environment": self.environment,
                 "trace_id": trace_id,
-                "timestamp": datetime_from_ns(now),
+                "timestamp": iso_from_ns(now),
                 "name": str(name)[:256],
                 "value": value,
                 "source": source,
@@ -402,7 +402,7 @@ class Tracer:
             "environment": self.environment,
             "trace_id": span.trace_id,
             "span_id": span.span_id,
-            "timestamp": datetime_from_ns(now_ns),
+            "timestamp": iso_from_ns(now_ns),
             "trace": span.trace.info,
         }
         if span.parent_span_id is not None:
@@ -413,7 +413,7 @@ class Tracer:
         mask = self.mask
         event["kind"] = span.kind
         event["name"] = span.name
-        event["start_time"] = datetime_from_ns(span.start_ns)
+        event["start_time"] = iso_from_ns(span.start_ns)
         if span.input is not None:
             event["input"] = apply_mask(mask, span.input) if mask else span.input
         if span.model is not None:
@@ -427,7 +427,7 @@ class Tracer:
             event["attributes"] = apply_mask(mask, span.attributes) if mask else span.attributes
 
     def _closing(self, span: Span, event: dict[str, Any], end_ns: int) -> None:
-        event["end_time"] = datetime_from_ns(end_ns)
+        event["end_time"] = event["timestamp"]
         event["status"] = span.status
         if span.output is not None:
             event["output"] = apply_mask(self.mask, span.output) if self.mask else span.output
