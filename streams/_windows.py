@@ -226,6 +226,8 @@ class WindowAggregator:
         Everything is flushed when no span arrived for a window plus the
         allowed lateness (processing time), so quiet keys do not hang open.
         """
+        if self._last_arrival is None and self._by_end:
+            self._last_arrival = now  # restored state: the idle clock starts now
         wm = self.watermark
         idle = (
             self._last_arrival is not None
