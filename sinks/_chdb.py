@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from ._errors import StorageUnavailable
-from ._sql import classify_error, insert_settings, quote_identifier, result_from_arrow
+from ._sql import classify_error, insert_settings, param_texts, quote_identifier, result_from_arrow
 from ._storage import QueryResult, SettingValue
 
 __all__ = ["ChdbStorage"]
@@ -109,7 +109,7 @@ class ChdbStorage:
                 raise StorageUnavailable(f"{context}: chDB storage at {self._path} is not open")
             try:
                 if params:
-                    return self._conn.query(sql, fmt, params=dict(params))
+                    return self._conn.query(sql, fmt, params=param_texts(params))
                 return self._conn.query(sql, fmt)
             except Exception as exc:  # classified into our hierarchy just below
                 raise classify_error(exc, context=context) from exc

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -113,3 +114,43 @@ def result_from_arrow(table: pa.Table) -> QueryResult:
         columns.append(values)
     rows = list(zip(*columns, strict=True)) if columns else []
     return QueryResult(names, rows)
+
+
+def _literal(value: Any) -> str:
+    """A value as a ClickHouse literal, as it appears inside an array parameter."""
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if value is None:
+        return "NULL"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_literal(v) for v in value) + "]"
+    return "'" + _param_text(value) + "'" if isinstance(value, datetime) else _param_text(value)
+
+
+_ESCAPED = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
+
+
+def _param_text(value: Any) -> str:
+    if isinstance(value, str):
+        # Top-level parameters are read in ClickHouse's escaped (TSV) format.
+        return value.translate(_ESCAPED)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat(sep=" ")
+    if isinstance(value, list | tuple):
+        return _literal(value)
+    return str(value)
+
+
+def param_texts(params: Mapping[str, Any]) -> dict[str, str]:
+    """Query parameters as the text ClickHouse parses for ``{name:Type}``.
+
+    chDB hands parameters to the engine as text, the way a server receives
+    ``param_<name>`` over HTTP; clickhouse-connect does this formatting itself.
+    Formatting here keeps one SQL text valid on both engines (arrays,
+    booleans and datetimes included).
+    """
+    return {name: _param_text(value) for name, value in params.items()}
