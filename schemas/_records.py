@@ -181,4 +181,7 @@ class AnomalyRecord(WireModel):
     score: float = Field(description="Robust z-score: (value - baseline) / scale")
     threshold: float
     direction: Literal["high", "low"]
+    severity: Literal["warning", "critical"] = Field(
+        "warning", description="critical when |score| is at least twice the threshold"
+    )
     detected_at: UtcDatetime
