@@ -147,7 +147,10 @@ class Settings(BaseSettings):
         description="Flush a table's batch at this many rows (also the dedup block alignment).",
     )
     sink_batch_max_ms: int = Field(
-        1_000, ge=10, le=60_000, description="Flush a table's batch when its oldest row is this old."
+        1_000,
+        ge=10,
+        le=60_000,
+        description="Flush a table's batch when its oldest row is this old.",
     )
     sink_retry_initial_ms: int = Field(
         200, ge=1, le=60_000, description="First backoff after a retriable storage error."
@@ -201,7 +204,10 @@ class Settings(BaseSettings):
         description="Models that get their own Prometheus label value; empty: the first `metrics_top_n` seen. Others are `other`.",
     )
     metrics_top_n: int = Field(
-        20, ge=1, le=1000, description="Distinct services/models labelled when there is no allow-list."
+        20,
+        ge=1,
+        le=1000,
+        description="Distinct services/models labelled when there is no allow-list.",
     )
 
     # --- SDK (tracestream.producers; read only by tracestream.configure()) ---
@@ -242,10 +248,22 @@ class Settings(BaseSettings):
     # --- redaction (streams/_redaction.py; the worker builds its policy with
     # tracestream._redaction_settings.redaction_policy) ---
     redact_enabled: bool = Field(
-        True, description="Redact PII and secrets from spans and scores before anything stores them."
+        True,
+        description="Redact PII and secrets from spans and scores before anything stores them.",
     )
     redact_detectors: tuple[str, ...] = Field(
-        ("private_key", "jwt", "api_key", "email", "iban", "credit_card", "us_ssn", "phone", "ipv6", "ipv4"),
+        (
+            "private_key",
+            "jwt",
+            "api_key",
+            "email",
+            "iban",
+            "credit_card",
+            "us_ssn",
+            "phone",
+            "ipv6",
+            "ipv4",
+        ),
         description="Built-in detectors to run (JSON list in env).",
     )
     redact_default_mode: Literal["mask", "hash", "drop"] = Field(
@@ -260,7 +278,8 @@ class Settings(BaseSettings):
         None, description="Key of hash mode. Required when any detector hashes; prefer the file."
     )
     redact_hmac_key_file: Path | None = Field(
-        None, description="File holding the hash-mode key (e.g. a mounted secret); wins over the key."
+        None,
+        description="File holding the hash-mode key (e.g. a mounted secret); wins over the key.",
     )
     redact_extra_patterns: dict[str, str] = Field(
         {},
@@ -291,7 +310,75 @@ class Settings(BaseSettings):
         300.0, gt=0, le=86_400, description="Longest wait for one query through the query server."
     )
     analyze_top_n: int = Field(
-        10, ge=1, le=1000, description="Rows per ranking in `tracestream analyze` (operations, traces, patterns)."
+        10,
+        ge=1,
+        le=1000,
+        description="Rows per ranking in `tracestream analyze` (operations, traces, patterns).",
+    )
+
+    # --- processing (assembly, pricing, windows, anomalies; see streams/) ---
+    grace_s: float = Field(
+        5.0, ge=0, le=3600, description="Wait after a trace's root span ended before emitting it."
+    )
+    idle_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        le=86_400,
+        description="Emit a trace as `incomplete` after this long without events.",
+    )
+    trace_linger_s: float = Field(
+        600.0,
+        ge=0,
+        le=86_400,
+        description="Keep an emitted trace this long so late events re-emit it with a higher version.",
+    )
+    max_spans_per_trace: int = Field(
+        1000, ge=1, le=1_000_000, description="Spans kept per trace; more are dropped and counted."
+    )
+    max_open_traces: int = Field(
+        100_000,
+        ge=1,
+        le=10_000_000,
+        description="Trace states kept per worker; one more evicts the oldest (emitted as `incomplete`, counted).",
+    )
+    window_s: float = Field(
+        60.0, gt=0, le=86_400, description="Length of the tumbling rolling-metrics windows."
+    )
+    allowed_lateness_s: float = Field(
+        10.0,
+        ge=0,
+        le=86_400,
+        description="How far behind the newest span end a span may arrive and still count.",
+    )
+    anomaly_threshold: float = Field(
+        4.0,
+        gt=0,
+        le=100,
+        description="Robust z-score magnitude (median/MAD) at or above which a window metric is an anomaly.",
+    )
+    anomaly_baseline_windows: int = Field(
+        30,
+        ge=1,
+        le=10_000,
+        description="Previous windows of the same key forming the anomaly baseline.",
+    )
+    anomaly_min_baseline: int = Field(
+        10, ge=1, le=10_000, description="Windows of history needed before a key is scored."
+    )
+    anomaly_min_count: int = Field(
+        20,
+        ge=1,
+        le=1_000_000,
+        description="Spans a window needs before its latency p95 and error rate are scored.",
+    )
+    price_overrides: tuple[dict[str, Any], ...] = Field(
+        (),
+        description=(
+            "Project price overrides, a TOML array of tables: name, project (glob, default *), "
+            "model (glob), effective_from (datetime), input_per_mtok, output_per_mtok and optional "
+            "cached_per_mtok, cache_write_per_mtok, reasoning_per_mtok (USD per million tokens). "
+            "The newest effective override matching project and model wins."
+        ),
     )
 
     # --- observability ---
@@ -306,6 +393,20 @@ class Settings(BaseSettings):
             host, sep, port = server.strip().rpartition(":")
             if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ValueError(f"{server!r} is not host:port")
+        return value
+
+    @field_validator("price_overrides")
+    @classmethod
+    def _check_price_overrides(
+        cls, value: tuple[dict[str, Any], ...]
+    ) -> tuple[dict[str, Any], ...]:
+        # The model lives with the pricer (pipeline extra); the bare SDK install skips the check.
+        try:
+            from tracestream.streams._pricing import PriceOverride
+        except ImportError:
+            return value
+        for item in value:
+            PriceOverride.model_validate(item)
         return value
 
     @field_validator("clickhouse_url")
