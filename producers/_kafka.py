@@ -50,7 +50,7 @@ class KafkaTransport:
         bootstrap_servers: ``host:port[,host:port...]``.
         topic: the events topic (see :class:`tracestream.schemas.Topics`).
         max_buffer_events: queue bound in events.
-        max_buffer_bytes: queue bound in bytes (payload plus ~160 bytes per event).
+        max_buffer_bytes: queue bound in bytes (payload plus ~400 bytes per event).
         linger_ms: how long aiokafka waits to fill a batch.
         max_batch_bytes: aiokafka's per-partition batch size.
         compression: ``"gzip"``, ``"snappy"``, ``"lz4"``, ``"zstd"`` or None.
