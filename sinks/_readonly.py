@@ -54,10 +54,11 @@ def normalize_readonly_sql(storage: Storage, sql: str) -> str:
     if not text:
         raise StorageRejected("empty query")
     try:
+        # A string literal, not a {q:String} parameter: parameter values are
+        # parsed in escaped (TSV) form and stop at the first newline.
+        literal = "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
         normalized = storage.query(
-            "SELECT formatQuerySingleLine({q:String})",
-            {"q": text},
-            settings=READONLY_SETTINGS,
+            f"SELECT formatQuerySingleLine({literal})", settings=READONLY_SETTINGS
         ).scalar()
     except StorageRejected:
         raise
