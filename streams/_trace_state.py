@@ -45,6 +45,7 @@ from tracestream.schemas import (
     Usage,
 )
 
+from ._construct import construct
 from ._pricing import MissReason, Pricer
 
 __all__ = ["SpanState", "TraceState", "build_span", "build_trace"]
@@ -141,7 +142,11 @@ def build_span(
         if end is not start:
             attributes.update(end.attributes)
     ids = (start.event_id,) if end is None or end is start else (start.event_id, end.event_id)
-    record = SpanRecord(
+    # Every value comes from validated events (or is derived within the contract's
+    # bounds), so the record is constructed without re-validating: validation here
+    # cost more than the rest of assembly together.
+    record = construct(
+        SpanRecord,
         project=start.project,
         service=start.service,
         environment=start.environment,
@@ -271,7 +276,8 @@ def build_trace(
             price_source="sum",
         )
     timeline = tuple(
-        TimelineEntry(
+        construct(
+            TimelineEntry,
             span_id=r.span_id,
             parent_span_id=r.parent_span_id,
             name=r.name,
@@ -284,7 +290,9 @@ def build_trace(
         for r in ordered
     )
     trace = state.trace or TraceInfo()
-    return TraceRecord(
+    # Built from validated records only: construct, do not re-validate (see build_span).
+    return construct(
+        TraceRecord,
         project=state.project,
         trace_id=state.trace_id,
         environment=state.environment,
@@ -298,7 +306,8 @@ def build_trace(
         duration_ms=(end - start).total_seconds() * 1000 if end is not None else None,
         span_count=len(ordered),
         depth=max(depth.values(), default=-1) + 1,
-        usage=Usage(
+        usage=construct(
+            Usage,
             input_tokens=usage[0],
             output_tokens=usage[1],
             cached_tokens=usage[2],
