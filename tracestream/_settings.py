@@ -173,9 +173,9 @@ class Settings(BaseSettings):
         description="Faust application id (consumer group; prefix of its changelog topics). The topic prefix is prepended.",
     )
     worker_store: str = Field(
-        "rocksdict://",
-        pattern=r"^(rocksdict|memory)://",
-        description="Faust table store: rocksdict:// (on disk under `home`) or memory:// (restored from the changelog on start).",
+        "memory://",
+        pattern=r"^memory://$",
+        description="Faust table store. Only memory:// (state restored from the changelog on start): faust's RocksDB store asserts when the assembly timer writes outside an event, which crashed the worker.",
     )
     worker_web_host: str = Field(
         "127.0.0.1", description="Address the worker's web server (/metrics) binds to."

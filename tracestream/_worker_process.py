@@ -137,6 +137,10 @@ class WorkerProcess:
             proc.wait()
         self._proc = None
 
+    def running(self) -> bool:
+        """Whether the child is alive right now."""
+        return self._proc is not None and self._proc.poll() is None
+
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the child's log."""
         try:

@@ -18,6 +18,7 @@ from ._settings import SettingsError
 __all__ = ["main"]
 
 _COMMANDS: dict[str, str] = {
+    "demo": "tracestream._demo:demo",
     "bench": "tracestream._cli_bench:bench",
     "config": "tracestream._cli_config:config",
     "schema": "tracestream._cli_config:schema",
