@@ -92,8 +92,8 @@ ORDER BY traces DESC, status
 
 _TIMESERIES = """
 SELECT
-    toDateTime(toStartOfInterval(toDateTime(start_time, 'UTC'), toIntervalSecond({bucket_s:UInt32})), 'UTC')
-        AS bucket,
+    toDateTime64(toStartOfInterval(toDateTime(start_time, 'UTC'),
+        toIntervalSecond({bucket_s:UInt32})), 0, 'UTC') AS bucket,
     count() AS spans,
     countIf(status = 'error') AS errors,
     round(errors / spans, 6) AS error_rate,

@@ -26,6 +26,7 @@ _COMMANDS: dict[str, str] = {
     "migrate": "tracestream._cli_sink:migrate",
     "sink": "tracestream._cli_sink:sink",
     "query": "tracestream._cli_query:query",
+    "analyze": "tracestream._cli_analyze:analyze",
     "redact": "tracestream._cli_redact:redact",
     "worker": "tracestream._cli_worker:worker",
 }
