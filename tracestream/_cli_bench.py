@@ -13,6 +13,7 @@ import click
 __all__ = ["bench"]
 
 _BENCHES: dict[str, str] = {
+    "analyze": "tracestream._cli_bench_analyze:analyze",
     "pipeline": "tracestream._cli_bench_pipeline:pipeline",
     "sdk": "tracestream._bench_sdk:sdk",
     "redact": "tracestream._cli_redact:bench_redact",

@@ -27,6 +27,7 @@ _COMMANDS: dict[str, str] = {
     "sink": "tracestream._cli_sink:sink",
     "query": "tracestream._cli_query:query",
     "analyze": "tracestream._cli_analyze:analyze",
+    "export": "tracestream._cli_export:export",
     "redact": "tracestream._cli_redact:redact",
     "worker": "tracestream._cli_worker:worker",
 }
