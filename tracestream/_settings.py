@@ -162,7 +162,7 @@ class Settings(BaseSettings):
         20_000, ge=1, le=1_000_000, description="Most records taken from Kafka per poll."
     )
     sink_project_retention_days: dict[str, int] = Field(
-        default_factory=dict,
+        {},  # pydantic copies the default per instance
         description="Per-project retention overrides in days (else `retention_days`).",
     )
 
