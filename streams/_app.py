@@ -18,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Iterator, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -28,10 +28,12 @@ from pydantic import BaseModel
 
 from tracestream.schemas import AnomalyRecord, MetricWindow, Topics
 
+from ._anomaly import METRICS, BaselineState
 from ._metrics import PipelineMetrics
 from ._pipeline import BatchOutput, Pipeline
 from ._trace_state import TraceState
 from ._validate import SourceRecord
+from ._windows import WindowState
 
 __all__ = ["WorkerApp", "WorkerConfig", "WriteBackStore"]
 
@@ -111,22 +113,36 @@ class WorkerApp:
         }
         self.app.agent(self.events_topic, name="tracestream-process-events")(self._process)
         self.app.timer(config.tick_interval_s, name="tracestream-tick")(self._tick)
-        # Trace assembly state: a plain changelogged table (windowed tables are not
-        # restored after a restart). Values are TraceState bytes. use_partitioner:
-        # the changelog partition is the key's default-partitioner partition, which
-        # is the events partition because producers key events by trace_id; so the
-        # timer (no current event) may write too.
-        self.trace_table = self.app.Table(
-            "trace-state",
-            key_type=str,
-            value_type=bytes,
-            partitions=config.partitions,
-            use_partitioner=True,
+        # State lives in plain changelogged tables (windowed tables are not restored
+        # after a restart): trace assembly per trace_id, open windows per (key, window
+        # start), anomaly baselines per key. Values are the states' bytes.
+        # use_partitioner: the changelog partition is the key's default-partitioner
+        # partition, so the timer (no current event) may write too.
+        self.trace_table = self._table("trace-state")
+        self.window_table = self._table("window-state")
+        self.baseline_table = self._table("baseline-state")
+        self.store: WriteBackStore[TraceState] = WriteBackStore(TraceState.from_bytes)
+        self.window_store: WriteBackStore[WindowState] = WriteBackStore(WindowState.from_bytes)
+        self.baseline_store: WriteBackStore[BaselineState] = WriteBackStore(
+            BaselineState.from_bytes
         )
-        self.store = WriteBackStore()
+        self._stores = (
+            (self.store, self.trace_table),
+            (self.window_store, self.window_table),
+            (self.baseline_store, self.baseline_table),
+        )
         self._loaded = False
         page: Any = self._metrics_page  # faust types handlers as (View, Request)
         self.app.page("/metrics")(page)
+
+    def _table(self, name: str) -> Any:
+        return self.app.Table(
+            name,
+            key_type=str,
+            value_type=bytes,
+            partitions=self.config.partitions,
+            use_partitioner=True,
+        )
 
     # -- agent -----------------------------------------------------------------------
 
@@ -142,32 +158,37 @@ class WorkerApp:
                 self._load_state()
                 output = self.pipeline.process(records, now_ms=int(time.time() * 1000))
                 await self._publish(output)
-                self.store.flush(self.trace_table)
             self._observe_batch(events, time.perf_counter() - started)
 
     async def _tick(self) -> None:
         async with self._lock:
             self._load_state()
             output = self.pipeline.tick(now_ms=int(time.time() * 1000))
-            if len(output):
-                await self._publish(output)
-            self.store.flush(self.trace_table)
+            await self._publish(output)
 
     def _load_state(self) -> None:
         """Once, after Faust restored the table from its changelog: fill the store."""
         if self._loaded:
             return
         self._loaded = True
-        for key, value in self.trace_table.items():
-            if value:
-                name = key.decode() if isinstance(key, bytes) else str(key)
-                self.store.load(name, TraceState.from_bytes(value))
+        for store, table in self._stores:
+            store.restore(table)
         assembler = self.pipeline.assembler
         if assembler is not None:
             assembler.rebuild_index()
+        windows = self.pipeline.windows
+        if windows is not None:
+            windows.rebuild_index()
 
     async def _publish(self, out: BatchOutput) -> None:
-        """Produce a batch's output and wait for every acknowledgement (at-least-once)."""
+        """Produce a batch's output and state changes; wait for every acknowledgement.
+
+        The changelog records of the state the batch changed go out with the
+        outputs, in one burst of sends awaited together (Faust's own table
+        writes go through a small buffer, one awaited send at a time), so the
+        batch's offsets are committed only after outputs and state are durable:
+        at-least-once.
+        """
         topics = self.config.topics
         messages: list[tuple[str, bytes | None, bytes | None, Any]] = [
             (topics.events_dlq, d.key, d.value, list(d.headers)) for d in out.dead_letters
@@ -177,6 +198,11 @@ class WorkerApp:
         messages += [(topics.traces, r.trace_id.encode(), _dump(r), None) for r in out.traces]
         messages += [(topics.metrics, _window_key(w), _dump(w), None) for w in out.windows]
         messages += [(topics.anomalies, _window_key(a), _dump(a), None) for a in out.anomalies]
+        for store, table in self._stores:
+            changelog = table.changelog_topic.get_topic_name()
+            messages += [(changelog, k, v, None) for k, v in store.flush(table)]
+        if not messages:
+            return
         send = self.app.producer.send
         pending: list[Awaitable[Any]] = []
         for topic, key, value, headers in messages:
@@ -192,6 +218,11 @@ class WorkerApp:
             m.observe_trace(trace)
         if out.windows:
             m.windows_closed.inc(len(out.windows))
+            # A closed window that is not anomalous clears its label set's flag;
+            # anomalies of the same batch set it again below.
+            for w in out.windows:
+                for metric in METRICS:
+                    m.observe_clear(w.service, w.model or None, metric)
         for anomaly in out.anomalies:
             m.observe_anomaly(anomaly)
 
@@ -220,38 +251,62 @@ class WorkerApp:
         return self.app.web.bytes(body, content_type=CONTENT_TYPE_LATEST.partition(";")[0])
 
 
-class WriteBackStore(MutableMapping[str, TraceState]):
-    """The assembler's store: states in memory, written to the Faust table once per batch.
+class _State(Protocol):
+    def to_bytes(self) -> bytes: ...
 
-    The assembler writes back on every change; collapsing those writes to one
-    changelog record per trace per batch keeps the changelog cheap. Flushed
-    before the batch is acknowledged, so a restart restores at least the state
-    of every committed batch (at-least-once: replayed events are deduplicated
-    by event id in the state).
+
+S = TypeVar("S", bound=_State)
+
+
+class WriteBackStore(MutableMapping[str, S]):
+    """A pure stage's store: states in memory, written to a Faust table once per batch.
+
+    The stages write back on every change; collapsing those writes to one
+    changelog record per key per batch keeps the changelog cheap. The records
+    are produced with the batch's outputs and acknowledged before its offsets
+    are committed, so a restart restores at least the state of every committed
+    batch (at-least-once: replayed events are deduplicated by event id in the
+    trace state; windows may count a replayed span twice).
+
+    Args:
+        decode: bytes -> state, for :meth:`restore`.
     """
 
-    def __init__(self) -> None:
-        self._data: dict[str, TraceState] = {}
+    def __init__(self, decode: Callable[[bytes], S]) -> None:
+        self._decode = decode
+        self._data: dict[str, S] = {}
         self._dirty: set[str] = set()
 
-    def load(self, key: str, state: TraceState) -> None:
-        """Put a restored state without marking it dirty."""
-        self._data[key] = state
+    def restore(self, table: Any) -> None:
+        """Load every state of ``table`` (restored by Faust from its changelog), not dirty."""
+        for key, value in table.items():
+            if value:
+                name = key.decode() if isinstance(key, bytes) else str(key)
+                self._data[name] = self._decode(value)
 
-    def flush(self, table: Any) -> None:
-        """Write every changed or deleted key to ``table`` (a Faust table)."""
+    def flush(self, table: Any) -> list[tuple[bytes, bytes | None]]:
+        """Apply every changed or deleted key to ``table``'s local data; return the
+        changelog records (key, value or None for a delete) the caller must produce."""
+        data = table.data  # local store only: Faust's per-key changelog send is bypassed
+        prepare_key = table.changelog_topic.prepare_key  # the table's own key codec (JSON)
+        records: list[tuple[bytes, bytes | None]] = []
         for key in self._dirty:
             state = self._data.get(key)
+            wire_key: bytes = prepare_key(key, None)[0]
             if state is None:
-                table.pop(key, None)
+                data.pop(key, None)
+                records.append((wire_key, None))
             else:
-                table[key] = state.to_bytes()
+                value = state.to_bytes()
+                data[key] = value
+                records.append((wire_key, value))
         self._dirty.clear()
+        return records
 
-    def __getitem__(self, key: str) -> TraceState:
+    def __getitem__(self, key: str) -> S:
         return self._data[key]
 
-    def __setitem__(self, key: str, value: TraceState) -> None:
+    def __setitem__(self, key: str, value: S) -> None:
         self._data[key] = value
         self._dirty.add(key)
 

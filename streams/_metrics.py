@@ -266,6 +266,12 @@ class PipelineMetrics:
         self.anomaly_score.labels(service, model, anomaly.metric).set(anomaly.score)
         self.anomaly_active.labels(service, model, anomaly.metric).set(1)
 
+    def observe_clear(self, service: str, model: str | None, metric: str) -> None:
+        """A closed window of (service, model) was not anomalous in ``metric``: flag 0."""
+        self.anomaly_active.labels(
+            self.service_label(service), self.model_label(model), metric
+        ).set(0)
+
     def observe_score(
         self, service: str, model: str | None, metric: str, score: float, *, anomalous: bool
     ) -> None:

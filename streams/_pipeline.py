@@ -17,6 +17,7 @@ It never blocks and never performs I/O.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,10 +36,12 @@ from tracestream.schemas import (
     TraceRecord,
 )
 
+from ._anomaly import AnomalyScorer
 from ._assembly import Assembler, AssemblyOutput
 from ._metrics import PipelineMetrics
 from ._redaction import Redactor
 from ._validate import DeadLetter, ParsedEvent, SourceRecord, Validator, dead_letter
+from ._windows import WindowAggregator
 
 __all__ = ["BatchOutput", "Pipeline", "Stages"]
 
@@ -81,6 +84,10 @@ class Stages:
     validator: Validator
     redactor: Redactor
     assembler: Assembler | None = None
+    #: Rolling windows over the span records the assembler emits.
+    windows: WindowAggregator | None = None
+    #: Scores each closed window against its key's baseline.
+    scorer: AnomalyScorer | None = None
 
 
 class Pipeline:
@@ -99,6 +106,11 @@ class Pipeline:
     def assembler(self) -> Assembler | None:
         """The trace assembler, when assembly is wired in."""
         return self._stages.assembler
+
+    @property
+    def windows(self) -> WindowAggregator | None:
+        """The rolling-window aggregator, when windows are wired in."""
+        return self._stages.windows
 
     def process(self, records: Sequence[SourceRecord], *, now_ms: int) -> BatchOutput:
         """Run one batch through every stage. Never raises on bad input."""
@@ -135,6 +147,7 @@ class Pipeline:
             except Exception as exc:  # noqa: BLE001 - one bad event must not stop the worker
                 m.processing_errors.labels("assemble").inc()
                 self._reject(dead_letter(record, "processing_error", exc, now_ms=now_ms), out)
+        self._close_windows(now, out)
         return out
 
     def tick(self, *, now_ms: int) -> BatchOutput:
@@ -144,6 +157,7 @@ class Pipeline:
         if assembler is not None:
             self._take(assembler.due(datetime.fromtimestamp(now_ms / 1000, UTC)), out)
             self._metrics.open_traces.set(assembler.open_traces)
+        self._close_windows(datetime.fromtimestamp(now_ms / 1000, UTC), out)
         return out
 
     def _take(self, assembled: AssemblyOutput, out: BatchOutput) -> None:
@@ -151,6 +165,38 @@ class Pipeline:
         out.traces += assembled.traces
         for cap, n in assembled.counts.items():
             self._metrics.assembly_caps.labels(cap).inc(n)
+        windows = self._stages.windows
+        if windows is not None:
+            for span in assembled.spans:
+                # processed_at (processing time) only drives the idle flush;
+                # windows follow event time.
+                windows.add(span, span.processed_at)
+
+    def _close_windows(self, now: datetime, out: BatchOutput) -> None:
+        """Close due windows; score each against its baseline (scoring never drops a window)."""
+        windows = self._stages.windows
+        if windows is None:
+            return
+        closed = windows.close_due(now)
+        self._count(windows.counts, "window")
+        if not closed:
+            return
+        out.windows += closed
+        scorer = self._stages.scorer
+        if scorer is None:
+            return
+        for window in closed:
+            try:
+                out.anomalies += scorer.score(window, now)
+            except Exception:  # noqa: BLE001 - a scoring bug must not lose the windows
+                self._metrics.processing_errors.labels("anomaly").inc()
+        self._count(scorer.counts, "anomaly")
+
+    def _count(self, counts: Counter[str], prefix: str) -> None:
+        for kind, n in counts.items():
+            if n:
+                self._metrics.assembly_caps.labels(f"{prefix}_{kind}").inc(n)
+        counts.clear()
 
     def _reject(self, letter: DeadLetter, out: BatchOutput) -> None:
         self._metrics.events_in.labels("invalid").inc()

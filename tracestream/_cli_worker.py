@@ -23,6 +23,7 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
     """The :class:`~tracestream.streams._app.WorkerApp` for ``settings``. Performs no I/O."""
     from tracestream._redaction_settings import redaction_policy
     from tracestream.schemas import Topics
+    from tracestream.streams._anomaly import AnomalyScorer
     from tracestream.streams._app import WorkerApp, WorkerConfig
     from tracestream.streams._assembly import Assembler
     from tracestream.streams._metrics import PipelineMetrics
@@ -30,6 +31,7 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
     from tracestream.streams._pricing import Pricer
     from tracestream.streams._redaction import Redactor
     from tracestream.streams._validate import Validator
+    from tracestream.streams._windows import WindowAggregator
 
     metrics = PipelineMetrics(
         registry if registry is not None else CollectorRegistry(),
@@ -61,7 +63,27 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
     )
     app = WorkerApp(config, Pipeline(stages, metrics), metrics)
     # The assembler's store is the app's write-back store over its changelogged table.
-    stages.assembler = Assembler(Pricer(), app.store)
+    stages.assembler = Assembler(
+        Pricer(),
+        app.store,
+        grace_s=settings.grace_s,
+        idle_timeout_s=settings.idle_timeout_s,
+        max_spans_per_trace=settings.max_spans_per_trace,
+        max_open_traces=settings.max_open_traces,
+        linger_s=settings.trace_linger_s,
+    )
+    stages.windows = WindowAggregator(
+        app.window_store,
+        window_s=settings.window_s,
+        allowed_lateness_s=settings.allowed_lateness_s,
+    )
+    stages.scorer = AnomalyScorer(
+        app.baseline_store,
+        threshold=settings.anomaly_threshold,
+        baseline_windows=settings.anomaly_baseline_windows,
+        min_baseline=min(settings.anomaly_min_baseline, settings.anomaly_baseline_windows),
+        min_count=settings.anomaly_min_count,
+    )
     return app
 
 
@@ -69,12 +91,35 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
 @click.option("--web-port", type=int, default=None, help="Override worker_web_port.")
 def worker(web_port: int | None) -> None:
     """Run the stream worker: validate, redact, price, assemble, window, score; serve /metrics."""
+    import asyncio
+    import gc
+
     import faust
+
+    from ._kafka_local import ensure_topics
+    from .schemas import Topics
 
     overrides: dict[str, Any] = {}
     if web_port is not None:
         overrides["worker_web_port"] = web_port
     settings = load_settings(**overrides)
+    # The worker creates the topics it reads and writes (existing ones are left as
+    # they are), so it does not depend on another command having run first.
+    asyncio.run(
+        ensure_topics(
+            settings.kafka_bootstrap,
+            Topics(settings.topic_prefix),
+            settings.topic_partitions,
+            settings.topic_replication_factor,
+            settings.events_retention_ms,
+        )
+    )
     built = build_worker(settings)
     Path(built.config.datadir).parent.mkdir(parents=True, exist_ok=True)
+    # Assembly state holds every open trace's events: hundreds of thousands of
+    # long-lived objects that each full collection would walk again. Move what
+    # start-up allocated out of the collector's view and collect young objects less often.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
     faust.Worker(built.app, loglevel=settings.log_level.lower()).execute_from_commandline()
