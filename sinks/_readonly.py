@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import pyarrow as pa
 
 from ._errors import StorageError, StorageRejected
 from ._storage import SettingValue, Storage
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 __all__ = ["READONLY_SETTINGS", "normalize_readonly_sql", "run_readonly"]
 
@@ -96,13 +95,41 @@ def run_readonly(storage: Storage, sql: str, params: Mapping[str, Any] | None = 
     """
     normalized = normalize_readonly_sql(storage, sql)
     try:
-        return storage.query_arrow(normalized, params, settings=READONLY_SETTINGS)
+        table = storage.query_arrow(normalized, params, settings=READONLY_SETTINGS)
+        if any(pa.types.is_uint32(t) or pa.types.is_uint16(t) for t in table.schema.types):
+            table = _restore_dates(storage, normalized, params, table)
+        return table
     except StorageRejected:
         raise
     except StorageError as exc:
         if exc.code is not None and exc.code not in _TRANSIENT_CODES:
             raise StorageRejected(_clean(str(exc)), code=exc.code) from None
         raise
+
+
+def _restore_dates(
+    storage: Storage, sql: str, params: Mapping[str, Any] | None, table: pa.Table
+) -> pa.Table:
+    """Turn DateTime/Date columns back into timestamps and dates.
+
+    ClickHouse's Arrow output writes DateTime as UInt32 seconds and Date as
+    UInt16 days (DateTime64 alone becomes a timestamp), so an analyst's
+    ``toStartOfHour(...)`` would print as a number. The result types come from
+    ``DESCRIBE`` of the same statement, asked only when such a column exists.
+    """
+    described = storage.query(f"DESCRIBE ({sql})", params, settings=READONLY_SETTINGS)
+    types = [str(row[1]) for row in described.rows]
+    if len(types) != table.num_columns:
+        return table
+    columns = []
+    for column, ch_type in zip(table.columns, types, strict=True):
+        base = ch_type.removeprefix("Nullable(").removeprefix("LowCardinality(")
+        if pa.types.is_uint32(column.type) and base.startswith("DateTime"):
+            column = column.cast(pa.int64()).cast(pa.timestamp("s", tz="UTC"))
+        elif pa.types.is_uint16(column.type) and base.startswith("Date"):
+            column = column.cast(pa.int32()).cast(pa.date32())
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=table.column_names)
 
 
 def _clean(message: str) -> str:

@@ -20,9 +20,10 @@ import orjson
 from ._storage import QueryResult
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.table import Table
 
-__all__ = ["format_cell", "jsonable", "result_csv", "result_json", "rich_table"]
+__all__ = ["format_cell", "jsonable", "result_csv", "result_json", "rich_table", "terminal_console"]
 
 
 def jsonable(value: Any) -> Any:
@@ -86,6 +87,14 @@ def format_cell(value: Any, *, max_chars: int = 80) -> str:
     text = _text(jsonable(value))
     text = text.replace("\n", "⏎")
     return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+
+def terminal_console() -> Console:
+    """A rich console; wide when output goes to a pipe or file (rich would use 80 columns)."""
+    from rich.console import Console
+
+    probe = Console()
+    return probe if probe.is_terminal else Console(width=160)
 
 
 def rich_table(

@@ -81,9 +81,9 @@ def analyze(
     if as_json:
         click.echo(report_json(report))
         return
-    from rich.console import Console
+    from tracestream.sinks._tabular import terminal_console
 
-    console = Console()
+    console = terminal_console()
     for renderable in report_renderables(report):
         console.print(renderable)
     if html_path is not None:

@@ -34,7 +34,7 @@ def query(sql: str | None, fmt: str, params: tuple[str, ...], max_chars: int) ->
     from tracestream.sinks import StorageError
     from tracestream.sinks._readonly import run_readonly
     from tracestream.sinks._sql import result_from_arrow
-    from tracestream.sinks._tabular import result_csv, result_json, rich_table
+    from tracestream.sinks._tabular import result_csv, result_json, rich_table, terminal_console
 
     from ._query_target import open_for_reading
 
@@ -56,8 +56,6 @@ def query(sql: str | None, fmt: str, params: tuple[str, ...], max_chars: int) ->
     elif fmt == "csv":
         click.echo(result_csv(result), nl=False)
     else:
-        from rich.console import Console
-
-        console = Console()
+        console = terminal_console()
         console.print(rich_table(result.column_names, result.rows, max_chars=max_chars))
         console.print(f"{len(result)} row{'s' if len(result) != 1 else ''}", style="dim")

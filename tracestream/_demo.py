@@ -180,11 +180,9 @@ async def _wait_for(storage: Any, trace_ids: list[str], timeout_s: float, worker
 
 
 def _report(storage: Any, trace_ids: list[str]) -> None:
-    from rich.console import Console
+    from tracestream.sinks._tabular import rich_table, terminal_console
 
-    from tracestream.sinks._tabular import rich_table
-
-    console = Console(width=None if Console().is_terminal else 120)
+    console = terminal_console()
 
     def print_table(title: str, result: Any) -> None:
         console.print()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -40,3 +40,17 @@ def test_in_array_parameter_filters_rows(chdb_storage: ChdbStorage) -> None:
         {"ids": ["3", "7", "42"]},
     ).rows
     assert got == [(3,), (7,)]
+
+
+def test_analyst_queries_get_datetimes_not_epoch_seconds(chdb_storage: ChdbStorage) -> None:
+    from tracestream.sinks._readonly import run_readonly
+    from tracestream.sinks._sql import result_from_arrow
+
+    result = result_from_arrow(
+        run_readonly(
+            chdb_storage,
+            "SELECT toStartOfHour(toDateTime('2026-11-24 07:45:00', 'UTC')) AS hour,"
+            " toDate('2026-11-24') AS day, toUInt32(7) AS n",
+        )
+    )
+    assert result.rows == [(datetime(2026, 11, 24, 7, 0, tzinfo=UTC), date(2026, 11, 24), 7)]
