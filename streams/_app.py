@@ -37,6 +37,8 @@ from ._windows import WindowState
 
 __all__ = ["WorkerApp", "WorkerConfig", "WriteBackStore"]
 
+_log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class WorkerConfig:
@@ -55,6 +57,7 @@ class WorkerConfig:
     batch_size: int = 2000
     batch_within_s: float = 0.2
     tick_interval_s: float = 1.0
+    session_timeout_s: float = 30.0
 
 
 class WorkerApp:
@@ -94,6 +97,8 @@ class WorkerApp:
             producer_linger_ms=5,
             producer_max_batch_size=256 * 1024,
             consumer_auto_offset_reset="earliest",
+            broker_session_timeout=config.session_timeout_s,
+            broker_heartbeat_interval=min(3.0, config.session_timeout_s / 3),
         )
         self.events_topic = self.app.topic(
             config.topics.events, key_type=bytes, value_type=bytes, partitions=config.partitions
@@ -183,10 +188,10 @@ class WorkerApp:
     async def _publish(self, out: BatchOutput) -> None:
         """Produce a batch's output and state changes; wait for every acknowledgement.
 
-        The changelog records of the state the batch changed go out with the
-        outputs, in one burst of sends awaited together (Faust's own table
-        writes go through a small buffer, one awaited send at a time), so the
-        batch's offsets are committed only after outputs and state are durable:
+        Outputs go out in one burst of sends awaited together; then the
+        changelog records of the state the batch changed, the same way (Faust's
+        own table writes go through a small buffer, one awaited send at a
+        time). The batch's offsets are committed only after both are durable:
         at-least-once.
         """
         topics = self.config.topics
@@ -198,19 +203,17 @@ class WorkerApp:
         messages += [(topics.traces, r.trace_id.encode(), _dump(r), None) for r in out.traces]
         messages += [(topics.metrics, _window_key(w), _dump(w), None) for w in out.windows]
         messages += [(topics.anomalies, _window_key(a), _dump(a), None) for a in out.anomalies]
+        changes: list[tuple[str, bytes | None, bytes | None, Any]] = []
         for store, table in self._stores:
             changelog = table.changelog_topic.get_topic_name()
-            messages += [(changelog, k, v, None) for k, v in store.flush(table)]
-        if not messages:
-            return
-        send = self.app.producer.send
-        pending: list[Awaitable[Any]] = []
-        for topic, key, value, headers in messages:
-            # producer.send enqueues and returns a future; awaiting the futures
-            # below is what makes the batch's offsets safe to commit.
-            pending.append(await send(topic, key, value, None, None, headers))
-        if pending:
-            await asyncio.gather(*pending)
+            changes += [(changelog, k, v, None) for k, v in store.flush(table)]
+        # Outputs first, state second: a crash in between replays the batch into the
+        # old state (duplicates downstream); the other order would restore state that
+        # marks the batch's events as seen while their outputs were never acked (loss).
+        if messages:
+            await self._send_until_acked(messages)
+        if changes:
+            await self._send_until_acked(changes)
         m = self.metrics
         for span in out.spans:
             m.observe_span(span)
@@ -225,6 +228,45 @@ class WorkerApp:
                     m.observe_clear(w.service, w.model or None, metric)
         for anomaly in out.anomalies:
             m.observe_anomaly(anomaly)
+
+    async def _send_until_acked(
+        self, messages: list[tuple[str, bytes | None, bytes | None, Any]]
+    ) -> None:
+        """Send every message and wait for the acks; on any failure send them all again.
+
+        Backpressure by design: the batch is not acknowledged (so its offsets
+        are not committed and no further batch starts) until the broker took
+        every record. A partly sent batch is sent again whole: downstream gets
+        duplicates (same event ids and versions, which the sinks deduplicate),
+        never a gap. A crash while retrying replays the batch from Kafka.
+        """
+        send = self.app.producer.send
+        delay_s = 0.1
+        while True:
+            pending: list[Awaitable[Any]] = []
+            try:
+                for topic, key, value, headers in messages:
+                    # producer.send enqueues and returns a future; awaiting the futures
+                    # is what makes the batch's offsets safe to commit.
+                    pending.append(await send(topic, key, value, None, None, headers))
+                await asyncio.gather(*pending)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure: resend the whole batch
+                for fut in pending:  # collect the other futures' outcomes (no "never retrieved")
+                    if isinstance(fut, asyncio.Future) and fut.done() and not fut.cancelled():
+                        fut.exception()
+                self.metrics.publish_failures.labels(type(exc).__name__).inc()
+                _log.warning(
+                    "publishing a batch of %d records failed (%s: %s); sending it again in %.1fs",
+                    len(messages),
+                    type(exc).__name__,
+                    exc,
+                    delay_s,
+                )
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, 5.0)
 
     def _observe_batch(self, events: Sequence[Any], seconds: float) -> None:
         m = self.metrics

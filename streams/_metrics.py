@@ -120,6 +120,13 @@ class PipelineMetrics:
             "Dead letters the worker failed to produce (the batch is retried).",
             registry=r,
         )
+        self.publish_failures = Counter(
+            "tracestream_publish_failures",
+            "Batches whose outputs the broker did not all acknowledge, by error (the whole "
+            "batch is sent again; its offsets are committed only after every ack).",
+            ["error"],
+            registry=r,
+        )
         self.redactions = Counter(
             "tracestream_redactions",
             "PII findings redacted, by detector.",

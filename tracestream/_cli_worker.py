@@ -60,6 +60,7 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
         batch_size=settings.worker_batch_size,
         batch_within_s=settings.worker_batch_within_ms / 1000,
         tick_interval_s=settings.worker_tick_interval_ms / 1000,
+        session_timeout_s=settings.worker_session_timeout_ms / 1000,
     )
     app = WorkerApp(config, Pipeline(stages, metrics), metrics)
     # The assembler's store is the app's write-back store over its changelogged table.

@@ -189,6 +189,12 @@ class Settings(BaseSettings):
     worker_batch_within_ms: int = Field(
         200, ge=1, le=60_000, description="Longest wait for a batch to fill before processing it."
     )
+    worker_session_timeout_ms: int = Field(
+        30_000,
+        ge=6_000,
+        le=300_000,
+        description="Consumer-group session timeout: how long a crashed worker holds its partitions before the group reassigns them.",
+    )
     worker_tick_interval_ms: int = Field(
         1000,
         ge=10,
