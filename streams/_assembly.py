@@ -110,6 +110,11 @@ class Assembler:
         self._heap: list[tuple[datetime, str]] = []
         self._next: dict[str, datetime] = {}  # earliest scheduled check per trace
         self._order: dict[str, None] = {}  # insertion order = first sight: eviction order
+        # The record last emitted per (trace, span) of traces not yet emitted: the
+        # trace's aggregates reuse it instead of building and pricing every span
+        # again. Derived data only (a restart starts empty and rebuilds), so it is
+        # not part of the state; dropped when the trace is emitted (bounded memory).
+        self._records: dict[str, dict[str, SpanRecord]] = {}
         self.rebuild_index()
 
     @property
@@ -121,6 +126,7 @@ class Assembler:
         """Recompute the in-memory index from the store (call after a restore)."""
         states = sorted(self.store.values(), key=lambda s: (s.first_seen, s.trace_id))
         self._order = dict.fromkeys(s.trace_id for s in states)
+        self._records = {}
         self._next = {s.trace_id: self._next_check(s) for s in states}
         self._heap = [(t, tid) for tid, t in self._next.items()]
         heapq.heapify(self._heap)
@@ -229,6 +235,7 @@ class Assembler:
         record, miss = built
         span.emitted_version = record.version
         span.emitted_unfinished = not span.ended
+        self._records.setdefault(state.trace_id, {})[span_id] = record
         if miss is not None:
             out.counts[f"unpriced_{miss}"] += 1
         out.spans.append(record)
@@ -241,11 +248,18 @@ class Assembler:
                 continue
             if span.emitted_version == 0:
                 self._emit_span(state, sid, now, out)
+            cached = self._records.get(state.trace_id, {}).get(sid)
+            # Every change to a span re-emits it (refreshing the cache) once emitted.
+            if cached is not None and cached.version == span.emitted_version:
+                records[sid] = cached
+                continue
             built = build_span(state, sid, self.pricer, now)
             if built is not None:
                 records[sid] = built[0]
         state.version += 1
         record = build_trace(state, records, now, state.version)
+        # Lingering traces are many and rarely touched again: keep no records for them.
+        self._records.pop(state.trace_id, None)
         out.traces.append(record)
         out.counts[f"traces_{record.status}"] += 1
         state.emit_at = None
@@ -270,6 +284,7 @@ class Assembler:
             heapq.heappush(self._heap, (nxt, state.trace_id))
 
     def _forget(self, tid: str) -> None:
+        self._records.pop(tid, None)
         self._next.pop(tid, None)
         self._order.pop(tid, None)
 

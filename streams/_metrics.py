@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from typing import Final
+from dataclasses import dataclass
+from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -48,6 +49,17 @@ LATENCY_BUCKETS_S: Final = (
 BATCH_BUCKETS_S: Final = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _TOKEN_KINDS: Final = ("input", "output", "cached", "cache_write", "reasoning")
 _TRACE_STATUSES: Final = ("ok", "error", "incomplete", "unfinished")
+
+
+@dataclass(frozen=True, slots=True)
+class _SpanChildren:
+    """The labelled metric children one (service, model, kind, status) updates."""
+
+    spans: Any
+    duration: Any
+    cost: Any
+    unpriced: Any
+    tokens: tuple[Any, ...]
 
 
 class LabelLimiter:
@@ -98,6 +110,7 @@ class PipelineMetrics:
         top_n: int = 20,
     ) -> None:
         self.registry = registry
+        self._span_children: dict[tuple[str, str | None, str, str], _SpanChildren] = {}
         self.service_label = LabelLimiter(services, top_n=top_n)
         self.model_label = LabelLimiter(models, top_n=top_n)
         r = registry
@@ -234,16 +247,31 @@ class PipelineMetrics:
 
     def observe_span(self, span: SpanRecord) -> None:
         """Count one published span: status, latency, tokens, cost."""
-        service = self.service_label(span.service)
-        model = self.model_label(span.model.name if span.model else None)
+        model_name = span.model.name if span.model else None
         kind = str(span.kind)
-        self.spans.labels(service, model, kind, str(span.status)).inc()
+        key = (span.service, model_name, kind, str(span.status))
+        children = self._span_children.get(key)
+        if children is None:
+            # labels() costs more than the increment itself. Keyed by raw values, so
+            # bounded by a reset: the children themselves live on in the metrics.
+            if len(self._span_children) >= 4096:
+                self._span_children.clear()
+            service = self.service_label(span.service)
+            model = self.model_label(model_name)
+            children = self._span_children[key] = _SpanChildren(
+                self.spans.labels(service, model, kind, key[3]),
+                self.span_duration.labels(service, model, kind),
+                self.cost.labels(service, model),
+                self.unpriced.labels(model),
+                tuple(self.tokens.labels(service, model, k) for k in _TOKEN_KINDS),
+            )
+        children.spans.inc()
         if span.duration_ms is not None:
-            self.span_duration.labels(service, model, kind).observe(max(span.duration_ms, 0) / 1e3)
+            children.duration.observe(max(span.duration_ms, 0) / 1e3)
         usage = span.usage
         if usage is not None:
-            for token_kind, n in zip(
-                _TOKEN_KINDS,
+            for child, n in zip(
+                children.tokens,
                 (
                     usage.input_tokens,
                     usage.output_tokens,
@@ -254,12 +282,12 @@ class PipelineMetrics:
                 strict=True,
             ):
                 if n:
-                    self.tokens.labels(service, model, token_kind).inc(n)
+                    child.inc(n)
         if span.cost is not None:
             if span.cost.total_usd:
-                self.cost.labels(service, model).inc(span.cost.total_usd)
+                children.cost.inc(span.cost.total_usd)
         elif span.model is not None and usage is not None:
-            self.unpriced.labels(model).inc()
+            children.unpriced.inc()
 
     def observe_trace(self, trace: TraceRecord) -> None:
         """Count one emitted trace by status."""
