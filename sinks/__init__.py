@@ -2,7 +2,13 @@
 
 from ._chdb import ChdbStorage
 from ._clickhouse_server import ServerStorage
-from ._errors import MigrationError, StorageError, StorageRejected, StorageUnavailable
+from ._errors import (
+    MigrationError,
+    StorageError,
+    StorageQueryError,
+    StorageRejected,
+    StorageUnavailable,
+)
 from ._metrics import SinkMetrics
 from ._migrate import Migration, apply_migrations, load_migrations, split_statements
 from ._open import chdb_path, make_storage
@@ -37,6 +43,7 @@ __all__ = [
     "SinkMetrics",
     "Storage",
     "StorageError",
+    "StorageQueryError",
     "StorageRejected",
     "StorageUnavailable",
     "TableMapping",

@@ -4,8 +4,11 @@
     └── StorageError                    ClickHouse/chDB refused or failed
         ├── StorageUnavailable          retriable: down, timeout, too many parts, locked data dir
         ├── StorageRejected             not retriable: the data itself is bad (parse, type,
-        │                               constraint); a batch that fails this way is split to
-        │                               find the poison rows
+        │   │                           constraint); a batch that fails this way is split to
+        │   │                           find the poison rows
+        │   └── StorageQueryError       not retriable: the SQL itself is wrong (syntax, unknown
+        │                               identifier or table, bad parameter); splitting a batch
+        │                               cannot help, so the sink does not split on it
         └── MigrationError              not retriable: a migration failed or an applied one
                                         was edited
 
@@ -20,7 +23,13 @@ from typing import ClassVar
 
 from tracestream._errors import TracestreamError
 
-__all__ = ["MigrationError", "StorageError", "StorageRejected", "StorageUnavailable"]
+__all__ = [
+    "MigrationError",
+    "StorageError",
+    "StorageQueryError",
+    "StorageRejected",
+    "StorageUnavailable",
+]
 
 
 class StorageError(TracestreamError):
@@ -45,6 +54,16 @@ class StorageUnavailable(StorageError):
 
 class StorageRejected(StorageError):
     """The engine will never accept this data (bad value, type or constraint)."""
+
+    retriable: ClassVar[bool] = False
+
+
+class StorageQueryError(StorageRejected):
+    """The statement itself is wrong (syntax, unknown identifier, bad parameter, ...).
+
+    Not retriable, and not about any row: a batch insert failing this way fails
+    for every row, so it must not be split into poison rows.
+    """
 
     retriable: ClassVar[bool] = False
 

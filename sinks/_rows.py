@@ -273,7 +273,7 @@ _ANOMALY_SCHEMA = pa.schema(
         ("metric", _STR), ("window_start", _STR), ("window_end", _STR),
         ("value", pa.float64()), ("baseline", pa.float64()), ("scale", pa.float64()),
         ("score", pa.float64()), ("threshold", pa.float64()), ("direction", _STR),
-        ("detected_at", _STR), ("retention_days", pa.uint16()),
+        ("detected_at", _STR), ("retention_days", pa.uint16()), ("severity", _STR),
     ]
 )  # fmt: skip
 
@@ -284,6 +284,7 @@ def _anomaly_row(r: Mapping[str, Any], retention: RetentionPolicy) -> tuple[Any,
         project, r["service"], r.get("model") or "", r["kind"], r["name"], r["metric"],
         r["window_start"], r["window_end"], r["value"], r["baseline"], r["scale"],
         r["score"], r["threshold"], r["direction"], r["detected_at"], retention.days(project),
+        r.get("severity") or "warning",
     )  # fmt: skip
 
 

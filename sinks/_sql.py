@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ._errors import StorageError, StorageRejected, StorageUnavailable
+from ._errors import StorageError, StorageQueryError, StorageRejected, StorageUnavailable
 from ._storage import QueryResult, SettingValue
 
 __all__ = [
@@ -41,8 +41,9 @@ INSERT_SETTINGS: dict[str, SettingValue] = {
 }
 
 # ClickHouse error codes that mean "the data is bad": splitting the batch can
-# isolate the rows at fault. Everything else (network, memory, too many parts,
-# unknown table, read-only, ...) is treated as retriable: waiting keeps the data.
+# isolate the rows at fault. Errors of the SQL itself are _QUERY_ERROR_CODES
+# below. Everything else (network, memory, too many parts, read-only, ...) is
+# treated as retriable: waiting keeps the data.
 _DATA_ERROR_CODES = frozenset(
     {
         6,  # CANNOT_PARSE_TEXT
@@ -59,6 +60,34 @@ _DATA_ERROR_CODES = frozenset(
         321,  # VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
         349,  # CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
         469,  # VIOLATED_CONSTRAINT
+    }
+)
+# ClickHouse error codes that mean "the statement itself is wrong": retrying the
+# same SQL can never succeed, and no row is at fault (StorageQueryError).
+_QUERY_ERROR_CODES = frozenset(
+    {
+        10,  # NOT_FOUND_COLUMN_IN_BLOCK
+        16,  # NO_SUCH_COLUMN_IN_TABLE
+        36,  # BAD_ARGUMENTS
+        42,  # NUMBER_OF_ARGUMENTS_DOESNT_MATCH
+        43,  # ILLEGAL_TYPE_OF_ARGUMENT
+        44,  # ILLEGAL_COLUMN
+        46,  # UNKNOWN_FUNCTION
+        47,  # UNKNOWN_IDENTIFIER
+        50,  # UNKNOWN_TYPE
+        60,  # UNKNOWN_TABLE
+        62,  # SYNTAX_ERROR
+        73,  # UNKNOWN_FORMAT
+        80,  # INCORRECT_QUERY
+        81,  # UNKNOWN_DATABASE
+        115,  # UNKNOWN_SETTING
+        179,  # MULTIPLE_EXPRESSIONS_FOR_ALIAS
+        184,  # ILLEGAL_AGGREGATION
+        215,  # NOT_AN_AGGREGATE
+        352,  # AMBIGUOUS_COLUMN_NAME
+        386,  # NO_COMMON_TYPE
+        456,  # UNKNOWN_QUERY_PARAMETER
+        457,  # BAD_QUERY_PARAMETER
     }
 )
 _CODE_RE = re.compile(r"Code:\s*(\d+)")
@@ -85,7 +114,12 @@ def quote_identifier(name: str) -> str:
 
 
 def classify_error(exc: BaseException, *, context: str) -> StorageError:
-    """Turn an engine's exception into StorageRejected (bad data) or StorageUnavailable."""
+    """Classify an engine's exception: bad SQL, bad data, or retriable.
+
+    :class:`StorageQueryError` (a StorageRejected) for errors of the statement
+    itself, :class:`StorageRejected` for bad data, else
+    :class:`StorageUnavailable` (unknown errors wait rather than lose data).
+    """
     if isinstance(exc, StorageError):
         return exc
     message = str(exc)
@@ -94,6 +128,8 @@ def classify_error(exc: BaseException, *, context: str) -> StorageError:
         match = _CODE_RE.search(message)
         code = int(match.group(1)) if match else None
     text = f"{context}: {message.strip()[:2000]}"
+    if code in _QUERY_ERROR_CODES:
+        return StorageQueryError(text, code=code)
     if code in _DATA_ERROR_CODES or isinstance(exc, pa.ArrowInvalid | pa.ArrowTypeError):
         return StorageRejected(text, code=code)
     return StorageUnavailable(text, code=code)

@@ -9,9 +9,10 @@ the same block (a retry, a restart from the last committed offset, a replay)
 is dropped by ClickHouse. When ClickHouse rejects a block for its data
 (:class:`StorageRejected`), the block is split in halves, each with its own
 token, until the poison rows are alone; they go to the dead-letter callback and
-the rest is stored. Retriable errors propagate: the caller backs off and
-calls again with the same block, and the halves already stored are dropped by
-their tokens.
+the rest is stored. Retriable errors, and :class:`StorageQueryError` (the
+SQL is wrong, e.g. a table is missing: no row is at fault), propagate: the
+caller backs off and calls again with the same block, and the halves already
+stored are dropped by their tokens.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from ._errors import StorageRejected
+from ._errors import StorageQueryError, StorageRejected
 from ._metrics import SinkMetrics
 from ._rows import MappedBatch, RetentionPolicy, TableMapping, map_records
 
@@ -112,6 +113,8 @@ async def _insert_split(
     started = time.perf_counter()
     try:
         await insert(mapping.table, table, block_token(rows))
+    except StorageQueryError:
+        raise  # the SQL is wrong, not a row: splitting would dead-letter every row
     except StorageRejected as exc:
         if count == 1:
             await dead_letter([DeadLetter(rows[0], mapping.table, "insert", str(exc))])

@@ -119,7 +119,12 @@ def test_trace_metric_anomaly_records_map() -> None:
     for role, record, checks in [
         ("traces", trace, {"services": ["a", "b"], "cost_usd": 0.5, "span_count": 3}),
         ("metrics", window, {"count": 10, "latency_p95_ms": 120.0, "model": ""}),
-        ("anomalies", anomaly, {"metric": "latency_p95_ms", "score": 80.0}),
+        ("anomalies", anomaly, {"metric": "latency_p95_ms", "score": 80.0, "severity": "warning"}),
+        (
+            "anomalies",
+            anomaly.model_copy(update={"severity": "critical"}),
+            {"severity": "critical"},
+        ),
     ]:
         batch = map_records(TABLE_MAPPINGS[role], [record_json(record)], RetentionPolicy())
         assert batch.rejected == [], role

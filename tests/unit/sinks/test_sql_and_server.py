@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pytest
 
 from tracestream.sinks import (
     INSERT_SETTINGS,
+    TABLE_MAPPINGS,
+    KafkaRow,
+    RetentionPolicy,
     ServerStorage,
+    StorageQueryError,
     StorageRejected,
     StorageUnavailable,
     load_migrations,
+    sample_span_records,
     split_statements,
+    write_block,
 )
 from tracestream.sinks._sql import classify_error, result_from_arrow
 
@@ -31,7 +39,14 @@ def test_insert_settings_are_synchronous_and_dedup_through_views() -> None:
         ("Code: 469. DB::Exception: Constraint `x` violated", StorageRejected, 469),
         ("Code: 72. DB::Exception: Cannot parse number", StorageRejected, 72),
         ("Code: 252. DB::Exception: Too many parts", StorageUnavailable, 252),
-        ("Code: 60. DB::Exception: Unknown table", StorageUnavailable, 60),
+        ("Code: 60. DB::Exception: Unknown table", StorageQueryError, 60),
+        ("Code: 62. DB::Exception: Syntax error: failed at position 8", StorageQueryError, 62),
+        ("Code: 47. DB::Exception: Unknown expression identifier `x`", StorageQueryError, 47),
+        ("Code: 184. DB::Exception: Aggregate function inside another", StorageQueryError, 184),
+        ("Code: 457. DB::Exception: Value abc cannot be parsed as UInt8", StorageQueryError, 457),
+        ("Code: 43. DB::Exception: Illegal type String of argument", StorageQueryError, 43),
+        ("Code: 46. DB::Exception: Unknown function nope", StorageQueryError, 46),
+        ("Code: 241. DB::Exception: Memory limit exceeded", StorageUnavailable, 241),
         ("connection refused", StorageUnavailable, None),
     ],
 )
@@ -40,6 +55,36 @@ def test_classify_error(message: str, kind: type, code: int | None) -> None:
     assert type(err) is kind
     assert err.code == code
     assert err.retriable is (kind is StorageUnavailable)
+    # Bad SQL is a StorageRejected (not retriable), but a distinct type the sink does not split on.
+    assert isinstance(err, StorageRejected) is (kind is not StorageUnavailable)
+
+
+def test_classify_error_uses_the_code_attribute_first() -> None:
+    exc = RuntimeError("no code in this text")
+    exc.code = 62  # type: ignore[attr-defined]
+    assert type(classify_error(exc, context="query")) is StorageQueryError
+
+
+async def test_writer_does_not_split_a_block_on_a_query_error() -> None:
+    """A missing table fails every row: it must propagate, not dead-letter the whole block."""
+    calls: list[str] = []
+    letters: list[object] = []
+
+    async def insert(table: str, batch: object, token: str) -> None:
+        calls.append(token)
+        raise StorageQueryError("Code: 60. Unknown table", code=60)
+
+    async def dead_letter(rows: Sequence[object]) -> None:
+        letters.extend(rows)
+
+    rows = [
+        KafkaRow("t.spans", 0, i, orjson.dumps(r))
+        for i, r in enumerate(sample_span_records(4, seed=3))
+    ]
+    with pytest.raises(StorageQueryError):
+        await write_block(rows, TABLE_MAPPINGS["spans"], RetentionPolicy(), insert, dead_letter)
+    assert calls == ["t.spans:0:0-3"]
+    assert letters == []
 
 
 def test_split_statements_drops_comment_lines() -> None:
