@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.integration.streams._kafka_io import produce
+from tests.integration.streams._kafka_io import consume, produce
 from tests.integration.streams.test_worker_dlq import worker_env
 from tracestream._worker_process import WorkerProcess, free_port, metric_value
 from tracestream.schemas import Topics
@@ -196,4 +196,17 @@ async def test_latency_anomaly_fires_the_prometheus_alert(
     assert alert["state"] in ("pending", "firing")
     assert alert["labels"]["service"] == "checkout"
     assert metric_value(text, "tracestream_metric_windows_total") >= BASELINE_WINDOWS + 1
+    # The same story on the topics the sinks read.
+    windows = [
+        orjson.loads(r.value)
+        for r in await consume(kafka_bootstrap, kafka_topics.metrics, BASELINE_WINDOWS + 1)
+    ]
+    assert [w["count"] for w in windows] == [SPANS_PER_WINDOW] * (BASELINE_WINDOWS + 1)
+    assert windows[-1]["latency_p95_ms"] > 2900 > windows[0]["latency_p95_ms"]
+    anomalies = [
+        orjson.loads(r.value)
+        for r in await consume(kafka_bootstrap, kafka_topics.anomalies, 1, timeout_s=10)
+    ]
+    assert [(a["metric"], a["direction"]) for a in anomalies] == [("latency_p95_ms", "high")]
+    assert anomalies[0]["window_start"] == windows[-1]["window_start"]
     assert time.monotonic() - started < 110
