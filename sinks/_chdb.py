@@ -8,19 +8,22 @@ not documented as thread-safe. A process that owns the directory must serve
 other processes' queries itself (see the query server in ``tracestream``).
 
 Inserts go ``INSERT INTO t (cols) SELECT * FROM Python(batch)``: chDB reads
-the Arrow buffers in place, the fastest path measured (see ``bench sink``).
+the Arrow buffers in place. ``insert_select`` runs a mapping SELECT over an
+Arrow source the same way (the sink's spans path: raw record bytes in,
+ClickHouse parses the JSON; see :mod:`._raw_sql`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from ._errors import StorageUnavailable
+from ._raw_sql import SOURCE
 from ._sql import classify_error, insert_settings, param_texts, quote_identifier, result_from_arrow
 from ._storage import QueryResult, SettingValue
 
@@ -171,3 +174,35 @@ class ChdbStorage:
             except Exception as exc:  # classified into our hierarchy just below
                 raise classify_error(exc, context=f"insert into {table}") from exc
         return int(batch.num_rows)
+
+    def insert_select(
+        self,
+        table: str,
+        columns: Sequence[str],
+        select_sql: str,
+        source: pa.Table,
+        *,
+        params: Mapping[str, Any] | None = None,
+        dedup_token: str | None = None,
+        settings: Mapping[str, SettingValue] | None = None,
+    ) -> int:
+        if source.num_rows == 0:
+            return 0
+        names = ", ".join(quote_identifier(c) for c in columns)
+        select = select_sql.replace(SOURCE, "Python(tracestream_source)")
+        sql = (
+            f"INSERT INTO {quote_identifier(self._database)}.{quote_identifier(table)} ({names})"
+            f"{settings_clause(insert_settings(dedup_token, settings))} {select}"
+        )
+        tracestream_source = source  # noqa: F841  (read by Python() from this frame)
+        with self._lock:
+            if self._conn is None:
+                raise StorageUnavailable(f"insert into {table}: chDB storage is not open")
+            try:
+                if params:
+                    self._conn.query(sql, "CSV", params=param_texts(params))
+                else:
+                    self._conn.query(sql, "CSV")
+            except Exception as exc:  # classified into our hierarchy just below
+                raise classify_error(exc, context=f"insert into {table}") from exc
+        return int(source.num_rows)

@@ -9,12 +9,13 @@ the shared :func:`._sql.result_from_arrow`. Only the transport differs.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 
 from ._errors import StorageUnavailable
+from ._raw_sql import SOURCE
 from ._sql import classify_error, insert_settings, quote_identifier, result_from_arrow
 from ._storage import QueryResult, SettingValue
 
@@ -160,3 +161,40 @@ class ServerStorage:
         except Exception as exc:  # classified into our hierarchy just below
             raise classify_error(exc, context=f"insert into {table}") from exc
         return int(batch.num_rows)
+
+    def insert_select(
+        self,
+        table: str,
+        columns: Sequence[str],
+        select_sql: str,
+        source: pa.Table,
+        *,
+        params: Mapping[str, Any] | None = None,
+        dedup_token: str | None = None,
+        settings: Mapping[str, SettingValue] | None = None,
+    ) -> int:
+        if source.num_rows == 0:
+            return 0
+        client = self._require(f"insert into {table}")
+        names = ", ".join(quote_identifier(c) for c in columns)
+        # The same SELECT as on chDB; the source is the request body, an Arrow
+        # stream read through input() with the source's own column types.
+        structure = ", ".join(f"{quote_identifier(f.name)} String" for f in source.schema)
+        select = select_sql.replace(SOURCE, f"input('{structure}')")
+        sql = (
+            f"INSERT INTO {quote_identifier(self._database)}.{quote_identifier(table)} ({names}) "
+            f"{select} FORMAT Arrow"
+        )
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, source.schema) as writer:
+            writer.write_table(source)
+        try:
+            client.command(
+                sql,
+                parameters=dict(params or {}),
+                data=sink.getvalue().to_pybytes(),
+                settings=insert_settings(dedup_token, settings),
+            )
+        except Exception as exc:  # classified into our hierarchy just below
+            raise classify_error(exc, context=f"insert into {table}") from exc
+        return int(source.num_rows)

@@ -36,7 +36,7 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -289,6 +289,19 @@ class QueryServerClient:
         *,
         settings: Mapping[str, SettingValue] | None = None,
     ) -> None:
+        raise StorageRejected("the query server is read-only; run writes in the owning process")
+
+    def insert_select(
+        self,
+        table: str,
+        columns: Sequence[str],
+        select_sql: str,
+        source: pa.Table,
+        *,
+        params: Mapping[str, Any] | None = None,
+        dedup_token: str | None = None,
+        settings: Mapping[str, SettingValue] | None = None,
+    ) -> int:
         raise StorageRejected("the query server is read-only; run writes in the owning process")
 
     def insert(

@@ -24,15 +24,19 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracestream.schemas import Topics
 
 from ._errors import StorageError
 from ._metrics import SinkMetrics
+from ._raw_sql import RAW_SELECTS, retention_params
 from ._rows import TABLE_MAPPINGS, RetentionPolicy, TableMapping
 from ._storage import Storage
 from ._writer import DeadLetter, KafkaRow, write_block
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["Sink", "SinkConfig"]
 
@@ -76,6 +80,8 @@ class Sink:
         topics = config.topics
         self._role_of = {getattr(topics, role): role for role in _ROLES}
         self._buffers = {role: _Buffer(TABLE_MAPPINGS[role]) for role in _ROLES}
+        self._role_of_table = {TABLE_MAPPINGS[role].table: role for role in _ROLES}
+        self._retention_params = retention_params(config.retention)
         self._consumer: Any = None
         self._producer: Any = None
         self._next_offset: dict[tuple[str, int], int] = {}
@@ -212,6 +218,7 @@ class Sink:
                         self._insert,
                         self._dead_letter,
                         self._metrics,
+                        insert_raw=self._insert_raw,
                     )
                 except StorageError as exc:
                     if not exc.retriable:
@@ -240,6 +247,18 @@ class Sink:
 
     async def _insert(self, table: str, batch: object, token: str) -> None:
         await asyncio.to_thread(self._storage.insert, table, batch, dedup_token=token)
+
+    async def _insert_raw(self, table: str, source: pa.Table, token: str) -> None:
+        role = self._role_of_table[table]
+        await asyncio.to_thread(
+            self._storage.insert_select,
+            table,
+            TABLE_MAPPINGS[role].schema.names,
+            RAW_SELECTS[table],
+            source,
+            params=self._retention_params,
+            dedup_token=token,
+        )
 
     async def _dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         """Send poison rows to the sink DLQ and wait for the broker's acknowledgement.

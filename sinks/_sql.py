@@ -47,6 +47,7 @@ INSERT_SETTINGS: dict[str, SettingValue] = {
 _DATA_ERROR_CODES = frozenset(
     {
         6,  # CANNOT_PARSE_TEXT
+        395,  # FUNCTION_THROW_IF_VALUE_IS_NON_ZERO (our mapping checks, see _raw_sql)
         27,  # CANNOT_PARSE_INPUT_ASSERTION_FAILED
         38,  # CANNOT_PARSE_DATE
         41,  # CANNOT_PARSE_DATETIME

@@ -15,7 +15,7 @@ identical too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -131,5 +131,27 @@ class Storage(Protocol):
         with the same token into the same table is dropped by the engine (the
         tables keep ``non_replicated_deduplication_window`` > 0), and so are the
         blocks it would produce in materialized views.
+        """
+        ...
+
+    def insert_select(
+        self,
+        table: str,
+        columns: Sequence[str],
+        select_sql: str,
+        source: pa.Table,
+        *,
+        params: Mapping[str, Any] | None = None,
+        dedup_token: str | None = None,
+        settings: Mapping[str, SettingValue] | None = None,
+    ) -> int:
+        """Insert ``select_sql`` run over ``source``; returns the source's row count.
+
+        ``select_sql`` reads ``FROM $source`` (``_raw_sql.SOURCE``); the engine
+        puts its own source there (``Python(...)`` on chDB, ``input(...)`` with
+        an Arrow body on a server), so one SQL text serves both. Same
+        acknowledgement and ``dedup_token`` contract as :meth:`insert`. A
+        ``throwIf`` in the SELECT or a constraint fails the whole statement
+        with ``StorageRejected``: nothing of it is stored.
         """
         ...

@@ -22,9 +22,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import orjson
+import pyarrow as pa
 
 from ._errors import StorageQueryError, StorageRejected
 from ._metrics import SinkMetrics
+from ._raw_sql import RAW_SELECTS, UNMAPPABLE, raw_table
 from ._rows import MappedBatch, RetentionPolicy, TableMapping, map_records
 
 __all__ = ["DeadLetter", "KafkaRow", "write_block"]
@@ -51,6 +53,11 @@ class DeadLetter:
 
 
 DeadLetterFn = Callable[[Sequence[DeadLetter]], Awaitable[None]]
+#: ``insert(table, arrow_table, token)``: stores mapped columns.
+InsertFn = Callable[[str, object, str], Awaitable[None]]
+#: ``insert_raw(table, raw_table, token)``: stores raw records through the
+#: table's SQL mapping (:data:`._raw_sql.RAW_SELECTS`).
+InsertRawFn = Callable[[str, "pa.Table", str], Awaitable[None]]
 
 
 def block_token(rows: Sequence[KafkaRow]) -> str:
@@ -63,20 +70,30 @@ async def write_block(
     rows: Sequence[KafkaRow],
     mapping: TableMapping,
     retention: RetentionPolicy,
-    insert: Callable[[str, object, str], Awaitable[None]],
+    insert: InsertFn,
     dead_letter: DeadLetterFn,
     metrics: SinkMetrics | None = None,
+    *,
+    insert_raw: InsertRawFn | None = None,
 ) -> int:
     """Store one block; returns the rows stored now (dropped duplicates included).
 
     ``insert(table, arrow_table, token)`` runs the insert (in a thread); it
-    raises StorageError subclasses. Dead letters are awaited before this
-    returns, so the caller may commit the block's offsets afterwards.
+    raises StorageError subclasses. With ``insert_raw`` and a table that has a
+    SQL mapping (spans), the raw bytes go to ClickHouse, which parses and maps
+    them (no per-row Python); otherwise records are parsed and mapped here.
+    Either way a poison row ends in ``dead_letter`` with stage ``"map"`` (it
+    could not become a row) or ``"insert"`` (ClickHouse refused the row).
+    Dead letters are awaited before this returns, so the caller may commit
+    the block's offsets afterwards.
 
     Raises:
         StorageError: a retriable failure; nothing of the block is lost, call
             again with the same block.
     """
+    if insert_raw is not None and mapping.table in RAW_SELECTS:
+        source = raw_table([row.value for row in rows])
+        return await _insert_raw_split(rows, source, mapping, insert_raw, dead_letter, metrics)
     parsed = []
     dead: list[DeadLetter] = []
     kept: list[KafkaRow] = []
@@ -103,7 +120,7 @@ async def _insert_split(
     rows: Sequence[KafkaRow],
     mapped: MappedBatch,
     mapping: TableMapping,
-    insert: Callable[[str, object, str], Awaitable[None]],
+    insert: InsertFn,
     dead_letter: DeadLetterFn,
     metrics: SinkMetrics | None,
     start: int = 0,
@@ -127,6 +144,44 @@ async def _insert_split(
         )
         stored += await _insert_split(
             rows[half:], mapped, mapping, insert, dead_letter, metrics, start + half
+        )
+        return stored
+    if metrics is not None:
+        metrics.insert_seconds.labels(mapping.table).observe(time.perf_counter() - started)
+        metrics.rows_written.labels(mapping.table).inc(count)
+    return count
+
+
+async def _insert_raw_split(
+    rows: Sequence[KafkaRow],
+    source: pa.Table,
+    mapping: TableMapping,
+    insert_raw: InsertRawFn,
+    dead_letter: DeadLetterFn,
+    metrics: SinkMetrics | None,
+    start: int = 0,
+) -> int:
+    """Split-and-retry over raw records: the same halving as ``_insert_split``."""
+    count = len(rows)
+    started = time.perf_counter()
+    try:
+        await insert_raw(mapping.table, source.slice(start, count), block_token(rows))
+    except StorageRejected as exc:
+        if count == 1:
+            # Our mapping's throwIf messages mark a record that cannot become a
+            # row (the Python path's "map" stage); anything else is ClickHouse
+            # refusing a row it could build (a constraint, a range).
+            stage = "map" if UNMAPPABLE in str(exc) else "insert"
+            await dead_letter([DeadLetter(rows[0], mapping.table, stage, str(exc))])
+            if metrics is not None:
+                metrics.rows_dead_lettered.labels(mapping.table, stage).inc()
+            return 0
+        half = count // 2
+        stored = await _insert_raw_split(
+            rows[:half], source, mapping, insert_raw, dead_letter, metrics, start
+        )
+        stored += await _insert_raw_split(
+            rows[half:], source, mapping, insert_raw, dead_letter, metrics, start + half
         )
         return stored
     if metrics is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -48,6 +48,30 @@ class FlakyStorage:
         if self.attempts <= self.failures:
             raise StorageUnavailable("injected outage")
         return self.inner.insert(table, batch, dedup_token=dedup_token, settings=settings)
+
+    def insert_select(
+        self,
+        table: str,
+        columns: Sequence[str],
+        select_sql: str,
+        source: pa.Table,
+        *,
+        params: Mapping[str, Any] | None = None,
+        dedup_token: str | None = None,
+        settings: Mapping[str, SettingValue] | None = None,
+    ) -> int:
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise StorageUnavailable("injected outage")
+        return self.inner.insert_select(
+            table,
+            columns,
+            select_sql,
+            source,
+            params=params,
+            dedup_token=dedup_token,
+            settings=settings,
+        )
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
         return self.inner.query(sql, params)
