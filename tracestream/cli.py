@@ -29,6 +29,7 @@ _COMMANDS: dict[str, str] = {
     "analyze": "tracestream._cli_analyze:analyze",
     "export": "tracestream._cli_export:export",
     "redact": "tracestream._cli_redact:redact",
+    "replay": "tracestream._cli_replay:replay",
     "worker": "tracestream._cli_worker:worker",
 }
 
