@@ -53,6 +53,21 @@ def span_event(**overrides: Any) -> dict[str, Any]:
     return event
 
 
+def score_event(**overrides: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "event_id": EVENT_ID,
+        "event_type": "score",
+        "project": "acme",
+        "service": "eval",
+        "trace_id": TRACE,
+        "timestamp": "2026-11-24T07:30:00Z",
+        "name": "x",
+        "value": 1.0,
+    }
+    event.update(overrides)
+    return event
+
+
 def parse(obj: Any, parser: EventParser | None = None) -> Any:
     return (parser or EventParser()).parse(orjson.dumps(obj))
 
@@ -88,17 +103,7 @@ def test_each_event_type_is_discriminated() -> None:
     }
     end["event_type"] = "span.end"
     assert isinstance(parse(end), SpanEndEvent)
-    score = {
-        "event_id": EVENT_ID,
-        "event_type": "score",
-        "project": "acme",
-        "service": "eval",
-        "trace_id": TRACE,
-        "timestamp": "2026-11-24T07:30:00Z",
-        "name": "helpfulness",
-        "value": 0.8,
-        "source": "evaluator",
-    }
+    score = score_event(name="helpfulness", value=0.8, source="evaluator")
     parsed = parse(score)
     assert isinstance(parsed, ScoreEvent)
     assert parsed.value == 0.8
@@ -140,17 +145,7 @@ def test_invalid_fields_give_the_reason_and_the_field(
 
 
 def test_score_value_must_not_be_nan() -> None:
-    score = {
-        "event_id": EVENT_ID,
-        "event_type": "score",
-        "project": "acme",
-        "service": "eval",
-        "trace_id": TRACE,
-        "timestamp": "2026-11-24T07:30:00Z",
-        "name": "x",
-        "value": 0.0,
-    }
-    raw = orjson.dumps(score).replace(b"0.0", b"NaN")
+    raw = orjson.dumps(score_event(value=0.0)).replace(b"0.0", b"NaN")
     assert reason_of(None, raw=raw)[0] == "not_json"
 
 
