@@ -52,7 +52,7 @@ class SinkConfig:
     bootstrap_servers: str = "127.0.0.1:19092"
     topics: Topics = field(default_factory=Topics)
     group_id: str = "tracestream-sink"
-    batch_max_rows: int = 10_000
+    batch_max_rows: int = 100_000
     batch_max_ms: int = 1_000
     retry_initial_ms: int = 200
     retry_max_ms: int = 30_000
@@ -112,6 +112,10 @@ class Sink:
         except BaseException:
             await self._producer.stop()
             raise
+
+    def assigned(self) -> bool:
+        """Whether the group has given this consumer its partitions (benchmarks wait for it)."""
+        return bool(self._consumer is not None and self._consumer.assignment())
 
     async def stop(self) -> None:
         """Flush what is buffered (best effort) and disconnect."""
