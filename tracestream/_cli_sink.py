@@ -110,15 +110,27 @@ def sink(metrics_port: int) -> None:
 @click.command("sink")
 @click.option("--rows", type=int, default=200_000, show_default=True, help="Spans to send.")
 @click.option("--partitions", type=int, default=3, show_default=True)
+@click.option(
+    "--analyze-spans",
+    type=int,
+    default=10_000_000,
+    show_default=True,
+    help="Then time `analyze` on this many generated spans, fresh and merged (0: skip).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report only.")
-def bench_sink(rows: int, partitions: int, as_json: bool) -> None:
+def bench_sink(rows: int, partitions: int, analyze_spans: int, as_json: bool) -> None:
     """Rows/s from Kafka span records into chDB (the sink's whole path).
 
     Produces ``--rows`` sample spans to a fresh topic prefix on the configured
     broker (not timed), then times the sink: fetch, parse, map, insert, commit.
-    Uses a temporary chDB directory, so it never touches your data.
+    Uses a temporary chDB directory, so it never touches your data. Then,
+    unless ``--analyze-spans 0``, generates that many spans in a scratch
+    database and times the whole `analyze` report on fresh parts and after
+    ``OPTIMIZE TABLE spans FINAL`` (best of 3 each).
     """
     report = asyncio.run(_bench_sink(load_settings(), rows, partitions))
+    if analyze_spans > 0:
+        report["analyze"] = _bench_analyze_part(analyze_spans)
     click.echo(json.dumps(report) if as_json else json.dumps(report, indent=2))
 
 
@@ -193,3 +205,18 @@ async def _bench_sink(settings: Settings, rows: int, partitions: int) -> dict[st
         "rows_per_s": round(rows / elapsed),
         "target_rows_per_s": 100_000,
     }
+
+
+def _bench_analyze_part(count: int) -> dict[str, Any]:
+    from tracestream.sinks import ChdbStorage, apply_migrations
+
+    from ._bench_analyze import bench_analyze
+
+    with tempfile.TemporaryDirectory(prefix="tracestream-bench-") as tmp:
+        storage = ChdbStorage(Path(tmp) / "chdb", "bench_analyze")
+        storage.open()
+        try:
+            apply_migrations(storage)
+            return bench_analyze(storage, count)
+        finally:
+            storage.close()
