@@ -7,12 +7,16 @@ Python consumer), then one ``tracestream worker`` process (validate + redact +
 price + assemble + windows, outputs acknowledged before commit). The worker's
 rate is measured from its own ``tracestream_events_in_total`` counter, polled
 on /metrics, from the first event counted to the last (start-up excluded).
+Last, a Faust agent that only counts reads the same records
+(``faust_floor_events_per_s``): the part of the gap that is Faust's own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -173,6 +177,37 @@ def _worker_rate(worker: WorkerProcess, count: int, timeout_s: float) -> float:
     raise TimeoutError(f"worker processed fewer than {count} events in {timeout_s}s")
 
 
+def _faust_floor(bootstrap: str, topic: str, count: int, workdir: Path, timeout_s: float) -> float:
+    """Events/s of a Faust agent that only counts (see ``_bench_faust_floor``)."""
+    out = workdir / "faust-floor.json"
+    log = (workdir / "faust-floor.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tracestream._bench_faust_floor",
+            bootstrap,
+            topic,
+            str(count),
+            str(out),
+        ],
+        cwd=workdir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return float("nan")
+    if not out.exists():
+        return float("nan")
+    rate: float = orjson.loads(out.read_bytes())["events_per_s"]
+    return rate
+
+
 def run_pipeline_bench(
     bootstrap: str,
     *,
@@ -200,6 +235,7 @@ def run_pipeline_bench(
         }
         with WorkerProcess(env, Path(tmp)) as worker:
             rate = _worker_rate(worker, events, timeout_s)
+        floor = _faust_floor(bootstrap, topics.events, events, Path(tmp), timeout_s)
     return {
         "benchmark": "pipeline",
         "events": events,
@@ -209,6 +245,9 @@ def run_pipeline_bench(
         "worker_events_per_s": round(rate, 1),
         "bare_aiokafka_events_per_s": round(bare, 1),
         "ratio": round(rate / bare, 3),
+        # A Faust agent that only counts, same topic, same settings: the ceiling of
+        # anything built on Faust's per-record stream machinery on this machine.
+        "faust_floor_events_per_s": round(floor, 1),
         "targets": {"worker_events_per_s": 20_000, "ratio": 0.5},
         "stages": "validate+redact+price+assemble+windows+anomaly scoring",
     }
