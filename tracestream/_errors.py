@@ -12,10 +12,16 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-__all__ = ["TracestreamError"]
+__all__ = ["KafkaLocalError", "TracestreamError"]
 
 
 class TracestreamError(Exception):
     """Root of the errors tracestream raises on purpose."""
+
+    retriable: ClassVar[bool] = False
+
+
+class KafkaLocalError(TracestreamError):
+    """The local broker could not be fetched, formatted, started or stopped."""
 
     retriable: ClassVar[bool] = False

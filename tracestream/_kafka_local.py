@@ -8,7 +8,7 @@ machine's ``java`` (17+). No Docker, no fakes.
 
 This module is the ONE implementation of fetch / format / start / stop /
 status / topics; ``deploy/kafka/kafka.sh`` and the ``tracestream kafka`` CLI
-only call it (``python -m tracestream._kafka_local <command>``).
+only call it (``python -m tracestream._cli_kafka <command>``).
 
 Files, under ``$TRACESTREAM_CACHE_DIR`` (default ``<repo>/.cache``)::
 
@@ -31,29 +31,26 @@ layout started (its pid file, or a ``kafka.Kafka`` process using its
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import base64
 import contextlib
 import fcntl
 import os
 import signal
 import socket
-import struct
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
 
-from ._errors import TracestreamError
+from ._errors import KafkaLocalError
+from ._kafka_probe import broker_ready, first_server
+from ._kafka_topics import ensure_topics
 
 if TYPE_CHECKING:
     from ._settings import Settings
-    from .schemas._topics import Topics
 
 __all__ = [
     "BrokerStatus",
@@ -75,12 +72,6 @@ EXIT_NOT_RUNNING = 3
 Progress = Callable[[str], None]
 
 
-class KafkaLocalError(TracestreamError):
-    """The local broker could not be fetched, formatted, started or stopped."""
-
-    retriable: ClassVar[bool] = False
-
-
 def _quiet(_: str) -> None:
     pass
 
@@ -97,7 +88,7 @@ class Layout:
     @classmethod
     def from_settings(cls, settings: Settings) -> Layout:
         """The layout for ``settings`` (reads ``TRACESTREAM_CACHE_DIR``: this is an edge)."""
-        host, port = _first_server(settings.kafka_bootstrap)
+        host, port = first_server(settings.kafka_bootstrap)
         cache = Path(os.environ.get("TRACESTREAM_CACHE_DIR") or REPO_ROOT / ".cache")
         return cls(settings.kafka_version, host, port, cache.resolve())
 
@@ -155,63 +146,6 @@ class BrokerStatus:
         owner = f"pid {self.pid}" if self.pid is not None else "not started by us"
         state = "healthy" if self.healthy else "NOT answering"
         return f"kafka: {state}, listening on {self.bootstrap} ({owner}), log {self.log_file}"
-
-
-# --- health check ---------------------------------------------------------
-
-
-def _first_server(bootstrap: str) -> tuple[str, int]:
-    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
-    if not host or not port.isdigit():
-        raise KafkaLocalError(f"bootstrap {bootstrap!r} is not host:port")
-    return host, int(port)
-
-
-def _metadata_brokers(host: str, port: int, timeout_s: float) -> int:
-    """Send one MetadataRequest v4 (no topics) and return how many brokers it lists."""
-    client_id = b"tracestream-ready"
-    body = struct.pack(">hhih", 3, 4, 1, len(client_id)) + client_id + struct.pack(">ib", 0, 0)
-    with socket.create_connection((host, port), timeout=timeout_s) as sock:
-        sock.settimeout(timeout_s)
-        sock.sendall(struct.pack(">i", len(body)) + body)
-        size = struct.unpack(">i", _recv_exactly(sock, 4))[0]
-        payload = _recv_exactly(sock, size)
-    # correlation_id int32, throttle_time_ms int32, brokers array (int32 count)
-    correlation_id, _, count = struct.unpack_from(">iii", payload, 0)
-    if correlation_id != 1:
-        raise ConnectionError("unexpected correlation id")
-    return int(count)
-
-
-def _recv_exactly(sock: socket.socket, n: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < n:
-        chunk = sock.recv(n - len(chunks))
-        if not chunk:
-            raise ConnectionError("connection closed by broker")
-        chunks += chunk
-    return bytes(chunks)
-
-
-def broker_ready(bootstrap: str, timeout_s: float) -> bool:
-    """True when a Kafka broker at ``bootstrap`` answers a metadata request listing a broker.
-
-    Polls until ``timeout_s`` has passed (0 means: try once). Blocks; never
-    raises for network errors. Uses a raw socket, no client library, so it is
-    cheap and safe to call from any thread (but not from a coroutine).
-    """
-    host, port = _first_server(bootstrap)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        remaining = deadline - time.monotonic()
-        try:
-            if _metadata_brokers(host, port, max(1.0, min(remaining, 5.0))) > 0:
-                return True
-        except (OSError, struct.error):
-            pass
-        if time.monotonic() + 0.2 > deadline:
-            return False
-        time.sleep(0.2)
 
 
 # --- fetch / format -------------------------------------------------------
@@ -512,126 +446,3 @@ def stop(settings: Settings, grace_s: float = 30.0, progress: Progress = _quiet)
         raise KafkaLocalError(f"broker pid {pid} survived SIGKILL")
     layout.pid_file.unlink(missing_ok=True)
     return True
-
-
-# --- topics -----------------------------------------------------------------
-
-
-async def ensure_topics(
-    bootstrap: str,
-    topics: Topics,
-    partitions: int,
-    replication_factor: int,
-    events_retention_ms: int,
-) -> list[str]:
-    """Create every topic of ``topics`` that does not exist yet; return the names created.
-
-    A coroutine (run it with ``asyncio.run`` outside a loop). Existing topics
-    are left as they are (partitions and configs untouched). The raw events
-    topic gets ``retention.ms=events_retention_ms``.
-
-    Raises:
-        KafkaLocalError: the broker refused a topic for another reason than
-            "already exists".
-    """
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        wanted = [name for name in topics.all() if name not in existing]
-        if not wanted:
-            return []
-        new = [
-            NewTopic(
-                name,
-                partitions,
-                replication_factor,
-                topic_configs=(
-                    {"retention.ms": str(events_retention_ms)} if name == topics.events else {}
-                ),
-            )
-            for name in wanted
-        ]
-        response: Any = await admin.create_topics(new)
-    finally:
-        await admin.close()
-    created, errors = [], []
-    for entry in response.to_object()["topic_errors"]:
-        name, code = entry["topic"], entry["error_code"]
-        if code == 0:
-            created.append(name)
-        elif code != 36:  # TOPIC_ALREADY_EXISTS: a concurrent creator won; fine.
-            errors.append(f"{name}: error {code} {entry.get('error_message') or ''}".strip())
-    if errors:
-        raise KafkaLocalError("could not create topics: " + "; ".join(errors))
-    return created
-
-
-# --- command line (deploy/kafka/kafka.sh) -------------------------------------
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m tracestream._kafka_local fetch|format|start|stop|status|topics|ready``."""
-    from ._settings import load_settings
-    from .schemas._topics import Topics
-
-    parser = argparse.ArgumentParser(prog="kafka.sh", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "command", choices=["fetch", "format", "start", "stop", "status", "topics", "ready"]
-    )
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds (start, ready)")
-    args = parser.parse_args(argv)
-    settings = load_settings()
-    layout = Layout.from_settings(settings)
-
-    def say(line: str) -> None:
-        print(line, flush=True)
-
-    try:
-        if args.command == "fetch":
-            stamp_there = (layout.lib / ".complete").is_file()
-            fetch(layout, say)
-            if stamp_there:
-                say(f"kafka: jars already in {layout.lib}")
-        elif args.command == "format":
-            fetch(layout, say)
-            if not format_storage(layout, settings.kafka_heap_mb, say):
-                say(f"kafka: {layout.data} already formatted")
-        elif args.command == "start":
-            found = start(settings, args.timeout, say)
-            if found.reused:
-                say("kafka: reusing the broker already running; " + found.describe()[7:])
-            else:
-                say(found.describe())
-        elif args.command == "stop":
-            if stop(settings, progress=say):
-                say("kafka: stopped")
-            else:
-                say(f"kafka: no broker of ours running on {layout.bootstrap}; nothing to stop")
-        elif args.command == "status":
-            found = status(settings)
-            say(found.describe())
-            return 0 if found.healthy else EXIT_NOT_RUNNING
-        elif args.command == "ready":
-            return 0 if broker_ready(layout.bootstrap, args.timeout) else EXIT_NOT_RUNNING
-        else:
-            made = asyncio.run(
-                ensure_topics(
-                    settings.kafka_bootstrap,
-                    Topics(settings.topic_prefix),
-                    settings.topic_partitions,
-                    settings.topic_replication_factor,
-                    settings.events_retention_ms,
-                )
-            )
-            say(f"kafka: created {len(made)} topics: {', '.join(made) or '(all existed)'}")
-    except KafkaLocalError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
