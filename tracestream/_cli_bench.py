@@ -14,6 +14,7 @@ __all__ = ["bench"]
 
 _BENCHES: dict[str, str] = {
     "analyze": "tracestream._cli_bench_analyze:analyze",
+    "core": "tracestream._bench_core:core",
     "pipeline": "tracestream._cli_bench_pipeline:pipeline",
     "sdk": "tracestream._bench_sdk:sdk",
     "redact": "tracestream._cli_redact:bench_redact",
