@@ -3,12 +3,13 @@
 Both read the same records from the same topic on the real broker in the same
 run: first a bare aiokafka consume->produce loop (``getmany`` then ``send`` of
 each value to an output topic, acks awaited per batch: the ceiling for any
-Python consumer), then one ``tracestream worker`` process (validate + redact +
-price + assemble + windows, outputs acknowledged before commit). The worker's
+Python consumer), then one ``tracestream worker`` process on the chosen
+runtime (``engine``: faust or aiokafka; validate + redact + price + assemble +
+windows, outputs and state acknowledged before commit). The worker's
 rate is measured from its own ``tracestream_events_in_total`` counter, polled
 on /metrics, from the first event counted to the last (start-up excluded).
-Last, a Faust agent that only counts reads the same records
-(``faust_floor_events_per_s``): the part of the gap that is Faust's own.
+Last, for the faust engine, a Faust agent that only counts reads the same
+records (``faust_floor_events_per_s``): the part of the gap that is Faust's own.
 """
 
 from __future__ import annotations
@@ -215,6 +216,7 @@ def run_pipeline_bench(
     partitions: int = 6,
     batch_size: int = 2000,
     timeout_s: float = 600.0,
+    engine: str = "faust",
 ) -> dict[str, Any]:
     """Run both measurements on fresh topics; return the report (see module docstring)."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
@@ -232,22 +234,28 @@ def run_pipeline_bench(
             "TRACESTREAM_WORKER_BATCH_SIZE": str(batch_size),
             "TRACESTREAM_WORKER_STORE": "memory://",
             "TRACESTREAM_LOG_LEVEL": "WARNING",
+            "TRACESTREAM_WORKER_ENGINE": engine,
         }
         with WorkerProcess(env, Path(tmp)) as worker:
             rate = _worker_rate(worker, events, timeout_s)
-        floor = _faust_floor(bootstrap, topics.events, events, Path(tmp), timeout_s)
+        floor = (
+            _faust_floor(bootstrap, topics.events, events, Path(tmp), timeout_s)
+            if engine == "faust"
+            else None
+        )
     return {
         "benchmark": "pipeline",
         "events": events,
         "event_bytes_avg": sum(len(v) for _, v in records) / len(records),
         "partitions": partitions,
         "batch_size": batch_size,
+        "engine": engine,
         "worker_events_per_s": round(rate, 1),
         "bare_aiokafka_events_per_s": round(bare, 1),
         "ratio": round(rate / bare, 3),
         # A Faust agent that only counts, same topic, same settings: the ceiling of
         # anything built on Faust's per-record stream machinery on this machine.
-        "faust_floor_events_per_s": round(floor, 1),
+        "faust_floor_events_per_s": None if floor is None else round(floor, 1),
         "targets": {"worker_events_per_s": 20_000, "ratio": 0.5},
         "stages": "validate+redact+price+assemble+windows+anomaly scoring",
     }

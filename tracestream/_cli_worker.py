@@ -1,8 +1,9 @@
 """``tracestream worker``: run the stream processor (the composition root of ``streams/``).
 
 This is the edge: it reads :class:`~tracestream._settings.Settings`, builds the
-pure stages and the Faust adapter from typed values, and runs the worker until
-SIGINT/SIGTERM (Faust's own worker handles the signals and stops cleanly,
+pure stages and the runtime chosen by ``worker_engine`` (the Faust adapter,
+``streams/_app.py``, or the plain aiokafka loop, ``streams/_kafka_runtime.py``)
+from typed values, and runs the worker until SIGINT/SIGTERM (both stop cleanly,
 committing what was acknowledged).
 """
 
@@ -20,11 +21,13 @@ __all__ = ["build_worker", "worker"]
 
 
 def build_worker(settings: Settings, *, registry: CollectorRegistry | None = None) -> Any:
-    """The :class:`~tracestream.streams._app.WorkerApp` for ``settings``. Performs no I/O."""
+    """The worker for ``settings``: a :class:`~tracestream.streams._app.WorkerApp`
+    (``worker_engine="faust"``) or a :class:`~tracestream.streams._kafka_runtime.KafkaWorker`
+    (``"aiokafka"``), both exposing ``store``, ``window_store`` and ``baseline_store``.
+    Performs no I/O."""
     from tracestream._redaction_settings import redaction_policy
     from tracestream.schemas import Topics
     from tracestream.streams._anomaly import AnomalyScorer
-    from tracestream.streams._app import WorkerApp, WorkerConfig
     from tracestream.streams._assembly import Assembler
     from tracestream.streams._metrics import PipelineMetrics
     from tracestream.streams._pipeline import Pipeline, Stages
@@ -47,22 +50,46 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
         assembler=None,
     )
     prefix = settings.topic_prefix
-    config = WorkerConfig(
-        app_id=f"{prefix}{settings.worker_app_id}",
-        kafka_bootstrap=settings.kafka_bootstrap,
-        topics=Topics(prefix),
-        partitions=settings.topic_partitions,
-        replication_factor=settings.topic_replication_factor,
-        store=settings.worker_store,
-        datadir=str(Path(settings.home) / "worker" / f"{prefix}{settings.worker_app_id}"),
-        web_host=settings.worker_web_host,
-        web_port=settings.worker_web_port,
-        batch_size=settings.worker_batch_size,
-        batch_within_s=settings.worker_batch_within_ms / 1000,
-        tick_interval_s=settings.worker_tick_interval_ms / 1000,
-        session_timeout_s=settings.worker_session_timeout_ms / 1000,
-    )
-    app = WorkerApp(config, Pipeline(stages, metrics), metrics)
+    app: Any
+    if settings.worker_engine == "aiokafka":
+        from tracestream.streams._kafka_runtime import KafkaWorker, KafkaWorkerConfig
+
+        app = KafkaWorker(
+            KafkaWorkerConfig(
+                app_id=f"{prefix}{settings.worker_app_id}",
+                kafka_bootstrap=settings.kafka_bootstrap,
+                topics=Topics(prefix),
+                partitions=settings.topic_partitions,
+                replication_factor=settings.topic_replication_factor,
+                web_host=settings.worker_web_host,
+                web_port=settings.worker_web_port,
+                batch_size=settings.worker_batch_size,
+                batch_within_ms=settings.worker_batch_within_ms,
+                tick_interval_ms=settings.worker_tick_interval_ms,
+                session_timeout_ms=settings.worker_session_timeout_ms,
+            ),
+            Pipeline(stages, metrics),
+            metrics,
+        )
+    else:
+        from tracestream.streams._app import WorkerApp, WorkerConfig
+
+        config = WorkerConfig(
+            app_id=f"{prefix}{settings.worker_app_id}",
+            kafka_bootstrap=settings.kafka_bootstrap,
+            topics=Topics(prefix),
+            partitions=settings.topic_partitions,
+            replication_factor=settings.topic_replication_factor,
+            store=settings.worker_store,
+            datadir=str(Path(settings.home) / "worker" / f"{prefix}{settings.worker_app_id}"),
+            web_host=settings.worker_web_host,
+            web_port=settings.worker_web_port,
+            batch_size=settings.worker_batch_size,
+            batch_within_s=settings.worker_batch_within_ms / 1000,
+            tick_interval_s=settings.worker_tick_interval_ms / 1000,
+            session_timeout_s=settings.worker_session_timeout_ms / 1000,
+        )
+        app = WorkerApp(config, Pipeline(stages, metrics), metrics)
     # The assembler's store is the app's write-back store over its changelogged table.
     stages.assembler = Assembler(
         Pricer(),
@@ -94,8 +121,7 @@ def worker(web_port: int | None) -> None:
     """Run the stream worker: validate, redact, price, assemble, window, score; serve /metrics."""
     import asyncio
     import gc
-
-    import faust
+    import logging
 
     from ._kafka_local import ensure_topics
     from .schemas import Topics
@@ -116,11 +142,21 @@ def worker(web_port: int | None) -> None:
         )
     )
     built = build_worker(settings)
-    Path(built.config.datadir).parent.mkdir(parents=True, exist_ok=True)
+    if settings.worker_engine == "faust":
+        Path(built.config.datadir).parent.mkdir(parents=True, exist_ok=True)
     # Assembly state holds every open trace's events: hundreds of thousands of
     # long-lived objects that each full collection would walk again. Move what
     # start-up allocated out of the collector's view and collect young objects less often.
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+    if settings.worker_engine == "aiokafka":
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+        )
+        asyncio.run(built.run())
+        return
+    import faust
+
     faust.Worker(built.app, loglevel=settings.log_level.lower()).execute_from_commandline()

@@ -171,6 +171,10 @@ class Settings(BaseSettings):
     )
 
     # --- worker ---
+    worker_engine: Literal["faust", "aiokafka"] = Field(
+        "faust",
+        description="Worker runtime: `faust` (faust-streaming agent and tables) or `aiokafka` (plain consumer/producer loop, compacted changelog topics `<app id>.trace-state`, `.window-state`, `.baseline-state`). Same outputs and at-least-once guarantees; their state topics differ, so open traces and windows do not carry over when switching.",
+    )
     worker_app_id: str = Field(
         "tracestream-worker",
         pattern=r"^[A-Za-z0-9._-]+$",
