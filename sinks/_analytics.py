@@ -232,19 +232,44 @@ def _drop(result: QueryResult, *names: str) -> tuple[tuple[str, ...], list[tuple
 
 # Helper columns the SQL needs but a reader does not.
 _HIDDEN = ("q", "dist")
-# Queries that fill several tables: table -> (level value, columns to hide).
-_SPLITS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
-    "performance": {
-        "overview": ("overview", ("kind", "name")),
-        "operations": ("operation", ()),
+
+_PERF = ("spans", "errors", "success_rate", "p50_ms", "p95_ms", "p99_ms")
+_TOKENS = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cost_usd")
+_COST = ("generations", *_TOKENS, "unpriced_generations")
+#: The ``spans`` query fills several tables: its ``level`` value -> (table key,
+#: columns shown, cut at top_n). Rows arrive sorted within each level.
+_SPLITS: dict[str, dict[str, tuple[str, tuple[str, ...], bool]]] = {
+    "spans": {
+        "overview": ("performance.overview", (*_PERF, *_TOKENS), False),
+        "operation": ("performance.operations", ("kind", "name", *_PERF, *_TOKENS), True),
+        "timeseries": (
+            "performance.timeseries",
+            ("bucket", "spans", "errors", "error_rate", "p50_ms", "p95_ms", "cost_usd"),
+            False,
+        ),
+        "total": ("costs.totals", _COST, False),
+        "model": ("costs.by_model", ("model", "provider", *_COST), False),
+        "service": ("costs.by_service", ("service", *_COST), False),
+        "project": ("costs.by_project", ("project", *_COST), False),
     },
-    "costs": {
-        "totals": ("total", ("model", "provider", "service", "project")),
-        "by_model": ("model", ("service", "project")),
-        "by_service": ("service", ("model", "provider", "project")),
-        "by_project": ("project", ("model", "provider", "service")),
-    },
-}
+}  # fmt: skip
+
+
+def _split(report: AnalysisReport, key: str, result: QueryResult, chosen: tuple[str, ...]) -> None:
+    """Fill the tables of a multi-table query (``_SPLITS[key]``) from its rows."""
+    index = {n: i for i, n in enumerate(result.column_names)}
+    by_level: dict[str, list[tuple[Any, ...]]] = {}
+    for row in result.rows:
+        by_level.setdefault(row[0], []).append(row)
+    for level, (table, columns, ranked) in _SPLITS[key].items():
+        section, name = table.split(".", 1)
+        if section not in chosen:
+            continue
+        rows = by_level.get(level, [])
+        if ranked:
+            rows = rows[: report.scope.top_n]
+        picked = [tuple(r[index[c]] for c in columns) for r in rows]
+        report.tables[table] = ReportTable(section, name, columns, picked)
 
 
 def analyze(
@@ -263,18 +288,19 @@ def analyze(
     report = AnalysisReport(scope)
     params = _params(scope)
     for key, template in QUERIES.items():
-        section = key.split(".", 1)[0]
-        if section not in chosen:
+        if key in _SPLITS:
+            wanted = {t.split(".", 1)[0] for t, _, _ in _SPLITS[key].values()}
+            if not wanted & set(chosen):
+                continue
+        elif key.split(".", 1)[0] not in chosen:
             continue
         began = time.perf_counter()
         result = _run(storage, render_sql(template, scope), params)
         report.timings_s[key] = round(time.perf_counter() - began, 6)
         if key in _SPLITS:
-            for name, (level, hidden) in _SPLITS[key].items():
-                subset = QueryResult(result.column_names, [r for r in result.rows if r[0] == level])
-                cols, rows = _drop(subset, "level", *hidden)
-                report.tables[f"{key}.{name}"] = ReportTable(key, name, cols, rows)
+            _split(report, key, result, chosen)
             continue
+        section = key.split(".", 1)[0]
         cols, rows = _drop(result, *_HIDDEN)
         name = key.split(".", 1)[1]
         report.tables[key] = ReportTable(section, name, cols, rows)

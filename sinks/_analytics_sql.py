@@ -15,8 +15,9 @@ Choices that hold for all of them:
   reads FINAL in parallel per partition; on 10M spans it costs ~20%.
 - ``quantilesExactInclusive``: exact, interpolated like numpy's default, so
   tests can state the numbers; fast enough at 10M rows (a sort per group).
-- One scan where one will do: costs by model, service and project come from a
-  single ``GROUPING SETS`` query.
+- One scan where one will do: the ``spans`` query answers the overview,
+  operations, time series and every cost breakdown from one FINAL scan
+  (exact quantile states merged per table; see ``_SPAN_SUMMARY``).
 - Rows with ``status = 'error'`` are failures; success rate is the rest over
   all finished spans (``unset`` counts as success: no error was reported).
 """
@@ -34,16 +35,33 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "anomalies": ("anomalies",),
 }
 
-# One scan: the operations by (kind, name) and the all-spans row (the
-# overview) from the empty grouping set.
-_OPERATIONS = """
+# One FINAL scan of `spans` answers seven report tables. FINAL is most of the
+# cost of a query over fresh parts (~0.3 s of ~0.5 s at 10M spans in 20
+# parts: the sort key, ids included, is read and merged), so the tables that
+# need every span share one:
+#
+# 1. The inner query groups the deduplicated spans by a fine key (kind, name,
+#    time bucket, model, service, project): a few thousand groups holding sums
+#    and *exact* quantile states (the durations themselves), so merging them
+#    loses nothing.
+# 2. ARRAY JOIN fans each fine group out to every table it feeds (`level`),
+#    with the key columns that table does not group by blanked, and the outer
+#    GROUP BY merges the states: overview, operations, time series, costs by
+#    model / service / project / total. Quantiles are merged only where a
+#    table shows them (-MergeIf).
+#
+# Measured on 10M spans in 20 fresh parts (best of 5): 1.17 s against
+# 0.74 + 0.44 + 0.59 s for the three FINAL scans it replaces. Error signatures
+# stay a query of their own: folded in here they cost as much as alone (the
+# signature regexps and trace-id states per group). Rows come back sorted
+# within each level; :mod:`._analytics` splits them and cuts rankings at top_n.
+_SPAN_SUMMARY = """
 SELECT
-    if(g_op = 1, 'overview', 'operation') AS level,
-    k AS kind,
-    n AS name,
+    level, kind, name, bucket, model, provider, service, project,
     spans,
     errors,
     round(1 - errors / greatest(spans, 1), 6) AS success_rate,
+    round(errors / spans, 6) AS error_rate,
     round(q[1], 3) AS p50_ms,
     round(q[2], 3) AS p95_ms,
     round(q[3], 3) AS p99_ms,
@@ -51,27 +69,79 @@ SELECT
     output_tokens,
     cached_tokens,
     reasoning_tokens,
-    round(cost, 6) AS cost_usd
+    round(cost, 6) AS cost_usd,
+    generations,
+    unpriced_generations
 FROM
 (
     SELECT
-        grouping(kind, name) != 0 AS g_op,
-        kind AS k,
-        name AS n,
-        count() AS spans,
-        countIf(status = 'error') AS errors,
-        quantilesExactInclusive(0.5, 0.95, 0.99)(duration_ms) AS q,
-        sum(input_tokens) AS input_tokens,
-        sum(output_tokens) AS output_tokens,
-        sum(cached_tokens) AS cached_tokens,
-        sum(reasoning_tokens) AS reasoning_tokens,
-        sum(ifNull(cost_usd, 0)) AS cost
-    FROM spans FINAL
-    WHERE {span_filter}
-    GROUP BY GROUPING SETS ((kind, name), ())
+        lv AS level,
+        k AS kind,
+        nm AS name,
+        b AS bucket,
+        m AS model,
+        any(prov) AS provider,
+        sv AS service,
+        pj AS project,
+        sum(n) AS spans,
+        sum(e) AS errors,
+        quantilesExactInclusiveMergeIf(0.5, 0.95, 0.99)(qs,
+            lv IN ('overview', 'operation', 'timeseries')) AS q,
+        sum(it) AS input_tokens,
+        sum(ot) AS output_tokens,
+        sum(ct) AS cached_tokens,
+        sum(rt) AS reasoning_tokens,
+        sum(c) AS cost,
+        sum(g) AS generations,
+        sum(u) AS unpriced_generations
+    FROM
+    (
+        SELECT
+            kind,
+            name,
+            bucket,
+            model,
+            service,
+            project,
+            any(provider) AS prov,
+            count() AS n,
+            countIf(status = 'error') AS e,
+            quantilesExactInclusiveState(0.5, 0.95, 0.99)(duration_ms) AS qs,
+            sum(input_tokens) AS it,
+            sum(output_tokens) AS ot,
+            sum(cached_tokens) AS ct,
+            sum(reasoning_tokens) AS rt,
+            sum(ifNull(cost_usd, 0)) AS c,
+            countIf(kind = 'generation') AS g,
+            countIf(kind = 'generation' AND cost_usd IS NULL) AS u
+        FROM spans FINAL
+        WHERE {span_filter}
+        GROUP BY
+            kind,
+            name,
+            toDateTime64(toStartOfInterval(toDateTime(start_time, 'UTC'),
+                toIntervalSecond({bucket_s:UInt32})), 0, 'UTC') AS bucket,
+            model,
+            service,
+            project
+    )
+    ARRAY JOIN
+        ['overview', 'operation', 'timeseries', 'model', 'service', 'project', 'total']
+            AS lv,
+        ['', kind, '', '', '', '', ''] AS k,
+        ['', name, '', '', '', '', ''] AS nm,
+        arrayMap(i -> if(i = 3, bucket, toDateTime64(0, 0, 'UTC')), range(1, 8)) AS b,
+        ['', '', '', model, '', '', ''] AS m,
+        ['', '', '', '', service, '', ''] AS sv,
+        ['', '', '', '', '', project, ''] AS pj
+    GROUP BY lv, k, nm, b, m, sv, pj
 )
-ORDER BY g_op DESC, spans DESC, kind, name
-LIMIT {top_n:UInt32} + 1
+WHERE level != 'model' OR model != ''
+ORDER BY
+    level,
+    multiIf(level = 'operation', -toFloat64(spans),
+            level IN ('model', 'service', 'project', 'total'), -cost_usd, 0),
+    bucket, kind, name, model, service, project
 """
 
 _TRACES = """
@@ -88,59 +158,6 @@ FROM traces FINAL
 WHERE {trace_filter}
 GROUP BY status
 ORDER BY traces DESC, status
-"""
-
-_TIMESERIES = """
-SELECT
-    toDateTime64(toStartOfInterval(toDateTime(start_time, 'UTC'),
-        toIntervalSecond({bucket_s:UInt32})), 0, 'UTC') AS bucket,
-    count() AS spans,
-    countIf(status = 'error') AS errors,
-    round(errors / spans, 6) AS error_rate,
-    quantilesExactInclusive(0.5, 0.95)(duration_ms) AS q,
-    round(q[1], 3) AS p50_ms,
-    round(q[2], 3) AS p95_ms,
-    round(sum(ifNull(cost_usd, 0)), 6) AS cost_usd
-FROM spans FINAL
-WHERE {span_filter}
-GROUP BY bucket
-ORDER BY bucket
-"""
-
-# One scan for every cost breakdown; `grouping()` tells the sets apart.
-_COSTS = """
-SELECT
-    multiIf(g_model = 0, 'model', g_service = 0, 'service', g_project = 0, 'project', 'total')
-        AS level,
-    if(level = 'model', m, '') AS model,
-    if(level = 'model', prov, '') AS provider,
-    if(level = 'service', sv, '') AS service,
-    if(level = 'project', pj, '') AS project,
-    generations, input_tokens, output_tokens, cached_tokens, reasoning_tokens,
-    round(cost, 6) AS cost_usd, unpriced_generations
-FROM
-(
-    SELECT
-        grouping(model) AS g_model,
-        grouping(service) AS g_service,
-        grouping(project) AS g_project,
-        model AS m,
-        any(provider) AS prov,
-        service AS sv,
-        project AS pj,
-        countIf(kind = 'generation') AS generations,
-        sum(input_tokens) AS input_tokens,
-        sum(output_tokens) AS output_tokens,
-        sum(cached_tokens) AS cached_tokens,
-        sum(reasoning_tokens) AS reasoning_tokens,
-        sum(ifNull(cost_usd, 0)) AS cost,
-        countIf(kind = 'generation' AND cost_usd IS NULL) AS unpriced_generations
-    FROM spans FINAL
-    WHERE {span_filter}
-    GROUP BY GROUPING SETS ((model), (service), (project), ())
-)
-WHERE level != 'model' OR model != ''
-ORDER BY level, cost_usd DESC, model, service, project
 """
 
 _SCORES = """
@@ -262,10 +279,8 @@ LIMIT {top_n:UInt32}
 #: Report table key ("section.table") -> SQL. The ``performance`` query fills
 #: the overview and operations tables, the ``costs`` query four tables.
 QUERIES: dict[str, str] = {
-    "performance": _OPERATIONS,
+    "spans": _SPAN_SUMMARY,
     "performance.traces": _TRACES,
-    "performance.timeseries": _TIMESERIES,
-    "costs": _COSTS,
     "quality.scores": _SCORES,
     "quality.worst_traces": _WORST,
     "patterns.tool_sequences": _TOOL_SEQUENCES,
