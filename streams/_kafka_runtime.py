@@ -270,8 +270,12 @@ class KafkaWorker:
         started = time.perf_counter()
         async with self._lock:
             if generation != self._generation:
-                # Fetched before a rebalance: the new owner (maybe us) reads them again
-                # from the committed offsets.
+                # Fetched before a rebalance: processed by nobody yet. Where we still own
+                # the partition, read them again (into the state restored for it).
+                assigned = consumer.assignment()
+                for tp, messages in batches.items():
+                    if tp in assigned and messages:
+                        consumer.seek(tp, messages[0].offset)
                 return
             assigned = consumer.assignment()
             records: list[SourceRecord] = []
@@ -463,6 +467,9 @@ class KafkaWorker:
             bootstrap_servers=self.config.kafka_bootstrap,
             enable_auto_commit=False,
             group_id=None,
+            # Not "latest": assign() starts a reset of its own that can finish after
+            # seek_to_beginning() and leave the position at the end (nothing restored).
+            auto_offset_reset="earliest",
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=16 * 1024 * 1024,
         )
