@@ -81,7 +81,12 @@ class EventParser:
         except orjson.JSONDecodeError as exc:
             reason: InvalidReason = "not_utf8" if "utf-8" in str(exc).lower() else "not_json"
             raise InvalidEvent(reason, str(exc)) from None
-        return self.parse_object(obj)
+        # Each nesting level needs its own "{" or "[" byte, so when there are no more
+        # of them than the limit (brackets inside strings only raise the count) the
+        # value cannot be too deep and the walk over the parsed value is skipped.
+        if data.count(b"{") + data.count(b"[") <= self.max_depth:
+            return self._validate(obj, check_depth=False)
+        return self._validate(obj, check_depth=True)
 
     def parse_object(self, obj: Any) -> SpanStartEvent | SpanEndEvent | SpanEvent | ScoreEvent:
         """Validate an already decoded JSON value (the depth limit still applies).
@@ -89,10 +94,14 @@ class EventParser:
         Raises:
             InvalidEvent: the value is not a valid event.
         """
+        return self._validate(obj, check_depth=True)
+
+    def _validate(
+        self, obj: Any, *, check_depth: bool
+    ) -> SpanStartEvent | SpanEndEvent | SpanEvent | ScoreEvent:
         if not isinstance(obj, dict):
             raise InvalidEvent("not_object", f"an event is a JSON object, got {type(obj).__name__}")
-        depth = _json_depth(obj, self.max_depth)
-        if depth > self.max_depth:
+        if check_depth and _json_depth(obj, self.max_depth) > self.max_depth:
             raise InvalidEvent("too_deep", f"nesting deeper than {self.max_depth} levels")
         version = obj.get("schema_version", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:

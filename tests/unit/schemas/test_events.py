@@ -172,6 +172,28 @@ def test_depth_limit_is_configurable() -> None:
     assert isinstance(parse(event, EventParser(max_depth=16)), SpanEvent)
 
 
+@pytest.mark.parametrize("levels", range(1, 15))
+@pytest.mark.parametrize("limit", [6, 12])
+@pytest.mark.parametrize("brackets_in_strings", ["", "[[[[{{{{"])
+def test_depth_limit_is_exact_whether_or_not_the_walk_is_skipped(
+    levels: int, limit: int, brackets_in_strings: str
+) -> None:
+    # The parser skips its depth walk when the bytes hold no more "{"/"[" than the
+    # limit; the limit must give the same answer as parse_object (which always walks).
+    nested: Any = "leaf" + brackets_in_strings
+    for _ in range(levels):
+        nested = [nested]
+    event = span_event(input=nested, name="n" + brackets_in_strings)
+    parser = EventParser(max_depth=limit)
+    depth = levels + 1  # the event object itself is one level
+    if depth > limit:
+        assert reason_of(event, parser)[0] == "too_deep"
+        with pytest.raises(InvalidEvent, match="too_deep"):
+            parser.parse_object(event)
+    else:
+        assert parse(event, parser) == parser.parse_object(event)
+
+
 def test_round_trip_through_json_is_lossless() -> None:
     event = parse(span_event())
     again = EventParser().parse(event.model_dump_json().encode())
