@@ -25,16 +25,11 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
     (``worker_engine="faust"``) or a :class:`~tracestream.streams._kafka_runtime.KafkaWorker`
     (``"aiokafka"``), both exposing ``store``, ``window_store`` and ``baseline_store``.
     Performs no I/O."""
-    from tracestream._redaction_settings import redaction_policy
     from tracestream.schemas import Topics
-    from tracestream.streams._anomaly import AnomalyScorer
-    from tracestream.streams._assembly import Assembler
     from tracestream.streams._metrics import PipelineMetrics
-    from tracestream.streams._pipeline import Pipeline, Stages
-    from tracestream.streams._pricing import Pricer
-    from tracestream.streams._redaction import Redactor
-    from tracestream.streams._validate import Validator
-    from tracestream.streams._windows import WindowAggregator
+    from tracestream.streams._pipeline import Pipeline
+
+    from ._stages import add_stateful_stages, stateless_stages
 
     metrics = PipelineMetrics(
         registry if registry is not None else CollectorRegistry(),
@@ -42,13 +37,7 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
         models=settings.metrics_models,
         top_n=settings.metrics_top_n,
     )
-    stages = Stages(
-        validator=Validator(
-            max_event_bytes=settings.max_event_bytes, max_depth=settings.max_nesting_depth
-        ),
-        redactor=Redactor(redaction_policy(settings)),
-        assembler=None,
-    )
+    stages = stateless_stages(settings)
     prefix = settings.topic_prefix
     app: Any
     if settings.worker_engine == "aiokafka":
@@ -90,27 +79,13 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
             session_timeout_s=settings.worker_session_timeout_ms / 1000,
         )
         app = WorkerApp(config, Pipeline(stages, metrics), metrics)
-    # The assembler's store is the app's write-back store over its changelogged table.
-    stages.assembler = Assembler(
-        Pricer(),
-        app.store,
-        grace_s=settings.grace_s,
-        idle_timeout_s=settings.idle_timeout_s,
-        max_spans_per_trace=settings.max_spans_per_trace,
-        max_open_traces=settings.max_open_traces,
-        linger_s=settings.trace_linger_s,
-    )
-    stages.windows = WindowAggregator(
-        app.window_store,
-        window_s=settings.window_s,
-        allowed_lateness_s=settings.allowed_lateness_s,
-    )
-    stages.scorer = AnomalyScorer(
-        app.baseline_store,
-        threshold=settings.anomaly_threshold,
-        baseline_windows=settings.anomaly_baseline_windows,
-        min_baseline=min(settings.anomaly_min_baseline, settings.anomaly_baseline_windows),
-        min_count=settings.anomaly_min_count,
+    # The stateful stages keep their state in the runtime's changelogged stores.
+    add_stateful_stages(
+        stages,
+        settings,
+        trace_store=app.store,
+        window_store=app.window_store,
+        baseline_store=app.baseline_store,
     )
     return app
 

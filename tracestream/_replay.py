@@ -85,7 +85,7 @@ from tracestream.sinks import (
     StorageError,
     write_block,
 )
-from tracestream.streams._pipeline import BatchOutput, Pipeline, Stages
+from tracestream.streams._pipeline import BatchOutput, Pipeline
 from tracestream.streams._validate import SourceRecord
 
 from ._replay_plan import (
@@ -190,37 +190,13 @@ class Progress:
 
 
 def build_pipeline(settings: Settings) -> Pipeline:
-    """The worker's pure pipeline with in-memory stores (as ``build_worker`` wires it)."""
-    from tracestream._redaction_settings import redaction_policy
-    from tracestream.streams import AnomalyScorer, Assembler, Pricer, Redactor, WindowAggregator
+    """The worker's pure pipeline, wired as the worker wires it, with in-memory stores."""
     from tracestream.streams._metrics import PipelineMetrics
-    from tracestream.streams._validate import Validator
 
-    stages = Stages(
-        validator=Validator(
-            max_event_bytes=settings.max_event_bytes, max_depth=settings.max_nesting_depth
-        ),
-        redactor=Redactor(redaction_policy(settings)),
-        assembler=Assembler(
-            Pricer(),
-            {},
-            grace_s=settings.grace_s,
-            idle_timeout_s=settings.idle_timeout_s,
-            max_spans_per_trace=settings.max_spans_per_trace,
-            max_open_traces=settings.max_open_traces,
-            linger_s=settings.trace_linger_s,
-        ),
-        windows=WindowAggregator(
-            {}, window_s=settings.window_s, allowed_lateness_s=settings.allowed_lateness_s
-        ),
-        scorer=AnomalyScorer(
-            {},
-            threshold=settings.anomaly_threshold,
-            baseline_windows=settings.anomaly_baseline_windows,
-            min_baseline=min(settings.anomaly_min_baseline, settings.anomaly_baseline_windows),
-            min_count=settings.anomaly_min_count,
-        ),
-    )
+    from ._stages import add_stateful_stages, stateless_stages
+
+    stages = stateless_stages(settings)
+    add_stateful_stages(stages, settings, trace_store={}, window_store={}, baseline_store={})
     return Pipeline(stages, PipelineMetrics(CollectorRegistry()))
 
 

@@ -1,0 +1,55 @@
+"""The settings reach the stages: price overrides price what the table does not know."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tracestream._settings import load_settings
+from tracestream._stages import add_stateful_stages, pricer_from_settings, stateless_stages
+from tracestream.schemas import ModelInfo, Usage
+
+pytestmark = pytest.mark.unit
+
+OVERRIDE = {
+    "name": "acme-contract",
+    "project": "acme",
+    "model": "acme-llm-*",
+    "effective_from": "2026-01-01T00:00:00Z",
+    "input_per_mtok": 1.0,
+    "output_per_mtok": 4.0,
+}
+
+
+def test_price_overrides_from_settings_price_an_unknown_model() -> None:
+    pricer = pricer_from_settings(load_settings(price_overrides=[OVERRIDE]))
+    at = datetime(2026, 11, 24, tzinfo=UTC)
+    usage = Usage(input_tokens=2_000_000, output_tokens=500_000)
+    cost = pricer.price(ModelInfo(name="acme-llm-1"), usage, at, project="acme")
+    assert cost is not None
+    assert cost.total_usd == pytest.approx(4.0)
+    assert cost.price_source == "override:acme-contract"
+    assert pricer.price(ModelInfo(name="acme-llm-1"), usage, at, project="other") is None
+    assert (
+        pricer_from_settings(load_settings()).price(ModelInfo(name="acme-llm-1"), usage, at) is None
+    )
+
+
+def test_stages_take_their_knobs_from_the_settings() -> None:
+    settings = load_settings(
+        grace_s=2.5, window_s=30, anomaly_threshold=6.0, price_overrides=[OVERRIDE]
+    )
+    trace_store: dict[str, object] = {}
+    stages = stateless_stages(settings)
+    add_stateful_stages(
+        stages, settings, trace_store=trace_store, window_store={}, baseline_store={}
+    )
+    assert stages.assembler is not None and stages.scorer is not None
+    assert stages.assembler.store is trace_store
+    assert stages.scorer.threshold == 6.0
+    at = datetime(2026, 11, 24, tzinfo=UTC)
+    quote = stages.assembler.pricer.price(
+        ModelInfo(name="acme-llm-2"), Usage(input_tokens=1_000_000), at, project="acme"
+    )
+    assert quote is not None and quote.total_usd == pytest.approx(1.0)
