@@ -139,7 +139,7 @@ def _open_for_writing(settings: Settings) -> Iterator[Storage]:
 def _print_summary(report: ReplayReport) -> None:
     from tracestream.sinks import TABLE_MAPPINGS
 
-    from ._replay import ROLES
+    from ._replay_store import ROLES
 
     mode = " (dry run: nothing written)" if report.dry_run else ""
     click.echo(
