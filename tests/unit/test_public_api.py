@@ -19,7 +19,19 @@ SCHEMAS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("module", "expected"), [("tracestream.schemas", SCHEMAS)])
+STREAMS = ['AnomalyScorer', 'Assembler', 'AssemblyOutput', 'BUILTIN_DETECTORS', 'BaselineState', 'Detector', 'Finding', 'Mode', 'PriceOverride', 'Pricer', 'Quote', 'RedactionConfigError', 'RedactionPolicy', 'Redactor', 'SketchBins', 'TraceState', 'WindowAggregator', 'WindowState', 'merge_windows']  # fmt: skip
+
+SINKS = ['ChdbStorage', 'DeadLetter', 'INSERT_SETTINGS', 'KafkaRow', 'MappedBatch', 'Migration', 'MigrationError', 'QueryResult', 'RetentionPolicy', 'ServerStorage', 'Sink', 'SinkConfig', 'SinkMetrics', 'Storage', 'StorageError', 'StorageQueryError', 'StorageRejected', 'StorageUnavailable', 'TABLE_MAPPINGS', 'TableMapping', 'apply_migrations', 'chdb_path', 'load_migrations', 'make_storage', 'map_records', 'record_json', 'sample_span_records', 'split_statements', 'write_block']  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("module", "expected"),
+    [
+        ("tracestream.schemas", SCHEMAS),
+        ("tracestream.streams", STREAMS),
+        ("tracestream.sinks", SINKS),
+    ],
+)
 def test_exported_members(module: str, expected: list[str]) -> None:
     mod = importlib.import_module(module)
     assert sorted(mod.__all__) == sorted(expected)
