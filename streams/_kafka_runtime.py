@@ -53,14 +53,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 from prometheus_client import start_http_server
-from pydantic import BaseModel
 
-from tracestream.schemas import AnomalyRecord, MetricWindow, Topics
+from tracestream.schemas import Topics
 
-from ._anomaly import METRICS, BaselineState
+from ._anomaly import BaselineState
 from ._changelog_store import PartitionedStore, default_partition
 from ._metrics import PipelineMetrics
 from ._pipeline import BatchOutput, Pipeline
+from ._publish import dump_record, observe_published, window_key
 from ._trace_state import TraceState
 from ._validate import SourceRecord
 from ._windows import WindowState
@@ -332,11 +332,17 @@ class KafkaWorker:
             (topics.events_dlq, None, d.key, d.value, list(d.headers)) for d in out.dead_letters
         ]
         messages += [(topics.scores, None, key, value, None) for key, value in out.scores]
-        messages += [(topics.spans, None, r.trace_id.encode(), _dump(r), None) for r in out.spans]
-        messages += [(topics.traces, None, r.trace_id.encode(), _dump(r), None) for r in out.traces]
-        messages += [(topics.metrics, None, _window_key(w), _dump(w), None) for w in out.windows]
         messages += [
-            (topics.anomalies, None, _window_key(a), _dump(a), None) for a in out.anomalies
+            (topics.spans, None, r.trace_id.encode(), dump_record(r), None) for r in out.spans
+        ]
+        messages += [
+            (topics.traces, None, r.trace_id.encode(), dump_record(r), None) for r in out.traces
+        ]
+        messages += [
+            (topics.metrics, None, window_key(w), dump_record(w), None) for w in out.windows
+        ]
+        messages += [
+            (topics.anomalies, None, window_key(a), dump_record(a), None) for a in out.anomalies
         ]
         changes: list[_Message] = []
         for store, changelog in self._stores:
@@ -345,20 +351,7 @@ class KafkaWorker:
             await self._send_until_acked(messages)
         if changes:
             await self._send_until_acked(changes)
-        m = self.metrics
-        for span in out.spans:
-            m.observe_span(span)
-        for trace in out.traces:
-            m.observe_trace(trace)
-        if out.windows:
-            m.windows_closed.inc(len(out.windows))
-            # A closed window that is not anomalous clears its label set's flag;
-            # anomalies of the same batch set it again below.
-            for w in out.windows:
-                for metric in METRICS:
-                    m.observe_clear(w.service, w.model or None, metric)
-        for anomaly in out.anomalies:
-            m.observe_anomaly(anomaly)
+        observe_published(self.metrics, out)
 
     async def _send_until_acked(self, messages: list[_Message]) -> None:
         """Send every message and wait for the acks; on any failure send them all again.
@@ -524,12 +517,3 @@ def _source_record(message: Any) -> SourceRecord:
         headers=tuple((str(k), bytes(v) if v is not None else b"") for k, v in message.headers),
         timestamp_ms=message.timestamp if message.timestamp is not None else None,
     )
-
-
-def _window_key(record: MetricWindow | AnomalyRecord) -> bytes:
-    return f"{record.project}|{record.service}|{record.model}|{record.kind}|{record.name}".encode()
-
-
-def _dump(record: BaseModel) -> bytes:
-    data: bytes = record.__pydantic_serializer__.to_json(record)
-    return data
