@@ -1,4 +1,10 @@
-"""tracestream.streams"""
+"""tracestream.streams: the worker's pure processing core and its runtimes.
+
+The core (validation, redaction, pricing, assembly, windows, anomaly scoring)
+is plain synchronous code exported here; the runtimes that move data in and
+out of Kafka (``_kafka_runtime.py``, ``_app.py`` for Faust) are started by
+``tracestream worker``.
+"""
 
 from ._anomaly import AnomalyScorer, BaselineState
 from ._assembly import Assembler, AssemblyOutput
