@@ -18,8 +18,12 @@ sessions share it on this machine. Stop it with ``deploy/kafka/kafka.sh stop``
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
+import threading
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -45,9 +49,36 @@ def kafka_bootstrap() -> str:
 
 
 @pytest.fixture
-def topic_prefix() -> str:
-    """A topic prefix unique to this test, so tests never see each other's records."""
-    return f"t-{uuid.uuid4().hex[:8]}."
+def topic_prefix(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A topic prefix unique to this test, so tests never see each other's records.
+
+    After a test that used the broker, every topic under the prefix (the project's
+    and those the worker created) is deleted: a whole suite otherwise leaves
+    thousands of partitions on the shared broker, and its heap fills up.
+    """
+    prefix = f"t-{uuid.uuid4().hex[:8]}."
+    yield prefix
+    if "kafka_bootstrap" in request.fixturenames:
+        bootstrap = request.getfixturevalue("kafka_bootstrap")
+        # A thread with its own loop: the test's event loop is closed by now.
+        worker = threading.Thread(target=asyncio.run, args=(_delete_topics(bootstrap, prefix),))
+        worker.start()
+        worker.join(30)
+
+
+async def _delete_topics(bootstrap: str, prefix: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=20_000)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+    except Exception as exc:  # noqa: BLE001 - cleanup only; the broker keeps them, tests still pass
+        logging.getLogger(__name__).warning("could not delete test topics %s*: %s", prefix, exc)
+    finally:
+        await admin.close()
 
 
 @pytest.fixture

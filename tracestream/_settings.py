@@ -102,7 +102,7 @@ class Settings(BaseSettings):
         pattern=r"^\d+\.\d+\.\d+$",
         description="Apache Kafka version fetched from Maven Central for the local broker.",
     )
-    kafka_heap_mb: int = Field(512, ge=128, le=65536, description="Java heap of the local broker.")
+    kafka_heap_mb: int = Field(1024, ge=128, le=65536, description="Java heap of the local broker.")
 
     # --- event contract ---
     max_event_bytes: int = Field(
