@@ -30,8 +30,9 @@ import pyarrow as pa
 
 from ._errors import StorageUnavailable
 from ._raw_sql import SOURCE
-from ._sql import classify_error, insert_settings, param_texts, quote_identifier, result_from_arrow
-from ._storage import QueryResult, SettingValue
+from ._sql import classify_error, insert_settings, param_texts, quote_identifier
+from ._storage import SettingValue
+from ._storage_base import ArrowStorage
 
 __all__ = ["ChdbStorage"]
 
@@ -52,7 +53,7 @@ def settings_clause(settings: Mapping[str, SettingValue] | None) -> str:
     return f" SETTINGS {parts}"
 
 
-class ChdbStorage:
+class ChdbStorage(ArrowStorage):
     """The tracestream database inside a chDB data directory.
 
     Args:
@@ -139,13 +140,6 @@ class ChdbStorage:
                 else:
                     conn.close()
 
-    def __enter__(self) -> ChdbStorage:
-        self.open()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def _run(self, sql: str, params: Mapping[str, Any] | None, fmt: str, context: str) -> Any:
         with self._lock:
             if self._conn is None:
@@ -177,15 +171,6 @@ class ChdbStorage:
         if not isinstance(result, pa.Table):  # an empty answer comes back as empty bytes
             return pa.table({})
         return result
-
-    def query(
-        self,
-        sql: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        settings: Mapping[str, SettingValue] | None = None,
-    ) -> QueryResult:
-        return result_from_arrow(self.query_arrow(sql, params, settings=settings))
 
     def insert(
         self,

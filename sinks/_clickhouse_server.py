@@ -16,8 +16,9 @@ import pyarrow as pa
 
 from ._errors import StorageUnavailable
 from ._raw_sql import SOURCE
-from ._sql import classify_error, insert_settings, quote_identifier, result_from_arrow
-from ._storage import QueryResult, SettingValue
+from ._sql import classify_error, insert_settings, quote_identifier
+from ._storage import SettingValue
+from ._storage_base import ArrowStorage
 
 __all__ = ["ServerStorage"]
 
@@ -32,7 +33,7 @@ def _default_client_factory(dsn: str) -> Any:
     return clickhouse_connect.get_client(dsn=dsn, autogenerate_session_id=False)
 
 
-class ServerStorage:
+class ServerStorage(ArrowStorage):
     """The tracestream database on a ClickHouse server.
 
     Args:
@@ -87,13 +88,6 @@ class ServerStorage:
         if client is not None:
             client.close()
 
-    def __enter__(self) -> ServerStorage:
-        self.open()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def _require(self, context: str) -> Any:
         client = self._client
         if client is None:
@@ -129,15 +123,6 @@ class ServerStorage:
             raise classify_error(exc, context="query") from exc
         assert isinstance(table, pa.Table)
         return table
-
-    def query(
-        self,
-        sql: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        settings: Mapping[str, SettingValue] | None = None,
-    ) -> QueryResult:
-        return result_from_arrow(self.query_arrow(sql, params, settings=settings))
 
     def insert(
         self,

@@ -46,8 +46,8 @@ import pyarrow as pa
 
 from ._errors import StorageError, StorageRejected, StorageUnavailable
 from ._readonly import run_readonly
-from ._sql import result_from_arrow
-from ._storage import QueryResult, SettingValue, Storage
+from ._storage import SettingValue, Storage
+from ._storage_base import ArrowStorage
 
 __all__ = [
     "QueryServer",
@@ -258,7 +258,7 @@ class QueryServer:
         self.stop()
 
 
-class QueryServerClient:
+class QueryServerClient(ArrowStorage):
     """The read half of :class:`~tracestream.sinks.Storage`, over a query server.
 
     ``query`` and ``query_arrow`` work (read-only, enforced by the server);
@@ -313,15 +313,6 @@ class QueryServerClient:
         settings: Mapping[str, SettingValue] | None = None,
     ) -> int:
         raise StorageRejected("the query server is read-only; run writes in the owning process")
-
-    def query(
-        self,
-        sql: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        settings: Mapping[str, SettingValue] | None = None,
-    ) -> QueryResult:
-        return result_from_arrow(self.query_arrow(sql, params, settings=settings))
 
     def query_arrow(
         self,
