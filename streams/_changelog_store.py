@@ -18,7 +18,7 @@ from typing import Protocol, TypeVar
 
 from aiokafka.partitioner import murmur2
 
-__all__ = ["PartitionedStore", "default_partition"]
+__all__ = ["PartitionedStore", "default_partition", "murmur2_partition"]
 
 
 class _State(Protocol):
@@ -30,7 +30,12 @@ S = TypeVar("S", bound=_State)
 
 def default_partition(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner picks for ``key`` (UTF-8) among ``partitions``."""
-    hashed: int = murmur2(key.encode())
+    return murmur2_partition(key.encode(), partitions)
+
+
+def murmur2_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner picks for the key bytes among ``partitions``."""
+    hashed: int = murmur2(key)
     return (hashed & 0x7FFFFFFF) % partitions
 
 

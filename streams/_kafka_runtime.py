@@ -45,7 +45,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,7 @@ from prometheus_client import start_http_server
 from tracestream.schemas import Topics
 
 from ._anomaly import BaselineState
+from ._batch_send import Message, send_batches
 from ._changelog_store import PartitionedStore, default_partition
 from ._metrics import PipelineMetrics
 from ._pipeline import BatchOutput, Pipeline
@@ -68,9 +69,6 @@ from ._windows import WindowState
 __all__ = ["KafkaRuntimeError", "KafkaWorker", "KafkaWorkerConfig"]
 
 _log = logging.getLogger(__name__)
-
-#: (topic, partition or None for the default partitioner, key, value, headers)
-_Message = tuple[str, int | None, bytes | None, bytes | None, list[tuple[str, bytes]] | None]
 
 
 class KafkaRuntimeError(RuntimeError):
@@ -186,7 +184,9 @@ class KafkaWorker:
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
-            max_batch_size=256 * 1024,
+            # Under the broker's default 1 MiB message.max.bytes: a batch's output
+            # to one partition is usually a single record batch.
+            max_batch_size=1_000_000,
         )
         try:
             await producer.start()
@@ -328,7 +328,7 @@ class KafkaWorker:
         never acked (loss). The caller commits offsets only after this returns.
         """
         topics = self.config.topics
-        messages: list[_Message] = [
+        messages: list[Message] = [
             (topics.events_dlq, None, d.key, d.value, list(d.headers)) for d in out.dead_letters
         ]
         messages += [(topics.scores, None, key, value, None) for key, value in out.scores]
@@ -344,7 +344,7 @@ class KafkaWorker:
         messages += [
             (topics.anomalies, None, window_key(a), dump_record(a), None) for a in out.anomalies
         ]
-        changes: list[_Message] = []
+        changes: list[Message] = []
         for store, changelog in self._stores:
             changes += [(changelog, p, k, v, None) for p, k, v in store.flush()]
         if messages:
@@ -353,7 +353,7 @@ class KafkaWorker:
             await self._send_until_acked(changes)
         observe_published(self.metrics, out)
 
-    async def _send_until_acked(self, messages: list[_Message]) -> None:
+    async def _send_until_acked(self, messages: list[Message]) -> None:
         """Send every message and wait for the acks; on any failure send them all again.
 
         Backpressure by design (as in ``streams/_app.py``): no further batch
@@ -364,23 +364,18 @@ class KafkaWorker:
         """
         delay_s = 0.1
         while True:
-            pending: list[Awaitable[Any]] = []
+            pending: list[asyncio.Future[Any]] = []
             try:
                 if self._producer is None:
                     self._producer = await self._new_producer()
-                send = self._producer.send
-                for topic, partition, key, value, headers in messages:
-                    pending.append(
-                        await send(topic, value, key, partition=partition, headers=headers)
-                    )
+                await send_batches(self._producer, messages, pending)
                 await asyncio.gather(*pending)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: resend the whole batch
                 for fut in pending:  # no "exception never retrieved" for the others
-                    if isinstance(fut, asyncio.Future):
-                        fut.add_done_callback(_retrieve)
+                    fut.add_done_callback(_retrieve)
                 self.metrics.publish_failures.labels(type(exc).__name__).inc()
                 _log.warning(
                     "publishing a batch of %d records failed (%s: %s); sending it again in %.1fs",

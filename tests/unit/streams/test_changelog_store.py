@@ -5,8 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
-from tracestream.streams._changelog_store import PartitionedStore, default_partition
+from tracestream.streams._changelog_store import (
+    PartitionedStore,
+    default_partition,
+    murmur2_partition,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -67,3 +72,12 @@ def test_default_partition_matches_kafka_default_partitioner() -> None:
     # murmur2 as in Kafka's DefaultPartitioner: stable, within range.
     assert {default_partition(f"k{i}", 6) for i in range(100)} == set(range(6))
     assert default_partition("trace", 6) == default_partition("trace", 6)
+    # The same placement as the producer's own partitioner, which ``send`` uses: the
+    # batch sender places records itself and must agree with it.
+    partitioner = DefaultPartitioner()
+    for n in (1, 3, 6, 12):
+        parts = list(range(n))
+        for i in range(200):
+            key = f"{i:032x}".encode()
+            assert murmur2_partition(key, n) == partitioner(key, parts, parts)
+            assert default_partition(key.decode(), n) == murmur2_partition(key, n)
