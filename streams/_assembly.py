@@ -132,9 +132,18 @@ class Assembler:
         heapq.heapify(self._heap)
 
     def apply(
-        self, event: SpanEventLike, now: datetime, redactions: Sequence[Redaction] = ()
+        self,
+        event: SpanEventLike,
+        now: datetime,
+        redactions: Sequence[Redaction] = (),
+        wire: bytes | None = None,
     ) -> AssemblyOutput:
-        """Fold one span event in. ``redactions``: what the redactor found in a start event."""
+        """Fold one span event in. ``redactions``: what the redactor found in a start event.
+
+        ``wire``: the JSON bytes ``event`` was validated from, only when nothing
+        changed it since (never after a redaction); the state's changelog
+        record reuses them.
+        """
         out = AssemblyOutput()
         tid = event.trace_id
         state = self.store.get(tid)
@@ -168,7 +177,7 @@ class Assembler:
                 self._save(state)
                 return out
             span = state.spans[event.span_id] = SpanState()
-        if not _merge(span, event, redactions):
+        if not _merge(span, event, redactions, wire):
             out.counts["conflicting_events"] += 1
         elif span.start is not None and span.ended:
             if span.emitted_version == 0 or span.emitted_unfinished:
@@ -289,19 +298,21 @@ class Assembler:
         self._order.pop(tid, None)
 
 
-def _merge(span: SpanState, event: SpanEventLike, redactions: Sequence[Redaction]) -> bool:
+def _merge(
+    span: SpanState, event: SpanEventLike, redactions: Sequence[Redaction], wire: bytes | None
+) -> bool:
     """Put ``event`` into its slot; False when the slot is taken (a conflicting event)."""
     if isinstance(event, SpanStartEvent):
         if span.start is not None:
             return False
-        span.start = event
+        span.set_start(event, wire)
         span.redactions = tuple(redactions)
     elif isinstance(event, SpanEndEvent):
         if span.end is not None or isinstance(span.start, SpanEvent):
             return False
-        span.end = event
+        span.set_end(event, wire)
     else:
         if span.start is not None or span.end is not None:
             return False
-        span.start = event
+        span.set_start(event, wire)
     return True

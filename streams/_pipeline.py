@@ -167,7 +167,9 @@ class Pipeline:
                 continue
             try:
                 start_redactions = redactions if isinstance(event, SpanStartEvent) else ()
-                self._take(assembler.apply(event, now, start_redactions), out)
+                # The record's bytes stand for the event only while redaction left it as is.
+                wire = record.value if event is parsed else None
+                self._take(assembler.apply(event, now, start_redactions, wire), out)
             except Exception as exc:  # noqa: BLE001 - one bad event must not stop the worker
                 m.processing_errors.labels("assemble").inc()
                 self._reject(dead_letter(record, "processing_error", exc, now_ms=now_ms), out)

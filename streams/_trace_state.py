@@ -27,7 +27,8 @@ from collections import deque
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from tracestream.schemas import (
     Cost,
@@ -63,6 +64,48 @@ class SpanState(BaseModel):
     emitted_version: int = 0
     #: The last emitted record said ``unfinished``: its end, when it comes, is a new version.
     emitted_unfinished: bool = False
+    # The JSON the start/end event arrived as, when the worker kept it unchanged
+    # (validated, nothing redacted): what the changelog writes instead of
+    # serializing the event again (that was most of a state write). Not state:
+    # a restored span has none and is serialized the slow way.
+    _start_json: bytes | None = PrivateAttr(None)
+    _end_json: bytes | None = PrivateAttr(None)
+
+    def __eq__(self, other: object) -> bool:
+        # The kept bytes are a cache: equal states are equal with or without them.
+        if not isinstance(other, SpanState):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
+
+    def set_start(self, event: SpanStartEvent | SpanEvent, wire: bytes | None) -> None:
+        """Fill the start slot; ``wire``: the JSON ``event`` was parsed from, if unchanged."""
+        self.start = event
+        self._start_json = wire
+
+    def set_end(self, event: SpanEndEvent, wire: bytes | None) -> None:
+        """Fill the end slot; ``wire`` as in :meth:`set_start`."""
+        self.end = event
+        self._end_json = wire
+
+    def to_json(self) -> bytes:
+        """The JSON of this span's state: the events' own bytes where kept, else serialized."""
+        rest: bytes = self.__pydantic_serializer__.to_json(
+            self, exclude=_HALVES, exclude_defaults=True
+        )
+        # The private dict itself: pydantic's attribute lookup for private names
+        # costs more than serializing the rest of the span.
+        kept = self.__pydantic_private__ or {}
+        halves = []
+        if self.start is not None:
+            halves.append(b'"start":' + (kept.get("_start_json") or _dump(self.start)))
+        if self.end is not None:
+            halves.append(b'"end":' + (kept.get("_end_json") or _dump(self.end)))
+        if not halves:
+            return rest
+        joined = b",".join(halves)
+        return b"{" + joined + (b"," + rest[1:] if len(rest) > 2 else b"}")
 
     @property
     def parent(self) -> str | None:
@@ -100,7 +143,14 @@ class TraceState(BaseModel):
 
     def to_bytes(self) -> bytes:
         """Serialize for a changelogged table (UTF-8 JSON)."""
-        return self.model_dump_json(exclude_defaults=True).encode()
+        head: bytes = self.__pydantic_serializer__.to_json(
+            self, exclude=_SPANS, exclude_defaults=True
+        )
+        if not self.spans:
+            return head
+        spans = b",".join(orjson.dumps(sid) + b":" + s.to_json() for sid, s in self.spans.items())
+        # head is a non-empty object (trace_id is required): splice the spans in last.
+        return head[:-1] + b',"spans":{' + spans + b"}}"
 
     @classmethod
     def from_bytes(cls, data: bytes) -> TraceState:
@@ -111,6 +161,15 @@ class TraceState(BaseModel):
         """True when there is a root (a span without parent, by either half) and all roots ended."""
         roots = [s for s in self.spans.values() if s.parent is None]
         return bool(roots) and all(s.ended for s in roots)
+
+
+_HALVES = {"start", "end"}
+_SPANS = {"spans"}
+
+
+def _dump(event: BaseModel) -> bytes:
+    data: bytes = event.__pydantic_serializer__.to_json(event, exclude_defaults=True)
+    return data
 
 
 def build_span(

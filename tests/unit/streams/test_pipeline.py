@@ -58,3 +58,52 @@ def test_scores_are_redacted_and_keyed_by_trace() -> None:
     assert key == TRACE.encode()
     assert b"jane.doe@example.com" not in value
     assert registry.get_sample_value("tracestream_redactions_total", {"detector": "email"}) == 1
+
+
+def _span_event(n: int, **extra: object) -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": f"01936f4e-7c2a-7def-8a4b-{n:012x}",
+            "event_type": "span",
+            "project": "p",
+            "service": "s",
+            "trace_id": TRACE,
+            "span_id": f"{n + 1:016x}",
+            "parent_span_id": None if n == 0 else f"{1:016x}",
+            "timestamp": "2026-11-24T09:30:00.500000+02:00",
+            "kind": "tool",
+            "name": "lookup",
+            "start_time": "2026-11-24T09:30:00.100000+02:00",
+            "end_time": "2026-11-24T09:30:00.500000+02:00",
+            **extra,
+        }
+    )
+
+
+def test_trace_state_changelog_bytes_carry_redacted_values_and_restore_equal() -> None:
+    from tracestream.streams._assembly import Assembler
+    from tracestream.streams._pricing import Pricer
+    from tracestream.streams._trace_state import TraceState
+
+    store: dict[str, TraceState] = {}
+    stages = Stages(
+        validator=Validator(max_event_bytes=10_000, max_depth=8),
+        redactor=Redactor(),
+        assembler=Assembler(Pricer(), store),
+    )
+    pipeline = Pipeline(stages, PipelineMetrics(CollectorRegistry()))
+    clean = _span_event(0, output="3 hits")
+    dirty = _span_event(1, output="write to jane.doe@example.com")
+    pipeline.process(_records(clean, dirty), now_ms=1_800_000_000_000)
+    state = store[TRACE]
+    data = state.to_bytes()
+    # The unchanged event is written as it arrived; the redacted one never is.
+    assert clean in data
+    assert b"jane.doe@example.com" not in data
+    assert b"<EMAIL>" in data
+    restored = TraceState.from_bytes(data)
+    assert restored == state
+    # Serializing the restored state (no kept bytes) says the same thing.
+    assert TraceState.from_bytes(restored.to_bytes()) == state
+    assert restored.spans[f"{1:016x}"].start is not None
+    assert restored.spans[f"{1:016x}"].start.start_time.utcoffset().total_seconds() == 0
