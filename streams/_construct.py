@@ -9,6 +9,8 @@ within the contract's bounds); anything from outside goes through validation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from copy import copy
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -19,17 +21,48 @@ M = TypeVar("M", bound=BaseModel)
 
 _set = object.__setattr__
 
+#: Per class: (field name, default factory or None, default value) of every field.
+_Defaults = tuple[tuple[str, Callable[[], Any] | None, Any], ...]
+_defaults: dict[type[BaseModel], _Defaults] = {}
+
+
+def _field_defaults(cls: type[BaseModel]) -> _Defaults:
+    # FieldInfo.get_default inspects the factory's signature on every call (a fifth
+    # of building a span record); what it would answer is fixed per class.
+    found = _defaults.get(cls)
+    if found is None:
+        items: list[tuple[str, Callable[[], Any] | None, Any]] = []
+        for name, info in cls.__pydantic_fields__.items():
+            factory = info.default_factory
+            if factory is not None and info.default_factory_takes_validated_data:
+                raise TypeError(f"{cls.__name__}.{name}: factories of validated data unsupported")
+            items.append((name, factory, info.default))  # type: ignore[arg-type]
+        found = _defaults[cls] = tuple(items)
+    return found
+
 
 def construct(cls: type[M], **values: Any) -> M:
     """An instance of ``cls`` holding ``values`` as they are (missing fields get defaults)."""
-    fields = cls.__pydantic_fields__  # the class attribute; ``model_fields`` is a slow property
-    if len(values) != len(fields):
-        for name, info in fields.items():
+    defaults = _field_defaults(cls)
+    if len(values) != len(defaults):
+        for name, factory, default in defaults:
             if name not in values:
-                values[name] = info.get_default(call_default_factory=True, validated_data=values)
+                # Mutable defaults are copied, as pydantic copies them.
+                values[name] = (
+                    factory()
+                    if factory is not None
+                    else copy(default)
+                    if isinstance(default, dict | list | set)
+                    else default
+                )
     obj = cls.__new__(cls)
     _set(obj, "__dict__", values)
     _set(obj, "__pydantic_fields_set__", set(values))
     _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
+    private = cls.__private_attributes__
+    _set(
+        obj,
+        "__pydantic_private__",
+        {name: attr.get_default() for name, attr in private.items()} if private else None,
+    )
     return obj

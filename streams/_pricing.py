@@ -112,6 +112,7 @@ class Pricer:
         self._cache_size = cache_size
         self._models: OrderedDict[tuple[str, str], _TableModel | None] = OrderedDict()
         self._matching: OrderedDict[tuple[str, str], tuple[PriceOverride, ...]] = OrderedDict()
+        self._minute_rates: dict[tuple[str | None, str, int], _Rates | None] = {}
 
     def price(
         self, model: ModelInfo | None, usage: Usage | None, at: datetime, *, project: str = ""
@@ -137,13 +138,25 @@ class Pricer:
                 return Quote(
                     _cost(_override_rates(override), usage, f"override:{override.name}"), None
                 )
-        info = self._model(model.provider, name)
-        if info is None:
-            return Quote(None, "unknown_model")
-        rates = _library_rates(info.get_prices(at))
+        rates = self._rates(model.provider, name, at)
         if rates is None:
             return Quote(None, "unknown_model")
         return Quote(_cost(rates, usage, "genai-prices"), None)
+
+    def _rates(self, provider: str | None, name: str, at: datetime) -> _Rates | None:
+        # The table's prices change at dates and, for some models, times of day
+        # given to the minute: one lookup per model and minute, not per call.
+        minute = int(at.timestamp()) // 60
+        key = (provider, name, minute)
+        cache = self._minute_rates
+        if key in cache:
+            return cache[key]
+        info = self._model(provider, name)
+        rates = None if info is None else _library_rates(info.get_prices(at))
+        if len(cache) >= self._cache_size:
+            cache.clear()
+        cache[key] = rates
+        return rates
 
     def _model(self, provider: str | None, name: str) -> _TableModel | None:
         key = ((provider or "").lower(), name)

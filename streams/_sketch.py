@@ -52,16 +52,21 @@ class SketchBins(BaseModel):
 
     def add(self, value_ms: float) -> None:
         v = max(0.0, value_ms)
-        mapping = _mapping(self.ra)
+        # Field values written directly: once per span on the worker's hot path,
+        # where pydantic's __setattr__ cost more than the sketch itself.
+        d = self.__dict__
+        mapping = _mapping(d["ra"])
         if v > mapping.min_possible:
             k = mapping.key(v)
-            self.bins[k] = self.bins.get(k, 0) + 1
+            bins = d["bins"]
+            bins[k] = bins.get(k, 0) + 1
         else:
-            self.zero += 1
-        self.n += 1
-        self.sum += v
-        self.min = v if self.min is None else min(self.min, v)
-        self.max = v if self.max is None else max(self.max, v)
+            d["zero"] += 1
+        d["n"] += 1
+        d["sum"] += v
+        low, high = d["min"], d["max"]
+        d["min"] = v if low is None or v < low else low
+        d["max"] = v if high is None or v > high else high
 
     def merge(self, other: SketchBins) -> None:
         """Add ``other``'s values into this one (exact: bucket counts add)."""

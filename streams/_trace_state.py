@@ -163,6 +163,8 @@ class TraceState(BaseModel):
         return bool(roots) and all(s.ended for s in roots)
 
 
+#: Shared (it is frozen): building one per record cost more than the record.
+_NO_TRACE_INFO = TraceInfo()
 _HALVES = {"start", "end"}
 _SPANS = {"spans"}
 
@@ -212,7 +214,7 @@ def build_span(
         trace_id=start.trace_id,
         span_id=start.span_id,
         parent_span_id=start.parent_span_id,
-        trace=state.trace or TraceInfo(),
+        trace=state.trace or _NO_TRACE_INFO,
         kind=start.kind,
         name=start.name,
         status=status,
@@ -348,7 +350,7 @@ def build_trace(
         )
         for r in ordered
     )
-    trace = state.trace or TraceInfo()
+    trace = state.trace or _NO_TRACE_INFO
     # Built from validated records only: construct, do not re-validate (see build_span).
     return construct(
         TraceRecord,
