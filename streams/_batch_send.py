@@ -43,6 +43,8 @@ async def send_batches(
     discard them, then resend everything).
     """
     counts: dict[str, int] = {}
+    # A trace's spans share its key: hash each key once (murmur2 is pure Python).
+    placed: dict[tuple[bytes, int], int] = {}
     groups: dict[tuple[str, int], list[Message]] = {}
     for message in messages:
         topic, partition, key = message[0], message[1], message[2]
@@ -53,7 +55,9 @@ async def send_batches(
             if key is None:
                 partition = next(_round_robin) % count
             else:
-                partition = murmur2_partition(key, count)
+                partition = placed.get((key, count))
+                if partition is None:
+                    partition = placed[(key, count)] = murmur2_partition(key, count)
         group = groups.get((topic, partition))
         if group is None:
             groups[(topic, partition)] = [message]

@@ -64,10 +64,10 @@ class SpanState(BaseModel):
     emitted_version: int = 0
     #: The last emitted record said ``unfinished``: its end, when it comes, is a new version.
     emitted_unfinished: bool = False
-    # The JSON the start/end event arrived as, when the worker kept it unchanged
-    # (validated, nothing redacted): what the changelog writes instead of
-    # serializing the event again (that was most of a state write). Not state:
-    # a restored span has none and is serialized the slow way.
+    # The JSON of the start/end event: the bytes it arrived as when the worker
+    # kept it unchanged (validated, nothing redacted), else its serialization
+    # from the first changelog write. Serializing the events again on every
+    # write was most of a state write. Not state: a restored span starts without.
     _start_json: bytes | None = PrivateAttr(None)
     _end_json: bytes | None = PrivateAttr(None)
 
@@ -95,13 +95,23 @@ class SpanState(BaseModel):
             self, exclude=_HALVES, exclude_defaults=True
         )
         # The private dict itself: pydantic's attribute lookup for private names
-        # costs more than serializing the rest of the span.
-        kept = self.__pydantic_private__ or {}
+        # costs more than serializing the rest of the span. An event serialized
+        # here is kept too (the halves only change through set_start/set_end).
+        kept = self.__pydantic_private__
+        if kept is None:
+            kept = {}
+            object.__setattr__(self, "__pydantic_private__", kept)
         halves = []
         if self.start is not None:
-            halves.append(b'"start":' + (kept.get("_start_json") or _dump(self.start)))
+            start = kept.get("_start_json")
+            if start is None:
+                start = kept["_start_json"] = _dump(self.start)
+            halves.append(b'"start":' + start)
         if self.end is not None:
-            halves.append(b'"end":' + (kept.get("_end_json") or _dump(self.end)))
+            end = kept.get("_end_json")
+            if end is None:
+                end = kept["_end_json"] = _dump(self.end)
+            halves.append(b'"end":' + end)
         if not halves:
             return rest
         joined = b",".join(halves)
