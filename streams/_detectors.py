@@ -11,8 +11,9 @@ candidates.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from ._secrets import PrefixDetector, api_key_detector
 from ._validators import (
@@ -36,6 +37,7 @@ __all__ = [
     "RegexDetector",
     "RunDetector",
     "builtin_detectors",
+    "builtin_triage",
 ]
 
 Check = Callable[[str, "re.Match[str]"], "tuple[int, int] | None"]
@@ -54,6 +56,10 @@ class RegexDetector:
     pattern: re.Pattern[str]
     check: Check | None = None
     gates: tuple[str, ...] = ()
+    _group: int | str = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_group", "value" if "value" in self.pattern.groupindex else 0)
 
     def find(self, text: str) -> Iterator[tuple[int, int]]:
         gates = self.gates
@@ -61,10 +67,14 @@ class RegexDetector:
             if gates[0] == "0-9":
                 if _has_digit(text) is None:
                     return
-            elif not any(g in text for g in gates):
-                return
+            else:
+                for gate in gates:
+                    if gate in text:
+                        break
+                else:
+                    return
         check = self.check
-        group = "value" if "value" in self.pattern.groupindex else 0
+        group = self._group
         for match in self.pattern.finditer(text):
             if check is None:
                 yield match.span(group)
@@ -98,7 +108,8 @@ class LiteralDetector:
 # Numeric detectors share one scan per text for runs of digits and separators; their
 # own regexes then run only inside runs long enough to hold a match. The memo holds
 # one (text, runs) pair: a tuple swap, so sharing a detector between threads is safe.
-_RUN = re.compile(r"[+(0-9](?:[0-9().-]| (?=[0-9(+]))*")
+_RUN_START, _RUN_NEXT = r"[+(0-9]", r"(?:[0-9().-]| (?=[0-9(+]))"
+_RUN = re.compile(f"{_RUN_START}{_RUN_NEXT}*")
 _runs_memo: tuple[str, list[tuple[int, int]]] = ("", [])
 
 
@@ -148,16 +159,18 @@ class RunDetector:
 _EMAIL_DOMAIN = re.compile(
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9-])"
 )
-_EMAIL_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}\Z")
+# Matched against the 64 characters before "@", reversed: one match, where a search
+# for the run ending at "@" would retry from every start position.
+_EMAIL_LOCAL_REVERSED = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}")
 _FILE_TLDS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "bmp", "tif", "tiff"})
 
 
 def _email(text: str, m: re.Match[str]) -> tuple[int, int] | None:
     at, end = m.span()
-    local = _EMAIL_LOCAL.search(text, max(0, at - 64), at)
+    local = _EMAIL_LOCAL_REVERSED.match(text[max(0, at - 64) : at][::-1])
     if local is None:
         return None
-    start = local.start()
+    start = at - local.end()
     while start < at and text[start] in ".'/=":
         start += 1
     if start == at or text[at - 1] == ".":
@@ -357,3 +370,66 @@ BUILTIN_DETECTORS: tuple[str, ...] = (
     "ipv6",
     "ipv4",
 )
+
+
+class _Finder(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def find(self, text: str) -> Iterator[tuple[int, int]]: ...
+
+
+F = TypeVar("F", bound=_Finder)
+
+# An IBAN starts with two upper-case letters and two digits; the search skips to digits.
+_IBAN_HEAD = re.compile(r"[0-9](?<=[A-Z]{2}[0-9])[0-9]")
+
+
+def builtin_triage(detectors: Sequence[F]) -> Callable[[str], list[F]]:
+    """``text`` -> the detectors of ``detectors`` that may find something in it, in no order.
+
+    A built-in detector is left out where a necessary condition of its
+    matching fails: an ``in`` test or one regex search that skips ahead on a
+    literal or a character class, far cheaper than the detector's own scan.
+    Any other detector (extra patterns, the deny list) is always included.
+    """
+    by_name = {d.name: d for d in detectors if d.name in BUILTIN_DETECTORS}
+    always = [d for d in detectors if d.name not in BUILTIN_DETECTORS]
+    private_key = by_name.get("private_key")
+    jwt = by_name.get("jwt")
+    api_key = by_name.get("api_key")
+    api_gate = api_key.gate.search if isinstance(api_key, PrefixDetector) else None
+    email = by_name.get("email")
+    iban = by_name.get("iban")
+    ipv6 = by_name.get("ipv6")
+    ipv6_search = ipv6.pattern.search if isinstance(ipv6, RegexDetector) else None
+    # The other run detectors need a run of at least min_len (iban's run may be as
+    # short as its lead). A run's suffixes are runs too, so the search below matches
+    # iff the longest run is at least the least min_len.
+    by_len = [(d.min_len, d) for d in by_name.values() if isinstance(d, RunDetector) and not d.lead]
+    least = min((m for m, _ in by_len), default=1)
+    long_run = re.compile(f"{_RUN_START}{_RUN_NEXT}{{{least - 1}}}").search
+    has_digit = _has_digit
+    iban_head = _IBAN_HEAD.search
+
+    def triage(text: str) -> list[F]:
+        out = always.copy()
+        if private_key is not None and "-----BEGIN" in text:
+            out.append(private_key)
+        if jwt is not None and "eyJ" in text:
+            out.append(jwt)
+        if api_gate is not None and api_gate(text) is not None:
+            out.append(api_key)  # type: ignore[arg-type]
+        if email is not None and "@" in text:
+            out.append(email)
+        if has_digit(text) is not None:
+            if iban is not None and iban_head(text) is not None:
+                out.append(iban)
+            if by_len and long_run(text) is not None:
+                longest = max(end - start for start, end in numeric_runs(text))
+                out += [d for m, d in by_len if longest >= m]
+        if ipv6_search is not None and ":" in text and ipv6_search(text) is not None:
+            out.append(ipv6)  # type: ignore[arg-type]
+        return out
+
+    return triage

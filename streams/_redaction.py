@@ -20,21 +20,28 @@ import fnmatch
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
-from pydantic import JsonValue
+from pydantic import BaseModel, JsonValue
 
-from tracestream.schemas import Redaction, ScoreEvent, SpanEndEvent, SpanEvent, SpanStartEvent
+from tracestream.schemas import (
+    Decision,
+    Redaction,
+    ScoreEvent,
+    SpanEndEvent,
+    SpanEvent,
+    SpanStartEvent,
+)
 
 from ._detector import Detector, Finding
 from ._detectors import (
     BUILTIN_DETECTORS,
     LiteralDetector,
-    PrefixDetector,
     RegexDetector,
     builtin_detectors,
+    builtin_triage,
 )
 
 __all__ = ["Mode", "RedactionConfigError", "RedactionPolicy", "Redactor"]
@@ -45,6 +52,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DIGITY = frozenset(("credit_card", "us_ssn", "phone", "iban"))
 _PATH_MAX = 256
 AnyEvent = TypeVar("AnyEvent", SpanStartEvent, SpanEndEvent, SpanEvent, ScoreEvent)
+M = TypeVar("M", bound=BaseModel)
 
 
 class RedactionConfigError(ValueError):
@@ -135,10 +143,10 @@ class Redactor:
         self._modes = {d.name: policy.mode_for(d.name) for d in detectors}
         self._key = policy.hmac_key
         self._all_attributes = "*" in policy.attribute_keys
-        # One search decides whether any built-in detector could match a string: each
-        # needs a digit, "@", a colon pair (IPv6), or one of the literal prefixes.
-        # Most free text has none of them, so it skips ten detector scans.
-        self._gate = _builtin_gate(detectors)
+        # Per string, only the detectors whose necessary condition holds run (see
+        # builtin_triage): most strings in events need none or one of the ten.
+        self._triage = builtin_triage(self._detectors)
+        self._selected: dict[str, bool] = {}
 
     @property
     def detector_names(self) -> tuple[str, ...]:
@@ -151,15 +159,22 @@ class Redactor:
         Where candidates overlap the earliest wins, then the detector listed
         first (the more specific), then the longest.
         """
+        detectors = self._triage(text)
+        return self._scan(text, detectors) if detectors else []
+
+    def _scan(self, text: str, detectors: list[Detector]) -> list[Finding]:
         raw: list[tuple[int, int, int, str]] = []
         priority = self._priority
-        for detector in self._detectors:
+        for detector in detectors:
             name = detector.name
             for start, end in detector.find(text):
                 if end > start:
                     raw.append((start, priority[name], start - end, name))
         if not raw:
             return []
+        if len(raw) == 1:
+            start, _, neg_len, name = raw[0]
+            return [Finding(name, start, start - neg_len)]
         raw.sort()
         findings: list[Finding] = []
         last_end = -1
@@ -174,20 +189,18 @@ class Redactor:
 
         A ``drop`` finding empties the whole string (see module docstring).
         """
-        new, findings = self._apply(text)
+        findings = self.scan(text)
+        new = self._replace(text, findings) if findings else text
         return ("" if new is None else new), findings
 
-    def _apply(self, text: str) -> tuple[str | None, list[Finding]]:
-        findings = self.scan(text)
-        if not findings:
-            return text, findings
+    def _replace(self, text: str, findings: list[Finding]) -> str | None:
         parts: list[str] = []
         pos = 0
         modes = self._modes
         for f in findings:
             mode = modes[f.detector]
             if mode == "drop":
-                return None, findings
+                return None
             parts.append(text[pos : f.start])
             label = f.detector.upper()
             if mode == "hash":
@@ -196,7 +209,7 @@ class Redactor:
                 parts.append(f"<{label}>")
             pos = f.end
         parts.append(text[pos:])
-        return "".join(parts), findings
+        return "".join(parts)
 
     def _digest(self, detector: str, value: str) -> str:
         if detector in _DIGITY:
@@ -211,39 +224,104 @@ class Redactor:
 
         Returns the new value and one :class:`Redaction` per (detector, field
         path), with paths like ``input.messages[0].content``. A dropped string
-        becomes ``None``. The input is not modified.
+        becomes ``None``. The input is not modified; where nothing in a dict or
+        list was redacted, the same object is returned.
         """
         counts: dict[tuple[str, str], int] = {}
         new = self._walk(value, field, counts)
         return new, _redactions(counts)
 
+    # The walk builds a field path only where something is found or a container is
+    # entered, and copies a dict or list only once one of its items changed: most
+    # strings in events hold nothing to redact.
     def _walk(self, value: JsonValue, path: str, counts: dict[tuple[str, str], int]) -> JsonValue:
         if isinstance(value, str):
-            if len(value) < 6:  # nothing we detect is shorter
-                return value
-            gate = self._gate
-            if gate is not None and gate(value) is None:
-                return value
-            new, findings = self._apply(value)
-            for f in findings:
-                key = (f.detector, path)
-                counts[key] = counts.get(key, 0) + 1
-            return new
+            return self._text(value, path, counts)
         if isinstance(value, dict):
-            return {k: self._walk(v, f"{path}.{k}", counts) for k, v in value.items()}
+            return self._dict(value, path, counts)
         if isinstance(value, list):
-            return [self._walk(v, f"{path}[{i}]", counts) for i, v in enumerate(value)]
+            return self._list(value, path, counts)
         return value
 
-    def _text(self, value: str, path: str, counts: dict[tuple[str, str], int]) -> str | None:
-        new = self._walk(value, path, counts)
-        assert new is None or isinstance(new, str)
-        return new
+    def _text(self, text: str, path: str, counts: dict[tuple[str, str], int]) -> str | None:
+        if len(text) < 6:  # nothing we detect is shorter
+            return text
+        detectors = self._triage(text)
+        if not detectors:
+            return text
+        findings = self._scan(text, detectors)
+        if not findings:
+            return text
+        _count(findings, path, counts)
+        return self._replace(text, findings)
+
+    def _dict(
+        self, value: dict[str, JsonValue], path: str, counts: dict[tuple[str, str], int]
+    ) -> dict[str, JsonValue]:
+        out: dict[str, JsonValue] | None = None
+        triage = self._triage
+        new: JsonValue
+        for k, v in value.items():
+            if isinstance(v, str):
+                if len(v) < 6:
+                    continue
+                detectors = triage(v)
+                if not detectors:
+                    continue
+                findings = self._scan(v, detectors)
+                if not findings:
+                    continue
+                _count(findings, f"{path}.{k}", counts)
+                new = self._replace(v, findings)
+            elif isinstance(v, dict | list):
+                new = self._walk(v, f"{path}.{k}", counts)
+                if new is v:
+                    continue
+            else:
+                continue
+            if out is None:
+                out = dict(value)
+            out[k] = new
+        return value if out is None else out
+
+    def _list(
+        self, value: list[JsonValue], path: str, counts: dict[tuple[str, str], int]
+    ) -> list[JsonValue]:
+        out: list[JsonValue] | None = None
+        triage = self._triage
+        new: JsonValue
+        for i, v in enumerate(value):
+            if isinstance(v, str):
+                if len(v) < 6:
+                    continue
+                detectors = triage(v)
+                if not detectors:
+                    continue
+                findings = self._scan(v, detectors)
+                if not findings:
+                    continue
+                _count(findings, f"{path}[{i}]", counts)
+                new = self._replace(v, findings)
+            elif isinstance(v, dict | list):
+                new = self._walk(v, f"{path}[{i}]", counts)
+                if new is v:
+                    continue
+            else:
+                continue
+            if out is None:
+                out = list(value)
+            out[i] = new
+        return value if out is None else out
 
     def _attribute_selected(self, key: str) -> bool:
-        return self._all_attributes or any(
-            fnmatch.fnmatchcase(key, pattern) for pattern in self.policy.attribute_keys
-        )
+        selected = self._selected.get(key)
+        if selected is None:
+            selected = any(
+                fnmatch.fnmatchcase(key, pattern) for pattern in self.policy.attribute_keys
+            )
+            if len(self._selected) < 4096:  # keys come from producers: bound the memo
+                self._selected[key] = selected
+        return selected
 
     def redact_event(self, event: AnyEvent) -> tuple[AnyEvent, tuple[Redaction, ...]]:
         """A copy of ``event`` with its free-text fields redacted, and what was redacted.
@@ -262,12 +340,12 @@ class Redactor:
                 update["comment"] = self._text(event.comment, "comment", counts)
         else:
             self._redact_span(event, update, counts)
-        found: list[Redaction] = _redactions(counts)
-        if not found:
+        if not counts:
             return event, ()
+        found: list[Redaction] = _redactions(counts)
         if not isinstance(event, SpanStartEvent | ScoreEvent):
             update["redactions"] = (*event.redactions, *found)
-        return event.model_copy(update=update), tuple(found)
+        return _replaced(event, update), tuple(found)
 
     def _redact_span(
         self,
@@ -275,82 +353,106 @@ class Redactor:
         update: dict[str, object],
         counts: dict[tuple[str, str], int],
     ) -> None:
-        n = len(counts)
-        if event.attributes:
-            attributes = {
-                k: self._walk(v, f"attributes.{k}", counts) if self._attribute_selected(k) else v
-                for k, v in event.attributes.items()
-            }
-            if len(counts) > n:
-                update["attributes"] = attributes
+        attributes = event.attributes
+        if attributes:
+            if self._all_attributes:
+                new_attributes = self._dict(attributes, "attributes", counts)
+            else:
+                selected = self._attribute_selected
+                chosen = {k: v for k, v in attributes.items() if selected(k)}
+                new_chosen = self._dict(chosen, "attributes", counts) if chosen else chosen
+                new_attributes = (
+                    attributes if new_chosen is chosen else {**attributes, **new_chosen}
+                )
+            if new_attributes is not attributes:
+                update["attributes"] = new_attributes
         if not isinstance(event, SpanEndEvent):
-            for name in ("input",):
-                n = len(counts)
-                new = self._walk(event.input, name, counts)
-                if len(counts) > n:
-                    update[name] = new
+            new = self._walk(event.input, "input", counts)
+            if new is not event.input:
+                update["input"] = new
             tool = event.tool
             if tool is not None:
-                n = len(counts)
                 arguments = self._walk(tool.arguments, "tool.arguments", counts)
                 result = self._walk(tool.result, "tool.result", counts)
-                if len(counts) > n:
+                if arguments is not tool.arguments or result is not tool.result:
                     update["tool"] = tool.model_copy(
                         update={"arguments": arguments, "result": result}
                     )
         if isinstance(event, SpanStartEvent):
             return
-        n = len(counts)
         output = self._walk(event.output, "output", counts)
-        if len(counts) > n:
+        if output is not event.output:
             update["output"] = output
-        if event.error is not None:
-            n = len(counts)
-            message = self._text(event.error.message, "error.message", counts) or ""
-            stack = (
-                self._text(event.error.stack, "error.stack", counts) if event.error.stack else None
-            )
-            if len(counts) > n:
-                update["error"] = event.error.model_copy(
-                    update={"message": message, "stack": stack}
+        error = event.error
+        if error is not None:
+            message = self._text(error.message, "error.message", counts)
+            stack = self._text(error.stack, "error.stack", counts) if error.stack else None
+            if message is not error.message or (error.stack and stack is not error.stack):
+                update["error"] = error.model_copy(
+                    update={"message": message or "", "stack": stack}
                 )
-        if event.outcome is not None:
-            n = len(counts)
-            detail = self._walk(event.outcome.detail, "outcome.detail", counts)
-            if len(counts) > n:
-                update["outcome"] = event.outcome.model_copy(update={"detail": detail})
+        outcome = event.outcome
+        if outcome is not None:
+            detail = self._walk(outcome.detail, "outcome.detail", counts)
+            if detail is not outcome.detail:
+                update["outcome"] = outcome.model_copy(update={"detail": detail})
         if event.decisions:
-            n = len(counts)
-            decisions = tuple(
-                d.model_copy(
-                    update={
-                        "choice": self._walk(d.choice, f"decisions[{i}].choice", counts),
-                        "reason": self._text(d.reason, f"decisions[{i}].reason", counts)
-                        if d.reason
-                        else d.reason,
-                    }
-                )
-                for i, d in enumerate(event.decisions)
-            )
-            if len(counts) > n:
+            decisions = tuple(self._decision(d, i, counts) for i, d in enumerate(event.decisions))
+            if any(new is not old for new, old in zip(decisions, event.decisions, strict=True)):
                 update["decisions"] = decisions
 
+    def _decision(self, decision: Decision, i: int, counts: dict[tuple[str, str], int]) -> Decision:
+        choice = self._walk(decision.choice, f"decisions[{i}].choice", counts)
+        reason = decision.reason
+        new_reason = self._text(reason, f"decisions[{i}].reason", counts) if reason else reason
+        if choice is decision.choice and new_reason is reason:
+            return decision
+        return decision.model_copy(update={"choice": choice, "reason": new_reason})
 
-def _builtin_gate(detectors: list[Detector]) -> Callable[[str], object] | None:
-    """A search that finds nothing only where no detector in ``detectors`` can match.
 
-    None (no gate) when any detector is not a built-in one (extra patterns, the
-    deny list): their triggers are unknown.
-    """
-    if any(d.name not in BUILTIN_DETECTORS for d in detectors):
-        return None
-    parts = [r"[0-9@]", r":[0-9A-Fa-f]{0,4}:", re.escape("-----BEGIN"), "eyJ"]
-    parts += [d.gate.pattern for d in detectors if isinstance(d, PrefixDetector)]
-    return re.compile("|".join(parts)).search
+def _count(findings: list[Finding], path: str, counts: dict[tuple[str, str], int]) -> None:
+    for f in findings:
+        key = (f.detector, path)
+        counts[key] = counts.get(key, 0) + 1
+
+
+# Redaction records are immutable and few distinct ones occur (a detector and a field
+# path), so equal ones are shared instead of validated again; the memo is bounded
+# because paths include producers' attribute keys.
+_RECORDS: dict[tuple[str, str, int], Redaction] = {}
+_RECORDS_MAX = 8192
 
 
 def _redactions(counts: dict[tuple[str, str], int]) -> list[Redaction]:
-    return [
-        Redaction(detector=detector, field=path[:_PATH_MAX], count=count)
-        for (detector, path), count in counts.items()
-    ]
+    records = _RECORDS
+    out: list[Redaction] = []
+    for (detector, path), count in counts.items():
+        key = (detector, path, count)
+        record = records.get(key)
+        if record is None:
+            record = Redaction(detector=detector, field=path[:_PATH_MAX], count=count)
+            if len(records) < _RECORDS_MAX:
+                records[key] = record
+        out.append(record)
+    return out
+
+
+_setattr = object.__setattr__
+
+
+def _replaced(model: M, update: dict[str, object]) -> M:
+    """``model.model_copy(update=update)`` without its generic copying, for models
+    without private attributes or extra fields (every event model)."""
+    cls = type(model)
+    if cls.__private_attributes__ or cls.model_config.get("extra") == "allow":
+        return model.model_copy(update=update)
+    new = cls.__new__(cls)
+    values = model.__dict__.copy()
+    values.update(update)
+    fields_set = set(model.__pydantic_fields_set__)
+    fields_set.update(update)
+    _setattr(new, "__dict__", values)
+    _setattr(new, "__pydantic_fields_set__", fields_set)
+    _setattr(new, "__pydantic_extra__", None)
+    _setattr(new, "__pydantic_private__", None)
+    return new

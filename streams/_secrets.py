@@ -73,9 +73,22 @@ class PrefixDetector:
     gate: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        # One pass over the text for all prefixes beats one `in` per prefix.
-        gate = "|".join(re.escape(prefix) for prefix, _ in self.patterns)
-        object.__setattr__(self, "gate", re.compile(gate))
+        # One pass over the text for all prefixes beats one `in` per prefix. A prefix
+        # with "-" or "_" is looked for from that character back (a lookbehind), so the
+        # search skips ahead to the few characters that start an alternative instead of
+        # stopping at every "s", "r", "g" or "h" of ordinary words.
+        heads: dict[str, list[str]] = {}
+        alternatives: list[str] = []
+        for prefix, _ in self.patterns:
+            cut = next((i for i, ch in enumerate(prefix) if ch in "-_"), -1)
+            if cut > 0:
+                heads.setdefault(prefix[cut], []).append(prefix[: cut + 1])
+            else:
+                alternatives.append(re.escape(prefix))
+        for ch, words in heads.items():
+            behind = "|".join(f"(?<={re.escape(w)})" for w in dict.fromkeys(words))
+            alternatives.insert(0, f"{re.escape(ch)}(?:{behind})")
+        object.__setattr__(self, "gate", re.compile("|".join(alternatives)))
 
     def find(self, text: str) -> Iterator[tuple[int, int]]:
         if self.gate.search(text) is None:

@@ -1,0 +1,153 @@
+"""The per-string triage: it may only leave out a detector that would have found nothing.
+
+Soundness is checked directly: wherever a detector, run on its own, yields a
+span, the triage must have picked it. Plus the walk's copy-on-change rules.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+import pytest
+
+from tests.unit.streams._corpus import load
+from tracestream._bench_redact import typical_prompt_text
+from tracestream.streams import RedactionPolicy, Redactor
+from tracestream.streams._detectors import builtin_detectors, builtin_triage
+from tracestream.streams._secrets import _API_KEY_ALTERNATIVES
+
+pytestmark = pytest.mark.unit
+
+DETECTORS = builtin_detectors()
+TRIAGE = builtin_triage(DETECTORS)
+R = Redactor()
+
+# Values each needing its detector, in shapes the triage must not miss: an IBAN
+# whose only digit run is its check digits, a phone number starting with "+" or
+# "(", an IPv6 address without "::", a bearer token with dots, a webhook URL.
+MUST_RUN = {
+    "iban": ["GB82WEST12345698765432", "pay to GB82 WEST 1234 5698 7654 32 today"],
+    "credit_card": ["card 4111-1111-1111-1111", "5555555555554444"],
+    "us_ssn": ["SSN 123-45-6789", "ssn: 123 45 6789", "SSN 123456789"],
+    "phone": ["call +44 20 7946 0958", "phone (415) 555-2671", "tel 415.555.2671"],
+    "ipv4": ["host 10.1.2.3 up", "8.8.8.8"],
+    "ipv6": ["fe80:0:0:0:202:b3ff:fe1e:8329", "addr 2001:db8::8a2e:370:7334"],
+    "email": ["ops@example.com", "mail a.b+c@x.io"],
+    "jwt": ["eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc"],
+    "private_key": ["-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----"],
+    "api_key": [
+        "Authorization: Bearer ya29.a0AfH6SMBx9kLmNoPqRsTuVwXyZaBcDeFgHiJk",
+        "https://hooks.slack.com/services/T0AB12CD3/B0EF45GH6/aBcDeFgHiJkLmNoPqRsTuVwX",
+    ],
+}
+
+
+def _key_like(prefix: str, pattern: str, rng: random.Random) -> str:
+    """A string matching one API-key alternative: its prefix, then random key characters."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz0123456789"
+
+    def noise(n: int) -> str:
+        return "".join(rng.choice(alphabet) for _ in range(n))
+
+    for candidate in (
+        prefix + noise(40),
+        prefix + noise(40).upper(),
+        prefix + "live_" + noise(40),
+        prefix + "b-" + noise(40),
+        prefix + noise(22) + "." + noise(43),
+        "https://" + prefix + "/services/" + noise(40),
+    ):
+        match = re.compile(pattern).search(candidate)
+        if match is not None:
+            return match.group()
+    raise AssertionError(f"no sample for {pattern}")
+
+
+def _assert_sound(text: str) -> None:
+    picked = {d.name for d in TRIAGE(text)}
+    for detector in DETECTORS:
+        if any(end > start for start, end in detector.find(text)):
+            assert detector.name in picked, (detector.name, text)
+
+
+@pytest.mark.parametrize(("name", "text"), [(n, t) for n, ts in MUST_RUN.items() for t in ts])
+def test_triage_keeps_the_detector_a_value_needs(name: str, text: str) -> None:
+    assert name in {d.name for d in TRIAGE(text)}
+    assert name in {f.detector for f in R.scan(text)}
+    _assert_sound(text)
+
+
+@pytest.mark.parametrize(("prefix", "pattern"), _API_KEY_ALTERNATIVES)
+def test_triage_keeps_api_key_for_every_provider(prefix: str, pattern: str) -> None:
+    key = _key_like(prefix, pattern, random.Random(prefix))
+    for text in (key, f"token={key};", f"use {key} here"):
+        assert "api_key" in {d.name for d in TRIAGE(text)}, text
+        _assert_sound(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["plain words only", "order 12345", "3 hits", "version 1.2.3", "a-b_c", "key: value"],
+)
+def test_triage_skips_what_cannot_match(text: str) -> None:
+    assert TRIAGE(text) == []
+    assert R.scan(text) == []
+
+
+def test_triage_is_sound_over_the_corpus_and_bench_text() -> None:
+    texts = [str(row["text"]) for row in load()] + typical_prompt_text(300_000)
+    for text in texts:
+        _assert_sound(text)
+
+
+def test_triage_is_sound_on_fragments() -> None:
+    # Cuts through values at arbitrary places: the conditions must hold on any string.
+    rng = random.Random(4)
+    rows = [str(row["text"]) for row in load()]
+    for _ in range(3000):
+        text = rng.choice(rows)
+        start = rng.randrange(len(text))
+        _assert_sound(text[start : start + rng.randint(1, 80)])
+
+
+def test_extra_patterns_and_deny_list_always_run() -> None:
+    policy = RedactionPolicy(extra_patterns={"ticket": r"TCK[A-Z]{4}"}, deny_list=("acme",))
+    redactor = Redactor(policy)
+    # no digit, "@", colon or prefix: no built-in detector runs, the others still do
+    text, findings = redactor.redact_text("see TCKABCD from Acme")
+    assert text == "see <TICKET> from <DENY_LIST>"
+    assert [f.detector for f in findings] == ["ticket", "deny_list"]
+
+
+def test_unchanged_containers_are_returned_as_is() -> None:
+    value: dict[str, Any] = {"a": ["no pii here", {"b": "order 12345"}], "n": 3}
+    new, redactions = R.redact_value(value, "input")
+    assert new is value
+    assert redactions == []
+
+
+def test_changed_containers_are_copies_and_the_input_is_kept() -> None:
+    inner = {"keep": "nothing", "mail": "write to ops@example.com"}
+    value: dict[str, Any] = {"a": [inner, "plain"], "b": {"c": "plain"}}
+    new, redactions = R.redact_value(value, "input")
+    assert new == {
+        "a": [{"keep": "nothing", "mail": "write to <EMAIL>"}, "plain"],
+        "b": {"c": "plain"},
+    }
+    assert inner["mail"] == "write to ops@example.com"
+    assert isinstance(new, dict)
+    assert new["b"] is value["b"]  # untouched branches are shared, not rebuilt
+    assert [(r.detector, r.field, r.count) for r in redactions] == [("email", "input.a[0].mail", 1)]
+
+
+def test_attribute_globs_select_keys() -> None:
+    redactor = Redactor(RedactionPolicy(attribute_keys=("user.*",)))
+    attributes = {"user.email": "a@example.com", "other": "b@example.com"}
+    for _ in range(2):  # the second time from the memo
+        new, redactions = redactor.redact_value(
+            {k: v for k, v in attributes.items() if redactor._attribute_selected(k)}, "attributes"
+        )
+        assert new == {"user.email": "<EMAIL>"}
+        assert [r.field for r in redactions] == ["attributes.user.email"]
