@@ -60,6 +60,9 @@ class SinkConfig:
     retry_initial_ms: int = 200
     retry_max_ms: int = 30_000
     fetch_max_records: int = 20_000
+    #: Verify each fetched batch's CRC32C (aiokafka's ``check_crcs``). aiokafka
+    #: computes it in software here: ~0.07 s of CPU per 100k spans (~1.1 KB).
+    check_crcs: bool = False
     #: Blocks of one flush written at the same time. More than the cores (2)
     #: balances 3 partitions better: 1.38 s vs 1.44 s per 100k spans.
     insert_concurrency: int = 3
@@ -110,6 +113,7 @@ class Sink:
             group_id=self._config.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            check_crcs=self._config.check_crcs,
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024,
         )
