@@ -51,6 +51,9 @@ _MODES: frozenset[str] = frozenset(("mask", "hash", "drop"))
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DIGITY = frozenset(("credit_card", "us_ssn", "phone", "iban"))
 _PATH_MAX = 256
+_CLEAN_MAX = 4096  # strings
+_CLEAN_MAX_LEN = 4096  # characters per string: the memo stays under ~16 MB
+_NO_FINDINGS: list[Finding] = []  # shared, never appended to
 AnyEvent = TypeVar("AnyEvent", SpanStartEvent, SpanEndEvent, SpanEvent, ScoreEvent)
 M = TypeVar("M", bound=BaseModel)
 
@@ -147,6 +150,10 @@ class Redactor:
         # builtin_triage): most strings in events need none or one of the ten.
         self._triage = builtin_triage(self._detectors)
         self._selected: dict[str, bool] = {}
+        # Strings found clean, so a repeat (a system prompt, a chat history re-sent with
+        # every turn, a templated reply) costs a hash instead of a scan. Only clean ones:
+        # the memo never holds a value that was redacted.
+        self._clean: set[str] = set()
 
     @property
     def detector_names(self) -> tuple[str, ...]:
@@ -244,32 +251,38 @@ class Redactor:
         return value
 
     def _text(self, text: str, path: str, counts: dict[tuple[str, str], int]) -> str | None:
-        if len(text) < 6:  # nothing we detect is shorter
+        if len(text) < 6 or text in self._clean:  # nothing we detect is shorter than 6
             return text
         detectors = self._triage(text)
-        if not detectors:
-            return text
-        findings = self._scan(text, detectors)
+        findings = self._scan(text, detectors) if detectors else _NO_FINDINGS
         if not findings:
+            self._remember_clean(text)
             return text
         _count(findings, path, counts)
         return self._replace(text, findings)
+
+    def _remember_clean(self, text: str) -> None:
+        if len(text) > _CLEAN_MAX_LEN:
+            return
+        clean = self._clean
+        if len(clean) >= _CLEAN_MAX:
+            clean.clear()  # crude, but O(1) amortised and safe to race with readers
+        clean.add(text)
 
     def _dict(
         self, value: dict[str, JsonValue], path: str, counts: dict[tuple[str, str], int]
     ) -> dict[str, JsonValue]:
         out: dict[str, JsonValue] | None = None
-        triage = self._triage
+        triage, clean = self._triage, self._clean
         new: JsonValue
         for k, v in value.items():
             if isinstance(v, str):
-                if len(v) < 6:
+                if len(v) < 6 or v in clean:
                     continue
                 detectors = triage(v)
-                if not detectors:
-                    continue
-                findings = self._scan(v, detectors)
+                findings = self._scan(v, detectors) if detectors else _NO_FINDINGS
                 if not findings:
+                    self._remember_clean(v)
                     continue
                 _count(findings, f"{path}.{k}", counts)
                 new = self._replace(v, findings)
@@ -288,17 +301,16 @@ class Redactor:
         self, value: list[JsonValue], path: str, counts: dict[tuple[str, str], int]
     ) -> list[JsonValue]:
         out: list[JsonValue] | None = None
-        triage = self._triage
+        triage, clean = self._triage, self._clean
         new: JsonValue
         for i, v in enumerate(value):
             if isinstance(v, str):
-                if len(v) < 6:
+                if len(v) < 6 or v in clean:
                     continue
                 detectors = triage(v)
-                if not detectors:
-                    continue
-                findings = self._scan(v, detectors)
+                findings = self._scan(v, detectors) if detectors else _NO_FINDINGS
                 if not findings:
+                    self._remember_clean(v)
                     continue
                 _count(findings, f"{path}[{i}]", counts)
                 new = self._replace(v, findings)

@@ -151,3 +151,13 @@ def test_attribute_globs_select_keys() -> None:
         )
         assert new == {"user.email": "<EMAIL>"}
         assert [r.field for r in redactions] == ["attributes.user.email"]
+
+
+def test_clean_memo_holds_only_strings_with_nothing_redacted() -> None:
+    redactor = Redactor()
+    value = ["plain words only, version 1.2.3", "write to ops@example.com", "order 12345"]
+    for _ in range(3):  # the second and third walks answer clean strings from the memo
+        new, redactions = redactor.redact_value(value, "input")
+        assert new == ["plain words only, version 1.2.3", "write to <EMAIL>", "order 12345"]
+        assert [(r.detector, r.field, r.count) for r in redactions] == [("email", "input[1]", 1)]
+    assert redactor._clean == {"plain words only, version 1.2.3", "order 12345"}
