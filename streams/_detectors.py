@@ -42,6 +42,7 @@ __all__ = [
 
 Check = Callable[[str, "re.Match[str]"], "tuple[int, int] | None"]
 _has_digit = re.compile(r"[0-9]").search
+_DIGITS = frozenset("0123456789")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,9 @@ class LiteralDetector:
 # own regexes then run only inside runs long enough to hold a match. The memo holds
 # one (text, runs) pair: a tuple swap, so sharing a detector between threads is safe.
 _RUN_START, _RUN_NEXT = r"[+(0-9]", r"(?:[0-9().-]| (?=[0-9(+]))"
-_RUN = re.compile(f"{_RUN_START}{_RUN_NEXT}*")
+# The same runs, matched a block of characters at a time and possessively: a run ends
+# where its characters end, so backtracking could never help.
+_RUN = re.compile(r"[+(0-9](?:[0-9().-]++| (?=[0-9(+]))*+")
 _runs_memo: tuple[str, list[tuple[int, int]]] = ("", [])
 
 
@@ -192,7 +195,7 @@ _VERSION_WORDS = ("version", "ver ", "v", "release", "build", "firmware", "oid")
 
 def _card(text: str, m: re.Match[str]) -> tuple[int, int] | None:
     raw = m.group()
-    seps = {ch for ch in raw if not ch.isdigit()}
+    seps = set(raw).difference(_DIGITS)
     if len(seps) > 1:
         return None
     digits = raw.replace(" ", "").replace("-", "")
@@ -217,7 +220,7 @@ _DOTTED_QUAD = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![0-
 
 
 def _phone_candidate_ok(raw: str, regions: tuple[str, ...], text: str, start: int) -> bool:
-    digits = sum(ch.isdigit() for ch in raw)
+    digits = sum(map(str.isdigit, raw))
     if "." in raw:
         # dotted quads (IP addresses) and OIDs are not phone numbers
         if _DOTTED_QUAD.match(raw) or any(len(g) == 1 for g in raw.split(".")[1:]):

@@ -161,3 +161,22 @@ def test_clean_memo_holds_only_strings_with_nothing_redacted() -> None:
         assert new == ["plain words only, version 1.2.3", "write to <EMAIL>", "order 12345"]
         assert [(r.detector, r.field, r.count) for r in redactions] == [("email", "input[1]", 1)]
     assert redactor._clean == {"plain words only, version 1.2.3", "order 12345"}
+
+
+def test_numeric_runs_and_the_long_run_condition_agree_on_random_text() -> None:
+    # numeric_runs matches a block at a time, possessively; the triage's condition a
+    # character at a time: both must see the same runs, e.g. ten digits without a space.
+    from tracestream.streams import _detectors
+
+    char_level = re.compile(f"{_detectors._RUN_START}{_detectors._RUN_NEXT}*")
+    rng = random.Random(7)
+    texts = ["call 4155552671", "+44 20 7946 0958", "(415) 555-2671", "1.2.3.4", "ab 12 (3"]
+    texts += ["".join(rng.choice("0123456789 ().-+ab") for _ in range(rng.randint(1, 40))) for _ in range(5000)]  # fmt: skip
+    for text in texts:
+        spans = [m.span() for m in char_level.finditer(text)]
+        assert [m.span() for m in _detectors._RUN.finditer(text)] == spans, text
+        runs = _detectors.numeric_runs(text)  # (none without a digit)
+        longest = max((end - start for start, end in runs), default=0)
+        picked = {d.name for d in TRIAGE(text)}
+        assert ("ipv4" in picked) == (longest >= 7), text
+        assert ("phone" in picked) == (longest >= 10), text
