@@ -426,11 +426,15 @@ def builtin_triage(detectors: Sequence[F]) -> Callable[[str], list[F]]:
         if email is not None and "@" in text:
             out.append(email)
         if has_digit(text) is not None:
-            if iban is not None and iban_head(text) is not None:
-                out.append(iban)
             if by_len and long_run(text) is not None:
                 longest = max(end - start for start, end in numeric_runs(text))
                 out += [d for m, d in by_len if longest >= m]
+                # The runs are at hand: iban's own look at each run's first two
+                # characters is cheaper than another search through a long text.
+                if iban is not None:
+                    out.append(iban)
+            elif iban is not None and iban_head(text) is not None:
+                out.append(iban)
         if ipv6_search is not None and ":" in text and ipv6_search(text) is not None:
             out.append(ipv6)  # type: ignore[arg-type]
         return out
