@@ -216,11 +216,12 @@ def _ssn(text: str, m: re.Match[str]) -> tuple[int, int] | None:
     return m.span()
 
 
+_PHONE_SEPARATORS = str.maketrans("", "", " ().-+")
 _DOTTED_QUAD = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9])")
 
 
 def _phone_candidate_ok(raw: str, regions: tuple[str, ...], text: str, start: int) -> bool:
-    digits = sum(map(str.isdigit, raw))
+    digits = len(raw.translate(_PHONE_SEPARATORS))  # raw holds digits and these only
     if "." in raw:
         # dotted quads (IP addresses) and OIDs are not phone numbers
         if _DOTTED_QUAD.match(raw) or any(len(g) == 1 for g in raw.split(".")[1:]):
