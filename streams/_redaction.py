@@ -408,18 +408,34 @@ class Redactor:
             detail = self._walk(outcome.detail, "outcome.detail", counts)
             if detail is not outcome.detail:
                 update["outcome"] = outcome.model_copy(update={"detail": detail})
-        if event.decisions:
-            decisions = tuple(self._decision(d, i, counts) for i, d in enumerate(event.decisions))
-            if any(new is not old for new, old in zip(decisions, event.decisions, strict=True)):
-                update["decisions"] = decisions
+        decisions = event.decisions
+        if decisions:
+            changed = [self._decision(d, i, counts) for i, d in enumerate(decisions)]
+            if any(new is not old for new, old in zip(changed, decisions, strict=True)):
+                update["decisions"] = tuple(changed)
+
+    def _settled(self, value: JsonValue) -> bool:
+        """True when ``value`` certainly needs no redaction: saves building its path."""
+        if isinstance(value, str):
+            return len(value) < 6 or value in self._clean
+        return not isinstance(value, dict | list)
 
     def _decision(self, decision: Decision, i: int, counts: dict[tuple[str, str], int]) -> Decision:
-        choice = self._walk(decision.choice, f"decisions[{i}].choice", counts)
+        choice = decision.choice
         reason = decision.reason
-        new_reason = self._text(reason, f"decisions[{i}].reason", counts) if reason else reason
-        if choice is decision.choice and new_reason is reason:
+        new_choice = (
+            choice
+            if self._settled(choice)
+            else self._walk(choice, f"decisions[{i}].choice", counts)
+        )
+        new_reason = (
+            reason
+            if not reason or self._settled(reason)
+            else self._text(reason, f"decisions[{i}].reason", counts)
+        )
+        if new_choice is choice and new_reason is reason:
             return decision
-        return decision.model_copy(update={"choice": choice, "reason": new_reason})
+        return decision.model_copy(update={"choice": new_choice, "reason": new_reason})
 
 
 def _count(findings: list[Finding], path: str, counts: dict[tuple[str, str], int]) -> None:

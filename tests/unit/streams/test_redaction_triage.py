@@ -180,3 +180,47 @@ def test_numeric_runs_and_the_long_run_condition_agree_on_random_text() -> None:
         picked = {d.name for d in TRIAGE(text)}
         assert ("ipv4" in picked) == (longest >= 7), text
         assert ("phone" in picked) == (longest >= 10), text
+
+
+def test_decisions_outcome_and_error_of_an_end_event() -> None:
+    from datetime import UTC, datetime
+
+    from tracestream.schemas import Decision, ErrorInfo, Outcome, SpanEndEvent
+
+    now = datetime(2026, 11, 24, 7, 30, tzinfo=UTC)
+    clean = Decision(name="route", choice="self-service", reason="account question")
+    event = SpanEndEvent(
+        event_id="01936f3e-8f5a-7cc2-9d5e-0a1b2c3d4e5f",
+        project="p",
+        service="s",
+        trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
+        timestamp=now,
+        event_type="span.end",
+        span_id="00f067aa0ba902b7",
+        end_time=now,
+        decisions=(
+            clean,
+            Decision(
+                name="notify", choice={"to": "ops@example.com"}, reason="mail ops@example.com"
+            ),
+            Decision(name="n", choice=3, reason=None),
+        ),
+        outcome=Outcome(label="done", detail=["call +1 415-555-2671"]),
+        error=ErrorInfo(type="E", message="card 4111 1111 1111 1111", stack=""),
+    )
+    for redactor in (Redactor(), Redactor()):
+        for _ in range(2):  # the second time with clean strings from the memo
+            redacted, found = redactor.redact_event(event)
+            assert redacted.decisions[0] is clean
+            assert redacted.decisions[1].choice == {"to": "<EMAIL>"}
+            assert redacted.decisions[1].reason == "mail <EMAIL>"
+            assert redacted.decisions[2] == event.decisions[2]
+            assert redacted.outcome is not None and redacted.outcome.detail == ["call <PHONE>"]
+            assert redacted.error == ErrorInfo(type="E", message="card <CREDIT_CARD>", stack=None)
+            assert [(r.detector, r.field, r.count) for r in found] == [
+                ("credit_card", "error.message", 1),
+                ("phone", "outcome.detail[0]", 1),
+                ("email", "decisions[1].choice.to", 1),
+                ("email", "decisions[1].reason", 1),
+            ]
+            assert redacted.redactions == tuple(found)
