@@ -28,10 +28,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tracestream.schemas import Topics
 
 from ._anomaly import BaselineState
+from ._heap import HeapKeeper
 from ._metrics import PipelineMetrics
 from ._pipeline import BatchOutput, Pipeline
 from ._publish import dump_record, observe_published, window_key
-from ._trace_state import TraceState
+from ._trace_state import StoredTrace, TraceState
 from ._validate import SourceRecord
 from ._windows import WindowState
 
@@ -58,6 +59,8 @@ class WorkerConfig:
     batch_within_s: float = 0.2
     tick_interval_s: float = 1.0
     session_timeout_s: float = 30.0
+    #: See :class:`~tracestream.streams._heap.HeapKeeper`; 0: CPython's own GC.
+    gc_full_collect_s: float = 0.0
 
 
 class WorkerApp:
@@ -74,6 +77,7 @@ class WorkerApp:
         self.pipeline = pipeline
         self.metrics = metrics
         self._lock = asyncio.Lock()
+        self._heap = HeapKeeper(config.gc_full_collect_s)
         brokers = ";".join(
             f"kafka://{server.strip()}" for server in config.kafka_bootstrap.split(",")
         )
@@ -126,7 +130,7 @@ class WorkerApp:
         self.trace_table = self._table("trace-state")
         self.window_table = self._table("window-state")
         self.baseline_table = self._table("baseline-state")
-        self.store: WriteBackStore[TraceState] = WriteBackStore(TraceState.from_bytes)
+        self.store: WriteBackStore[StoredTrace] = WriteBackStore(TraceState.from_bytes)
         self.window_store: WriteBackStore[WindowState] = WriteBackStore(WindowState.from_bytes)
         self.baseline_store: WriteBackStore[BaselineState] = WriteBackStore(
             BaselineState.from_bytes
@@ -163,6 +167,7 @@ class WorkerApp:
                 self._load_state()
                 output = self.pipeline.process(records, now_ms=int(time.time() * 1000))
                 await self._publish(output)
+                self._heap.after_batch()
             self._observe_batch(events, time.perf_counter() - started)
 
     async def _tick(self) -> None:
@@ -170,6 +175,7 @@ class WorkerApp:
             self._load_state()
             output = self.pipeline.tick(now_ms=int(time.time() * 1000))
             await self._publish(output)
+            self._heap.after_batch()
 
     def _load_state(self) -> None:
         """Once, after Faust restored the table from its changelog: fill the store."""

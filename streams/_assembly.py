@@ -49,7 +49,14 @@ from tracestream.schemas import (
 
 from ._construct import construct
 from ._pricing import Pricer
-from ._trace_state import SpanState, TraceState, build_span, build_trace
+from ._trace_state import (
+    DormantTrace,
+    SpanState,
+    StoredTrace,
+    TraceState,
+    build_span,
+    build_trace,
+)
 
 __all__ = ["Assembler", "AssemblyOutput", "SpanEventLike"]
 
@@ -93,7 +100,7 @@ class Assembler:
     def __init__(
         self,
         pricer: Pricer,
-        store: MutableMapping[str, TraceState] | None = None,
+        store: MutableMapping[str, StoredTrace] | None = None,
         *,
         grace_s: float = 5.0,
         idle_timeout_s: float = 300.0,
@@ -102,7 +109,7 @@ class Assembler:
         linger_s: float = 600.0,
     ) -> None:
         self.pricer = pricer
-        self.store: MutableMapping[str, TraceState] = {} if store is None else store
+        self.store: MutableMapping[str, StoredTrace] = {} if store is None else store
         self._grace = timedelta(seconds=grace_s)
         self._idle = timedelta(seconds=idle_timeout_s)
         self._linger = timedelta(seconds=linger_s)
@@ -148,6 +155,8 @@ class Assembler:
         out = AssemblyOutput()
         tid = event.trace_id
         state = self.store.get(tid)
+        if isinstance(state, DormantTrace):
+            state = state.wake()  # a late event: rare, so waking may be slow
         if state is None:
             while len(self._order) >= self._max_open:
                 self._evict_oldest(now, out)
@@ -213,7 +222,14 @@ class Assembler:
             heapq.heapify(self._heap)
         return out
 
-    def _advance(self, state: TraceState, now: datetime, out: AssemblyOutput) -> None:
+    def _advance(self, state: StoredTrace, now: datetime, out: AssemblyOutput) -> None:
+        if isinstance(state, DormantTrace):
+            if state.expires_at is not None and state.expires_at <= now:
+                del self.store[state.trace_id]
+                self._forget(state.trace_id)
+            else:  # unchanged: no store write (no changelog record), only the next check
+                self._schedule(state, reschedule=True)
+            return
         if state.emit_at is not None and state.emit_at <= now:
             self._emit_trace(state, now, out)
         elif state.version == 0 and state.last_seen + self._idle <= now:
@@ -223,12 +239,15 @@ class Assembler:
             del self.store[state.trace_id]
             self._forget(state.trace_id)
             return
+        if state.version > 0 and state.emit_at is None:
+            self._save(DormantTrace.of(state), reschedule=True)
+            return
         self._save(state, reschedule=True)
 
     def _evict_oldest(self, now: datetime, out: AssemblyOutput) -> None:
         tid = next(iter(self._order))
         state = self.store.get(tid)
-        if state is not None and (state.version == 0 or state.emit_at is not None):
+        if isinstance(state, TraceState) and (state.version == 0 or state.emit_at is not None):
             state.timed_out = not state.roots_ended()
             self._emit_trace(state, now, out)
             out.counts["evicted_traces"] += 1
@@ -277,7 +296,7 @@ class Assembler:
         state.emit_at = None
         state.expires_at = now + self._linger
 
-    def _next_check(self, state: TraceState) -> datetime:
+    def _next_check(self, state: StoredTrace) -> datetime:
         times = [state.emit_at] if state.emit_at is not None else []
         if state.version == 0:
             times.append(state.last_seen + self._idle)
@@ -285,8 +304,11 @@ class Assembler:
             times.append(state.expires_at)
         return min(times) if times else state.last_seen + self._idle
 
-    def _save(self, state: TraceState, *, reschedule: bool = False) -> None:
+    def _save(self, state: StoredTrace, *, reschedule: bool = False) -> None:
         self.store[state.trace_id] = state
+        self._schedule(state, reschedule=reschedule)
+
+    def _schedule(self, state: StoredTrace, *, reschedule: bool) -> None:
         nxt = self._next_check(state)
         current = self._next.get(state.trace_id)
         # Idle deadlines only move later: leave the earlier check in the heap

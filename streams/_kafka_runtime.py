@@ -59,10 +59,11 @@ from tracestream.schemas import Topics
 from ._anomaly import BaselineState
 from ._batch_send import Message, send_batches
 from ._changelog_store import PartitionedStore, default_partition
+from ._heap import HeapKeeper
 from ._metrics import PipelineMetrics
 from ._pipeline import BatchOutput, Pipeline
 from ._publish import dump_record, observe_published, window_key
-from ._trace_state import TraceState
+from ._trace_state import StoredTrace, TraceState
 from ._validate import SourceRecord
 from ._windows import WindowState
 
@@ -90,6 +91,8 @@ class KafkaWorkerConfig:
     batch_within_ms: int = 200
     tick_interval_ms: int = 1000
     session_timeout_ms: int = 30_000
+    #: See :class:`~tracestream.streams._heap.HeapKeeper`; 0: CPython's own GC.
+    gc_full_collect_s: float = 0.0
 
     def changelog(self, name: str) -> str:
         """The compacted changelog topic of state ``name``."""
@@ -117,7 +120,7 @@ class KafkaWorker:
         self._stopping = asyncio.Event()
         #: events-topic key -> partition of the batch being processed (trace state placement)
         self._batch_partitions: dict[str, int] = {}
-        self.store: PartitionedStore[TraceState] = PartitionedStore(
+        self.store: PartitionedStore[StoredTrace] = PartitionedStore(
             TraceState.from_bytes, self._trace_partition
         )
         self.window_store: PartitionedStore[WindowState] = PartitionedStore(
@@ -131,6 +134,7 @@ class KafkaWorker:
             (self.window_store, config.changelog("window-state")),
             (self.baseline_store, config.changelog("baseline-state")),
         )
+        self._heap = HeapKeeper(config.gc_full_collect_s)
         self._held: set[int] = set()
         self._generation = 0
         self._producer: AIOKafkaProducer | None = None
@@ -298,6 +302,7 @@ class KafkaWorker:
             output = self.pipeline.process(records, now_ms=int(time.time() * 1000))
             await self._publish(output)
             hints.clear()
+            self._heap.after_batch()
             try:
                 await consumer.commit(commit)
             except KafkaError as exc:
@@ -318,6 +323,7 @@ class KafkaWorker:
                     continue
                 output = self.pipeline.tick(now_ms=int(time.time() * 1000))
                 await self._publish(output)
+                self._heap.after_batch()
 
     async def _publish(self, out: BatchOutput) -> None:
         """Produce a batch's outputs, then its state changes; wait for every ack of each.

@@ -24,6 +24,7 @@ Record-building rules (the contract the sinks rely on):
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -49,7 +50,7 @@ from tracestream.schemas import (
 from ._construct import construct
 from ._pricing import MissReason, Pricer
 
-__all__ = ["SpanState", "TraceState", "build_span", "build_trace"]
+__all__ = ["DormantTrace", "SpanState", "StoredTrace", "TraceState", "build_span", "build_trace"]
 
 
 class SpanState(BaseModel):
@@ -182,6 +183,53 @@ _SPANS = {"spans"}
 def _dump(event: BaseModel) -> bytes:
     data: bytes = event.__pydantic_serializer__.to_json(event, exclude_defaults=True)
     return data
+
+
+@dataclass(slots=True)
+class DormantTrace:
+    """An emitted trace waiting out its linger, held as its changelog bytes.
+
+    Most states a worker holds are emitted traces kept only in case a late
+    event comes (the linger is minutes; a trace is open for seconds). As
+    object graphs they were most of the heap and most of the garbage
+    collector's work; as bytes they are one untracked object each. A late
+    event wakes the state (:meth:`wake`); the changelog gets the same bytes.
+    """
+
+    trace_id: str
+    first_seen: datetime
+    last_seen: datetime
+    version: int
+    expires_at: datetime | None
+    data: bytes
+    #: Always None: only a state with nothing left to emit goes dormant.
+    emit_at: None = None
+
+    @classmethod
+    def of(cls, state: TraceState) -> DormantTrace:
+        """The dormant form of ``state`` (which must have been emitted and be due nowhere)."""
+        if state.emit_at is not None or state.version == 0:
+            raise ValueError("only an emitted trace with nothing due can go dormant")
+        return cls(
+            state.trace_id,
+            state.first_seen,
+            state.last_seen,
+            state.version,
+            state.expires_at,
+            state.to_bytes(),
+        )
+
+    def wake(self) -> TraceState:
+        """The full state again."""
+        return TraceState.from_bytes(self.data)
+
+    def to_bytes(self) -> bytes:
+        """The changelog record (the bytes the state went dormant with)."""
+        return self.data
+
+
+#: What a trace store holds per trace id.
+StoredTrace = TraceState | DormantTrace
 
 
 def build_span(

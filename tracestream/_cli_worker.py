@@ -56,6 +56,7 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
                 batch_within_ms=settings.worker_batch_within_ms,
                 tick_interval_ms=settings.worker_tick_interval_ms,
                 session_timeout_ms=settings.worker_session_timeout_ms,
+                gc_full_collect_s=settings.worker_gc_full_collect_s,
             ),
             Pipeline(stages, metrics),
             metrics,
@@ -77,6 +78,7 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
             batch_within_s=settings.worker_batch_within_ms / 1000,
             tick_interval_s=settings.worker_tick_interval_ms / 1000,
             session_timeout_s=settings.worker_session_timeout_ms / 1000,
+            gc_full_collect_s=settings.worker_gc_full_collect_s,
         )
         app = WorkerApp(config, Pipeline(stages, metrics), metrics)
     # The stateful stages keep their state in the runtime's changelogged stores.

@@ -212,6 +212,16 @@ class Settings(BaseSettings):
         le=300_000,
         description="Consumer-group session timeout: how long a crashed worker holds its partitions before the group reassigns them.",
     )
+    worker_gc_full_collect_s: float = Field(
+        300.0,
+        ge=0,
+        le=86_400,
+        description=(
+            "The worker keeps its long-lived state out of the garbage collector's view "
+            "(frozen after each batch) and runs a full collection this often; "
+            "0 leaves CPython's collector as it is."
+        ),
+    )
     worker_tick_interval_ms: int = Field(
         1000,
         ge=10,

@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from tests.unit.streams._spans import TRACE as TRACE_ID
 from tests.unit.streams._spans import at, end, sid, start, whole
 from tracestream.schemas import Redaction, SpanStatus, TraceRecord, Usage
 from tracestream.streams._assembly import Assembler, AssemblyOutput, SpanEventLike
@@ -212,3 +213,53 @@ def test_unknown_model_counted() -> None:
     _, out = _run([whole(1, None, 0, 1, kind="generation", model={"name": "mine"}, usage={})])
     assert out.counts["unpriced_unknown_model"] == 1
     assert out.traces[0].unpriced_generations == 1 and out.traces[0].cost_usd is None
+
+
+class _CountingStore(dict[str, object]):
+    """A dict that counts writes (each one is a changelog record in the worker)."""
+
+    writes = 0
+
+    def __setitem__(self, key: str, value: object) -> None:
+        self.writes += 1
+        super().__setitem__(key, value)
+
+
+def test_emitted_trace_lingers_as_bytes_and_wakes_for_a_late_event() -> None:
+    from tracestream.streams._trace_state import DormantTrace
+
+    store = _CountingStore()
+    asm = Assembler(Pricer(), store, grace_s=5, idle_timeout_s=60, linger_s=600)  # type: ignore[arg-type]
+    asm.apply(start(1, None, 0), at(0))
+    asm.apply(start(2, 1, 0.5), at(0))
+    asm.apply(end(1, None, 2), at(1))
+    full = store[TRACE_ID]
+    assert isinstance(full, TraceState)
+    expected = full.model_copy(deep=True)
+    (first,) = asm.due(at(6)).traces
+    dormant = store[TRACE_ID]
+    assert isinstance(dormant, DormantTrace)
+    # The changelog record of the dormant state is the emitted state's, byte for byte.
+    assert dormant.to_bytes() == full.to_bytes()
+    woken = dormant.wake()
+    assert woken.version == 1 and woken.spans.keys() == expected.spans.keys()
+    # Checks while it lingers write nothing (no changelog traffic).
+    writes = store.writes
+    assert asm.due(at(61)).traces == [] and store.writes == writes
+    late = asm.apply(end(2, 1, 1.5), at(70))
+    assert isinstance(store[TRACE_ID], TraceState) and late.counts["late_events"] == 1
+    (second,) = asm.due(at(75)).traces
+    assert (first.version, second.version) == (1, 2)
+    assert (second.status, second.span_count) == ("ok", 2)
+    assert isinstance(store[TRACE_ID], DormantTrace)
+    assert asm.due(at(75 + 600)).traces == [] and TRACE_ID not in store
+    assert asm.open_traces == 0
+
+
+def test_only_an_emitted_state_goes_dormant() -> None:
+    from tracestream.streams._trace_state import DormantTrace
+
+    asm = Assembler(Pricer())
+    asm.apply(start(1, None, 0), at(0))
+    with pytest.raises(ValueError, match="emitted"):
+        DormantTrace.of(asm.store[TRACE_ID])  # type: ignore[arg-type]
