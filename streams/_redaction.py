@@ -19,6 +19,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import hmac
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,7 +54,7 @@ _DIGITY = frozenset(("credit_card", "us_ssn", "phone", "iban"))
 _PATH_MAX = 256
 _CLEAN_MAX = 4096  # strings
 _CLEAN_MAX_LEN = 4096  # characters per string: the memo stays under ~16 MB
-_NO_FINDINGS: list[Finding] = []  # shared, never appended to
+_blake2b = hashlib.blake2b
 AnyEvent = TypeVar("AnyEvent", SpanStartEvent, SpanEndEvent, SpanEvent, ScoreEvent)
 M = TypeVar("M", bound=BaseModel)
 
@@ -154,6 +155,11 @@ class Redactor:
         # every turn, a templated reply) costs a hash instead of a scan. Only clean ones:
         # the memo never holds a value that was redacted.
         self._clean: set[str] = set()
+        # Strings redacted before, keyed by a keyed digest so the memo holds no value
+        # that was found: a user message with a card number comes back in the input of
+        # every later generation of the conversation.
+        self._redacted_memo: dict[bytes, tuple[str | None, list[Finding]]] = {}
+        self._memo_key = os.urandom(32)
 
     @property
     def detector_names(self) -> tuple[str, ...]:
@@ -253,13 +259,38 @@ class Redactor:
     def _text(self, text: str, path: str, counts: dict[tuple[str, str], int]) -> str | None:
         if len(text) < 6 or text in self._clean:  # nothing we detect is shorter than 6
             return text
+        redacted = self._redacted(text)
+        if redacted is None:
+            return text
+        _count(redacted[1], path, counts)
+        return redacted[0]
+
+    def _redacted(self, text: str) -> tuple[str | None, list[Finding]] | None:
+        """The walk's ``_replace(text, scan(text))`` and the findings; None where nothing
+        is found. Remembers clean strings, and redacted ones by a keyed digest."""
         detectors = self._triage(text)
-        findings = self._scan(text, detectors) if detectors else _NO_FINDINGS
+        if not detectors:
+            self._remember_clean(text)
+            return None
+        digest = None
+        if len(text) <= _CLEAN_MAX_LEN:
+            digest = _blake2b(
+                text.encode("utf-8", "surrogatepass"), key=self._memo_key, digest_size=16
+            ).digest()
+            known = self._redacted_memo.get(digest)
+            if known is not None:
+                return known
+        findings = self._scan(text, detectors)
         if not findings:
             self._remember_clean(text)
-            return text
-        _count(findings, path, counts)
-        return self._replace(text, findings)
+            return None
+        redacted = (self._replace(text, findings), findings)
+        if digest is not None:
+            memo = self._redacted_memo
+            if len(memo) >= _CLEAN_MAX:
+                memo.clear()
+            memo[digest] = redacted
+        return redacted
 
     def _remember_clean(self, text: str) -> None:
         if len(text) > _CLEAN_MAX_LEN:
@@ -273,19 +304,17 @@ class Redactor:
         self, value: dict[str, JsonValue], path: str, counts: dict[tuple[str, str], int]
     ) -> dict[str, JsonValue]:
         out: dict[str, JsonValue] | None = None
-        triage, clean = self._triage, self._clean
+        clean = self._clean
         new: JsonValue
         for k, v in value.items():
             if isinstance(v, str):
                 if len(v) < 6 or v in clean:
                     continue
-                detectors = triage(v)
-                findings = self._scan(v, detectors) if detectors else _NO_FINDINGS
-                if not findings:
-                    self._remember_clean(v)
+                redacted = self._redacted(v)
+                if redacted is None:
                     continue
-                _count(findings, f"{path}.{k}", counts)
-                new = self._replace(v, findings)
+                _count(redacted[1], f"{path}.{k}", counts)
+                new = redacted[0]
             elif isinstance(v, dict | list):
                 new = self._walk(v, f"{path}.{k}", counts)
                 if new is v:
@@ -301,19 +330,17 @@ class Redactor:
         self, value: list[JsonValue], path: str, counts: dict[tuple[str, str], int]
     ) -> list[JsonValue]:
         out: list[JsonValue] | None = None
-        triage, clean = self._triage, self._clean
+        clean = self._clean
         new: JsonValue
         for i, v in enumerate(value):
             if isinstance(v, str):
                 if len(v) < 6 or v in clean:
                     continue
-                detectors = triage(v)
-                findings = self._scan(v, detectors) if detectors else _NO_FINDINGS
-                if not findings:
-                    self._remember_clean(v)
+                redacted = self._redacted(v)
+                if redacted is None:
                     continue
-                _count(findings, f"{path}[{i}]", counts)
-                new = self._replace(v, findings)
+                _count(redacted[1], f"{path}[{i}]", counts)
+                new = redacted[0]
             elif isinstance(v, dict | list):
                 new = self._walk(v, f"{path}[{i}]", counts)
                 if new is v:

@@ -224,3 +224,23 @@ def test_decisions_outcome_and_error_of_an_end_event() -> None:
                 ("email", "decisions[1].reason", 1),
             ]
             assert redacted.redactions == tuple(found)
+
+
+def test_redacted_memo_gives_the_same_answer_and_holds_no_found_value() -> None:
+    policy = RedactionPolicy(modes={"email": "hash"}, hmac_key=b"k")
+    redactor = Redactor(policy)
+    card = "4111 1111 1111 1111"
+    value = [f"card {card} and a@example.com", {"again": f"card {card} and a@example.com"}]
+    first = redactor.redact_value(value, "input")
+    for _ in range(2):
+        assert redactor.redact_value(value, "input") == first
+    assert [(r.detector, r.field) for r in first[1]] == [
+        ("credit_card", "input[0]"),
+        ("email", "input[0]"),
+        ("credit_card", "input[1].again"),
+        ("email", "input[1].again"),
+    ]
+    assert len(redactor._redacted_memo) == 1
+    stored = repr(redactor._redacted_memo)
+    assert card not in stored and "a@example.com" not in stored
+    assert card.encode() not in b"".join(redactor._redacted_memo)
