@@ -23,7 +23,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Literal, NamedTuple, TypeVar, cast
 
 from pydantic import BaseModel, JsonValue
 
@@ -315,7 +315,7 @@ class Redactor:
                     continue
                 _count(redacted[1], f"{path}.{k}", counts)
                 new = redacted[0]
-            elif isinstance(v, dict | list):
+            elif isinstance(v, _CONTAINERS):
                 new = self._walk(v, f"{path}.{k}", counts)
                 if new is v:
                     continue
@@ -341,7 +341,7 @@ class Redactor:
                     continue
                 _count(redacted[1], f"{path}[{i}]", counts)
                 new = redacted[0]
-            elif isinstance(v, dict | list):
+            elif isinstance(v, _CONTAINERS):
                 new = self._walk(v, f"{path}[{i}]", counts)
                 if new is v:
                     continue
@@ -374,21 +374,23 @@ class Redactor:
         """
         counts: dict[tuple[str, str], int] = {}
         update: dict[str, object] = {}
-        if isinstance(event, ScoreEvent):
-            if event.comment:
+        shape = _SHAPES.get(type(event)) or _shape(type(event))
+        if shape is _SCORE:
+            if isinstance(event, ScoreEvent) and event.comment:
                 update["comment"] = self._text(event.comment, "comment", counts)
         else:
-            self._redact_span(event, update, counts)
+            self._redact_span(cast(_Span, event), shape, update, counts)
         if not counts:
             return event, ()
         found: list[Redaction] = _redactions(counts)
-        if not isinstance(event, SpanStartEvent | ScoreEvent):
-            update["redactions"] = (*event.redactions, *found)
+        if shape.closing:  # only end and whole span events have the field
+            update["redactions"] = (*cast(_Closing, event).redactions, *found)
         return _replaced(event, update), tuple(found)
 
     def _redact_span(
         self,
-        event: SpanStartEvent | SpanEndEvent | SpanEvent,
+        event: _Span,
+        shape: _Shape,
         update: dict[str, object],
         counts: dict[tuple[str, str], int],
     ) -> None:
@@ -405,11 +407,12 @@ class Redactor:
                 )
             if new_attributes is not attributes:
                 update["attributes"] = new_attributes
-        if not isinstance(event, SpanEndEvent):
-            new = self._walk(event.input, "input", counts)
-            if new is not event.input:
+        if shape.opening:
+            opening = cast(_Opening, event)
+            new = self._walk(opening.input, "input", counts)
+            if new is not opening.input:
                 update["input"] = new
-            tool = event.tool
+            tool = opening.tool
             if tool is not None:
                 arguments = self._walk(tool.arguments, "tool.arguments", counts)
                 result = self._walk(tool.result, "tool.result", counts)
@@ -417,12 +420,13 @@ class Redactor:
                     update["tool"] = tool.model_copy(
                         update={"arguments": arguments, "result": result}
                     )
-        if isinstance(event, SpanStartEvent):
+        if not shape.closing:
             return
-        output = self._walk(event.output, "output", counts)
-        if output is not event.output:
+        closing = cast(_Closing, event)
+        output = self._walk(closing.output, "output", counts)
+        if output is not closing.output:
             update["output"] = output
-        error = event.error
+        error = closing.error
         if error is not None:
             message = self._text(error.message, "error.message", counts)
             stack = self._text(error.stack, "error.stack", counts) if error.stack else None
@@ -430,12 +434,12 @@ class Redactor:
                 update["error"] = error.model_copy(
                     update={"message": message or "", "stack": stack}
                 )
-        outcome = event.outcome
+        outcome = closing.outcome
         if outcome is not None:
             detail = self._walk(outcome.detail, "outcome.detail", counts)
             if detail is not outcome.detail:
                 update["outcome"] = outcome.model_copy(update={"detail": detail})
-        decisions = event.decisions
+        decisions = closing.decisions
         if decisions:
             changed = [self._decision(d, i, counts) for i, d in enumerate(decisions)]
             if any(new is not old for new, old in zip(changed, decisions, strict=True)):
@@ -445,7 +449,7 @@ class Redactor:
         """True when ``value`` certainly needs no redaction: saves building its path."""
         if isinstance(value, str):
             return len(value) < 6 or value in self._clean
-        return not isinstance(value, dict | list)
+        return not isinstance(value, _CONTAINERS)
 
     def _decision(self, decision: Decision, i: int, counts: dict[tuple[str, str], int]) -> Decision:
         choice = decision.choice
@@ -463,6 +467,38 @@ class Redactor:
         if new_choice is choice and new_reason is reason:
             return decision
         return decision.model_copy(update={"choice": new_choice, "reason": new_reason})
+
+
+_Span = SpanStartEvent | SpanEndEvent | SpanEvent
+_Opening = SpanStartEvent | SpanEvent
+_Closing = SpanEndEvent | SpanEvent
+_CONTAINERS = (dict, list)
+
+
+class _Shape(NamedTuple):
+    """Which groups of redactable fields an event class has."""
+
+    opening: bool  # input, tool
+    closing: bool  # output, error, outcome, decisions, redactions
+
+
+_SCORE = _Shape(False, False)
+# By exact class: a dict lookup instead of isinstance checks through pydantic's
+# metaclass on every event; subclasses are classified once by _shape.
+_SHAPES: dict[type, _Shape] = {
+    ScoreEvent: _SCORE,
+    SpanStartEvent: _Shape(True, False),
+    SpanEndEvent: _Shape(False, True),
+    SpanEvent: _Shape(True, True),
+}
+
+
+def _shape(cls: type) -> _Shape:
+    for base, shape in list(_SHAPES.items()):
+        if issubclass(cls, base):
+            _SHAPES[cls] = shape
+            return shape
+    raise TypeError(f"not an event: {cls.__name__}")
 
 
 def _count(findings: list[Finding], path: str, counts: dict[tuple[str, str], int]) -> None:
@@ -493,21 +529,24 @@ def _redactions(counts: dict[tuple[str, str], int]) -> list[Redaction]:
 
 
 _setattr = object.__setattr__
+_new = object.__new__
+_PLAIN: dict[type, bool] = {}
 
 
 def _replaced(model: M, update: dict[str, object]) -> M:
     """``model.model_copy(update=update)`` without its generic copying, for models
     without private attributes or extra fields (every event model)."""
     cls = type(model)
-    if cls.__private_attributes__ or cls.model_config.get("extra") == "allow":
+    plain = _PLAIN.get(cls)
+    if plain is None:
+        plain = _PLAIN[cls] = not cls.__private_attributes__ and (
+            cls.model_config.get("extra") != "allow"
+        )
+    if not plain:
         return model.model_copy(update=update)
-    new = cls.__new__(cls)
-    values = model.__dict__.copy()
-    values.update(update)
-    fields_set = set(model.__pydantic_fields_set__)
-    fields_set.update(update)
-    _setattr(new, "__dict__", values)
-    _setattr(new, "__pydantic_fields_set__", fields_set)
+    new = _new(cls)
+    _setattr(new, "__dict__", {**model.__dict__, **update})
+    _setattr(new, "__pydantic_fields_set__", model.__pydantic_fields_set__ | update.keys())
     _setattr(new, "__pydantic_extra__", None)
     _setattr(new, "__pydantic_private__", None)
     return new

@@ -244,3 +244,30 @@ def test_redacted_memo_gives_the_same_answer_and_holds_no_found_value() -> None:
     stored = repr(redactor._redacted_memo)
     assert card not in stored and "a@example.com" not in stored
     assert card.encode() not in b"".join(redactor._redacted_memo)
+
+
+def test_event_subclasses_are_redacted_like_their_base() -> None:
+    from datetime import UTC, datetime
+
+    from tracestream.schemas import SpanEndEvent
+
+    class MyEnd(SpanEndEvent):
+        pass
+
+    now = datetime(2026, 11, 24, 7, 30, tzinfo=UTC)
+    event = MyEnd(
+        event_id="01936f3e-8f5a-7cc2-9d5e-0a1b2c3d4e5f",
+        project="p",
+        service="s",
+        trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
+        timestamp=now,
+        event_type="span.end",
+        span_id="00f067aa0ba902b7",
+        end_time=now,
+        output="mail ops@example.com",
+    )
+    redacted, found = Redactor().redact_event(event)
+    assert type(redacted) is MyEnd
+    assert redacted.output == "mail <EMAIL>"
+    assert redacted.redactions == found
+    assert [(r.detector, r.field) for r in found] == [("email", "output")]
