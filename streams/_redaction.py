@@ -159,6 +159,7 @@ class Redactor:
         # that was found: a user message with a card number comes back in the input of
         # every later generation of the conversation.
         self._redacted_memo: dict[bytes, tuple[str | None, list[Finding]]] = {}
+        self._redacted_hashes: set[int] = set()
         self._memo_key = os.urandom(32)
 
     @property
@@ -268,29 +269,34 @@ class Redactor:
     def _redacted(self, text: str) -> tuple[str | None, list[Finding]] | None:
         """The walk's ``_replace(text, scan(text))`` and the findings; None where nothing
         is found. Remembers clean strings, and redacted ones by a keyed digest."""
+        # hash() is cached on the string (the clean-set lookup computed it): a digest
+        # is made only for strings that may be in the memo, or are about to be.
+        maybe_known = hash(text) in self._redacted_hashes
+        if maybe_known:
+            known = self._redacted_memo.get(self._digest_of(text))
+            if known is not None:
+                return known
         detectors = self._triage(text)
         if not detectors:
             self._remember_clean(text)
             return None
-        digest = None
-        if len(text) <= _CLEAN_MAX_LEN:
-            digest = _blake2b(
-                text.encode("utf-8", "surrogatepass"), key=self._memo_key, digest_size=16
-            ).digest()
-            known = self._redacted_memo.get(digest)
-            if known is not None:
-                return known
         findings = self._scan(text, detectors)
         if not findings:
             self._remember_clean(text)
             return None
         redacted = (self._replace(text, findings), findings)
-        if digest is not None:
-            memo = self._redacted_memo
+        if len(text) <= _CLEAN_MAX_LEN:
+            memo, hashes = self._redacted_memo, self._redacted_hashes
             if len(memo) >= _CLEAN_MAX:
                 memo.clear()
-            memo[digest] = redacted
+                hashes.clear()
+            memo[self._digest_of(text)] = redacted
+            hashes.add(hash(text))
         return redacted
+
+    def _digest_of(self, text: str) -> bytes:
+        data = text.encode("utf-8", "surrogatepass")
+        return _blake2b(data, key=self._memo_key, digest_size=16).digest()
 
     def _remember_clean(self, text: str) -> None:
         if len(text) > _CLEAN_MAX_LEN:
