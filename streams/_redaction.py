@@ -52,8 +52,10 @@ _MODES: frozenset[str] = frozenset(("mask", "hash", "drop"))
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DIGITY = frozenset(("credit_card", "us_ssn", "phone", "iban"))
 _PATH_MAX = 256
-_CLEAN_MAX = 4096  # strings
-_CLEAN_MAX_LEN = 4096  # characters per string: the memo stays under ~16 MB
+# Each memo holds at most this many characters (a few MB; up to 4 bytes each), in
+# strings of at most _MEMO_MAX_LEN; a full memo is emptied and refills.
+_MEMO_CHARS = 1 << 21
+_MEMO_MAX_LEN = 8192
 _blake2b = hashlib.blake2b
 AnyEvent = TypeVar("AnyEvent", SpanStartEvent, SpanEndEvent, SpanEvent, ScoreEvent)
 M = TypeVar("M", bound=BaseModel)
@@ -155,11 +157,13 @@ class Redactor:
         # every turn, a templated reply) costs a hash instead of a scan. Only clean ones:
         # the memo never holds a value that was redacted.
         self._clean: set[str] = set()
+        self._clean_chars = 0
         # Strings redacted before, keyed by a keyed digest so the memo holds no value
         # that was found: a user message with a card number comes back in the input of
         # every later generation of the conversation.
         self._redacted_memo: dict[bytes, tuple[str | None, list[Finding]]] = {}
         self._redacted_hashes: set[int] = set()
+        self._redacted_chars = 0
         self._memo_key = os.urandom(32)
 
     @property
@@ -285,11 +289,14 @@ class Redactor:
             self._remember_clean(text)
             return None
         redacted = (self._replace(text, findings), findings)
-        if len(text) <= _CLEAN_MAX_LEN:
+        size = len(text)
+        if size <= _MEMO_MAX_LEN:
             memo, hashes = self._redacted_memo, self._redacted_hashes
-            if len(memo) >= _CLEAN_MAX:
+            self._redacted_chars += size + len(redacted[0] or "")
+            if self._redacted_chars > _MEMO_CHARS:
                 memo.clear()
                 hashes.clear()
+                self._redacted_chars = size
             memo[self._digest_of(text)] = redacted
             hashes.add(hash(text))
         return redacted
@@ -299,12 +306,15 @@ class Redactor:
         return _blake2b(data, key=self._memo_key, digest_size=16).digest()
 
     def _remember_clean(self, text: str) -> None:
-        if len(text) > _CLEAN_MAX_LEN:
+        size = len(text)
+        if size > _MEMO_MAX_LEN:
             return
-        clean = self._clean
-        if len(clean) >= _CLEAN_MAX:
-            clean.clear()  # crude, but O(1) amortised and safe to race with readers
-        clean.add(text)
+        # Racing threads may miscount a little; the bound stays approximate, not broken.
+        self._clean_chars += size
+        if self._clean_chars > _MEMO_CHARS:
+            self._clean.clear()
+            self._clean_chars = size
+        self._clean.add(text)
 
     def _dict(
         self, value: dict[str, JsonValue], path: str, counts: dict[tuple[str, str], int]

@@ -271,3 +271,18 @@ def test_event_subclasses_are_redacted_like_their_base() -> None:
     assert redacted.output == "mail <EMAIL>"
     assert redacted.redactions == found
     assert [(r.detector, r.field) for r in found] == [("email", "output")]
+
+
+def test_memos_are_bounded_and_refill(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracestream.streams import _redaction
+
+    monkeypatch.setattr(_redaction, "_MEMO_CHARS", 200)
+    redactor = Redactor()
+    for n in range(50):
+        clean, found = f"plain text number {n:05d} here", f"write {n} to ops{n}@example.com"
+        new, redactions = redactor.redact_value([clean, found, "x" * 9000], "input")
+        assert new == [clean, f"write {n} to <EMAIL>", "x" * 9000]
+        assert [(r.detector, r.field) for r in redactions] == [("email", "input[1]")]
+        assert sum(map(len, redactor._clean)) <= 200
+        assert len(redactor._redacted_memo) <= 200 // len(found) + 1
+    assert "x" * 9000 not in redactor._clean  # longer than any memo entry may be
