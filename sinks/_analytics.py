@@ -185,7 +185,12 @@ def _params(scope: AnalysisScope) -> dict[str, Any]:
 
 
 def _subqueries(scope: AnalysisScope) -> dict[str, str]:
-    """``{span_filter}`` etc. -> WHERE conditions, with the filters written once."""
+    """``{span_filter}`` etc. -> WHERE conditions, with the filters written once.
+
+    ``{span_stable}`` is the part of ``{span_filter}`` on the columns a span's
+    start event fixes (time, project, service, model): the same in every
+    version of a span, so a PREWHERE before FINAL may use it.
+    """
     rng = "{col} >= {{start:DateTime64(6)}} AND {col} < {{end:DateTime64(6)}}"
     project = " AND project = {project:String}" if scope.project is not None else ""
     span_conds = rng.format(col="start_time") + project
@@ -193,6 +198,9 @@ def _subqueries(scope: AnalysisScope) -> dict[str, str]:
         span_conds += " AND service = {service:String}"
     if scope.model is not None:
         span_conds += " AND model = {model:String}"
+    # Only columns every version of a span shares (see _analytics_sql): safe
+    # to apply before FINAL. The analyst's `where` may name any column.
+    span_stable = span_conds
     if scope.where:
         span_conds += f" AND ({scope.where})"
     narrowed = scope.service is not None or scope.model is not None or bool(scope.where)
@@ -206,6 +214,7 @@ def _subqueries(scope: AnalysisScope) -> dict[str, str]:
         anomaly_conds += " AND model = {model:String}"
     return {
         "{span_filter}": span_conds,
+        "{span_stable}": span_stable,
         "{trace_filter}": trace_conds,
         "{score_filter}": score_conds,
         "{anomaly_filter}": anomaly_conds,

@@ -211,7 +211,11 @@ SETTINGS join_use_nulls = 1
 """
 
 # Grouped by a hash of the trace id: UInt64 keys hash much faster than
-# 32-character strings over millions of traces.
+# 32-character strings over millions of traces. PREWHERE, before FINAL, on
+# columns a span's start event fixes (kind, tool, time, project, service,
+# model): every version of a span passes or fails it alike, so FINAL still
+# picks the newest version and the result is exactly FINAL-then-filter, but
+# FINAL merges only the tool spans. 10M spans, 20 fresh parts: 0.76 -> 0.47 s.
 _TOOL_SEQUENCES = """
 SELECT
     arrayStringConcat(sequence, ' > ') AS tool_sequence,
@@ -225,7 +229,8 @@ FROM
         arrayMap(x -> x.2, arraySort(groupArray((start_time, toString(tool_name))))) AS sequence,
         max(status = 'error') AS has_error
     FROM spans FINAL
-    WHERE {span_filter} AND kind = 'tool' AND tool_name != ''
+    PREWHERE {span_stable} AND kind = 'tool' AND tool_name != ''
+    WHERE {span_filter}
     GROUP BY trace_key
 )
 GROUP BY tool_sequence
