@@ -122,7 +122,14 @@ def numeric_runs(text: str) -> list[tuple[int, int]]:
     memo = _runs_memo
     if memo[0] is text:
         return memo[1]
-    runs = [m.span() for m in _RUN.finditer(text)] if _has_digit(text) else []
+    runs = [m.span() for m in _RUN.finditer(text)]
+    # Every digit is in a run, so looking inside the runs (the first one, as a rule)
+    # answers "any digit in the text?" without another pass over all of it.
+    for start, end in runs:
+        if _has_digit(text, start, end) is not None:
+            break
+    else:
+        runs = []
     _runs_memo = (text, runs)
     return runs
 
@@ -387,6 +394,7 @@ F = TypeVar("F", bound=_Finder)
 
 # An IBAN starts with two upper-case letters and two digits; the search skips to digits.
 _IBAN_HEAD = re.compile(r"[0-9](?<=[A-Z]{2}[0-9])[0-9]")
+_SHORT = 128
 
 
 def builtin_triage(detectors: Sequence[F]) -> Callable[[str], list[F]]:
@@ -407,9 +415,10 @@ def builtin_triage(detectors: Sequence[F]) -> Callable[[str], list[F]]:
     iban = by_name.get("iban")
     ipv6 = by_name.get("ipv6")
     ipv6_search = ipv6.pattern.search if isinstance(ipv6, RegexDetector) else None
-    # The other run detectors need a run of at least min_len (iban's run may be as
-    # short as its lead). A run's suffixes are runs too, so the search below matches
-    # iff the longest run is at least the least min_len.
+    # The other run detectors need a run of at least min_len; iban a run of at least
+    # its lead right after two upper-case letters (its own test, see RunDetector.find).
+    # A run's suffixes are runs too, so long_run matches iff the longest run is long
+    # enough for one of them; iban_head is a necessary condition of iban's test.
     by_len = [(d.min_len, d) for d in by_name.values() if isinstance(d, RunDetector) and not d.lead]
     least = min((m for m, _ in by_len), default=1)
     long_run = re.compile(f"{_RUN_START}{_RUN_NEXT}{{{least - 1}}}").search
@@ -426,15 +435,25 @@ def builtin_triage(detectors: Sequence[F]) -> Callable[[str], list[F]]:
             out.append(api_key)  # type: ignore[arg-type]
         if email is not None and "@" in text:
             out.append(email)
-        if has_digit(text) is not None:
-            if by_len and long_run(text) is not None:
-                longest = max(end - start for start, end in numeric_runs(text))
-                out += [d for m, d in by_len if longest >= m]
-                # The runs are at hand: iban's own look at each run's first two
-                # characters is cheaper than another search through a long text.
-                if iban is not None:
-                    out.append(iban)
-            elif iban is not None and iban_head(text) is not None:
+        # A long text is listed in one pass (the run detectors reuse the list); in a
+        # short one, searches that stop early cost less than listing its runs.
+        runs = None
+        if len(text) >= _SHORT:
+            runs = numeric_runs(text)
+        elif has_digit(text) is not None and (
+            long_run(text) is not None or (iban is not None and iban_head(text) is not None)
+        ):
+            runs = numeric_runs(text)
+        if runs:
+            longest = 0
+            iban_lead = False  # two upper-case letters right before a run of two or more
+            for start, end in runs:
+                if end - start > longest:
+                    longest = end - start
+                if not iban_lead and start >= 2 and end - start >= 2:
+                    iban_lead = text[start - 2 : start].isupper()
+            out += [d for m, d in by_len if longest >= m]
+            if iban is not None and iban_lead:
                 out.append(iban)
         if ipv6_search is not None and ":" in text and ipv6_search(text) is not None:
             out.append(ipv6)  # type: ignore[arg-type]

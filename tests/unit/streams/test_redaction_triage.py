@@ -74,9 +74,11 @@ def _assert_sound(text: str) -> None:
 
 @pytest.mark.parametrize(("name", "text"), [(n, t) for n, ts in MUST_RUN.items() for t in ts])
 def test_triage_keeps_the_detector_a_value_needs(name: str, text: str) -> None:
-    assert name in {d.name for d in TRIAGE(text)}
-    assert name in {f.detector for f in R.scan(text)}
-    _assert_sound(text)
+    padding = "plain words " * 12  # long texts take another path through the triage
+    for variant in (text, f"{text} {padding}", f"{padding} {text}"):
+        assert name in {d.name for d in TRIAGE(variant)}, variant
+        assert name in {f.detector for f in R.scan(variant)}, variant
+        _assert_sound(variant)
 
 
 @pytest.mark.parametrize(("prefix", "pattern"), _API_KEY_ALTERNATIVES)
@@ -172,6 +174,8 @@ def test_numeric_runs_and_the_long_run_condition_agree_on_random_text() -> None:
     rng = random.Random(7)
     texts = ["call 4155552671", "+44 20 7946 0958", "(415) 555-2671", "1.2.3.4", "ab 12 (3"]
     texts += ["".join(rng.choice("0123456789 ().-+ab") for _ in range(rng.randint(1, 40))) for _ in range(5000)]  # fmt: skip
+    # padded past the length where the triage lists runs instead of searching
+    texts += [f"{text} {'words ' * 30}" for text in texts[:1000]]
     for text in texts:
         spans = [m.span() for m in char_level.finditer(text)]
         assert [m.span() for m in _detectors._RUN.finditer(text)] == spans, text
