@@ -36,7 +36,7 @@ from ._metrics import SinkMetrics
 from ._raw_sql import RAW_SELECTS, retention_params
 from ._rows import TABLE_MAPPINGS, RetentionPolicy, TableMapping
 from ._storage import Storage
-from ._writer import DeadLetter, KafkaRow, write_block
+from ._writer import DeadLetter, KafkaRow, Record, write_block
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -72,7 +72,7 @@ class SinkConfig:
 @dataclass
 class _Buffer:
     mapping: TableMapping
-    rows: list[KafkaRow] = field(default_factory=list)
+    rows: list[Record] = field(default_factory=list)
     since: float = 0.0
 
 
@@ -176,9 +176,12 @@ class Sink:
             buffer = self._buffers[self._role_of[tp.topic]]
             if not buffer.rows:
                 buffer.since = now
-            buffer.rows.extend(
-                KafkaRow(r.topic, r.partition, r.offset, r.value or b"") for r in records
-            )
+            if any(r.value is None for r in records):  # a tombstone: no bytes to store
+                records = [
+                    KafkaRow(r.topic, r.partition, r.offset, b"") if r.value is None else r
+                    for r in records
+                ]
+            buffer.rows.extend(records)
             count += len(records)
             if records:
                 self._next_offset[(tp.topic, tp.partition)] = records[-1].offset + 1
@@ -207,7 +210,7 @@ class Sink:
         blocks = self._blocks(rows)
         limit = asyncio.Semaphore(max(1, self._config.insert_concurrency))
 
-        async def write(block: list[KafkaRow]) -> None:
+        async def write(block: list[Record]) -> None:
             async with limit:
                 await self._write_with_retry(block, buffer.mapping)
 
@@ -221,19 +224,19 @@ class Sink:
             commits[(last.topic, last.partition)] = last.offset + 1
         await self._commit(commits)
 
-    def _blocks(self, rows: Sequence[KafkaRow]) -> list[list[KafkaRow]]:
+    def _blocks(self, rows: Sequence[Record]) -> list[list[Record]]:
         """Split per partition, and at offsets that are multiples of batch_max_rows.
 
         Aligned boundaries make the same offsets form the same blocks (and so
         the same dedup tokens) on a replay, however the fetches fell.
         """
         size = self._config.batch_max_rows
-        blocks: dict[tuple[str, int, int], list[KafkaRow]] = defaultdict(list)
+        blocks: dict[tuple[str, int, int], list[Record]] = defaultdict(list)
         for row in rows:
             blocks[(row.topic, row.partition, row.offset // size)].append(row)
         return [blocks[key] for key in sorted(blocks)]
 
-    async def _write_with_retry(self, block: list[KafkaRow], mapping: TableMapping) -> None:
+    async def _write_with_retry(self, block: list[Record], mapping: TableMapping) -> None:
         delay_ms = self._config.retry_initial_ms
         paused = False
         try:
