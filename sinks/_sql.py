@@ -45,6 +45,13 @@ INSERT_SETTINGS: dict[str, SettingValue] = {
     # minutes. Bloom filters on ids stay on insert: opening a trace that
     # just arrived is the common lookup.
     "exclude_materialize_skip_indexes_on_insert": "idx_input,idx_output,idx_error",
+    # Rows of one block that share a sorting key (two versions of a span in
+    # one batch) are replaced at the part's first merge, not on insert: the
+    # insert-time pass through the replacing algorithm copied every column
+    # and was a quarter of a span insert's CPU (100k spans: 1.09 -> 0.82 s).
+    # Exact reads use FINAL (as they must anyway for rows in different
+    # parts); a plain SELECT may see both versions until the merge.
+    "optimize_on_insert": 0,
 }
 
 # ClickHouse error codes that mean "the data is bad": splitting the batch can
