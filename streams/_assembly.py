@@ -14,9 +14,11 @@ Lifecycle of a trace (all times are the ``now`` the caller passes in):
 2. When every root (span without parent) has ended, the trace is due after
    ``grace_s``; with no event for ``idle_timeout_s`` it is due as
    ``incomplete``. At emission, spans still open are emitted ``unfinished``.
-3. The state then lingers ``linger_s`` for late events: each burst of them
-   re-emits the trace ``grace_s`` later with ``version + 1`` (and the span with
-   a new version when an ``unfinished`` span ends), so the sink's
+3. The state then lingers ``linger_s`` for late events, held in the store as
+   its changelog bytes (:class:`~tracestream.streams._trace_state.DormantTrace`,
+   woken by the next event): each burst of them re-emits the trace
+   ``grace_s`` later with ``version + 1`` (and the span with a new version
+   when an ``unfinished`` span ends), so the sink's
    ReplacingMergeTree keeps the newest. After the linger the state is dropped;
    a later event starts a new partial trace (its version would restart at 1,
    which is why the linger should exceed the lateness producers show).
