@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from tracestream.schemas import AnomalyRecord, MetricWindow
 
 from ._anomaly import METRICS
+from ._json import model_json
 from ._metrics import PipelineMetrics
 from ._pipeline import BatchOutput
 
@@ -24,10 +25,7 @@ def window_key(record: MetricWindow | AnomalyRecord) -> bytes:
 
 def dump_record(record: BaseModel) -> bytes:
     """A record's JSON bytes."""
-    # Straight to JSON bytes in pydantic-core: no intermediate dict (2x faster than
-    # orjson over model_dump(mode="json"), same output).
-    data: bytes = record.__pydantic_serializer__.to_json(record)
-    return data
+    return model_json(record)
 
 
 def observe_published(metrics: PipelineMetrics, out: BatchOutput) -> None:

@@ -48,6 +48,7 @@ from tracestream.schemas import (
 )
 
 from ._construct import construct
+from ._json import model_json
 from ._pricing import MissReason, Pricer
 
 __all__ = ["DormantTrace", "SpanState", "StoredTrace", "TraceState", "build_span", "build_trace"]
@@ -181,8 +182,7 @@ _SPANS = {"spans"}
 
 
 def _dump(event: BaseModel) -> bytes:
-    data: bytes = event.__pydantic_serializer__.to_json(event, exclude_defaults=True)
-    return data
+    return model_json(event)
 
 
 @dataclass(slots=True)
