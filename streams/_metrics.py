@@ -247,9 +247,50 @@ class PipelineMetrics:
 
     def observe_span(self, span: SpanRecord) -> None:
         """Count one published span: status, latency, tokens, cost."""
+        self.observe_spans((span,))
+
+    def observe_spans(self, spans: Iterable[SpanRecord]) -> None:
+        """Count published spans: status, latency, tokens, cost.
+
+        Counts, tokens and costs are summed per label set and added once per
+        call: each increment takes the metric's lock, and a span made up to
+        eight of them. Latencies are observed one by one (a histogram needs
+        each value).
+        """
+        sums: dict[int, tuple[_SpanChildren, list[float]]] = {}
+        for span in spans:
+            children = self._children(span)
+            entry = sums.get(id(children))
+            if entry is None:
+                entry = sums[id(children)] = (children, [0.0] * 8)
+            acc = entry[1]
+            acc[0] += 1
+            if span.duration_ms is not None:
+                children.duration.observe(max(span.duration_ms, 0) / 1e3)
+            usage = span.usage
+            if usage is not None:
+                acc[1] += usage.input_tokens
+                acc[2] += usage.output_tokens
+                acc[3] += usage.cached_tokens
+                acc[4] += usage.cache_write_tokens
+                acc[5] += usage.reasoning_tokens
+            if span.cost is not None:
+                acc[6] += span.cost.total_usd
+            elif span.model is not None and usage is not None:
+                acc[7] += 1
+        for children, acc in sums.values():
+            children.spans.inc(acc[0])
+            for child, n in zip(children.tokens, acc[1:6], strict=True):
+                if n:
+                    child.inc(n)
+            if acc[6]:
+                children.cost.inc(acc[6])
+            if acc[7]:
+                children.unpriced.inc(acc[7])
+
+    def _children(self, span: SpanRecord) -> _SpanChildren:
         model_name = span.model.name if span.model else None
-        kind = str(span.kind)
-        key = (span.service, model_name, kind, str(span.status))
+        key = (span.service, model_name, str(span.kind), str(span.status))
         children = self._span_children.get(key)
         if children is None:
             # labels() costs more than the increment itself. Keyed by raw values, so
@@ -259,35 +300,13 @@ class PipelineMetrics:
             service = self.service_label(span.service)
             model = self.model_label(model_name)
             children = self._span_children[key] = _SpanChildren(
-                self.spans.labels(service, model, kind, key[3]),
-                self.span_duration.labels(service, model, kind),
+                self.spans.labels(service, model, key[2], key[3]),
+                self.span_duration.labels(service, model, key[2]),
                 self.cost.labels(service, model),
                 self.unpriced.labels(model),
                 tuple(self.tokens.labels(service, model, k) for k in _TOKEN_KINDS),
             )
-        children.spans.inc()
-        if span.duration_ms is not None:
-            children.duration.observe(max(span.duration_ms, 0) / 1e3)
-        usage = span.usage
-        if usage is not None:
-            for child, n in zip(
-                children.tokens,
-                (
-                    usage.input_tokens,
-                    usage.output_tokens,
-                    usage.cached_tokens,
-                    usage.cache_write_tokens,
-                    usage.reasoning_tokens,
-                ),
-                strict=True,
-            ):
-                if n:
-                    child.inc(n)
-        if span.cost is not None:
-            if span.cost.total_usd:
-                children.cost.inc(span.cost.total_usd)
-        elif span.model is not None and usage is not None:
-            children.unpriced.inc()
+        return children
 
     def observe_trace(self, trace: TraceRecord) -> None:
         """Count one emitted trace by status."""

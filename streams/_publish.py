@@ -30,8 +30,7 @@ def dump_record(record: BaseModel) -> bytes:
 
 def observe_published(metrics: PipelineMetrics, out: BatchOutput) -> None:
     """Update the metrics for a batch whose output the broker acknowledged."""
-    for span in out.spans:
-        metrics.observe_span(span)
+    metrics.observe_spans(out.spans)
     for trace in out.traces:
         metrics.observe_trace(trace)
     if out.windows:

@@ -158,8 +158,7 @@ def _run_once(events: list[tuple[bytes, bytes]], batch: int) -> dict[str, float]
         payloads += [r.__pydantic_serializer__.to_json(r) for r in out.traces]
         payloads += [r.__pydantic_serializer__.to_json(r) for r in out.windows]
         t2 = clock()
-        for span in out.spans:
-            metrics.observe_span(span)
+        metrics.observe_spans(out.spans)
         for trace in out.traces:
             metrics.observe_trace(trace)
         t3 = clock()

@@ -42,3 +42,45 @@ def test_label_cardinality_is_bounded() -> None:
         s for f in registry.collect() if f.name == "tracestream_anomaly_score" for s in f.samples
     ]
     assert len(series) == 4  # three named + "other"
+
+
+def test_observing_a_batch_of_spans_counts_what_observing_each_counts() -> None:
+    from datetime import UTC, datetime
+
+    from tracestream._bench_core import core_events
+    from tracestream.streams._assembly import Assembler
+    from tracestream.streams._pipeline import Pipeline, Stages
+    from tracestream.streams._pricing import Pricer
+    from tracestream.streams._redaction import Redactor
+    from tracestream.streams._validate import SourceRecord, Validator
+
+    events = core_events(60)
+    stages = Stages(
+        Validator(max_event_bytes=1 << 20, max_depth=32), Redactor(), Assembler(Pricer())
+    )
+    pipeline = Pipeline(stages, PipelineMetrics(CollectorRegistry()))
+    out = pipeline.process(
+        [SourceRecord("e", 0, i, k, v) for i, (k, v) in enumerate(events)],
+        now_ms=int(datetime.now(UTC).timestamp() * 1000),
+    )
+    assert any(s.cost for s in out.spans) and any(s.usage for s in out.spans)
+    one_by_one, batched = CollectorRegistry(), CollectorRegistry()
+    each, batch = PipelineMetrics(one_by_one), PipelineMetrics(batched)
+    for span in out.spans:
+        each.observe_span(span)
+    batch.observe_spans(out.spans)
+
+    def samples(
+        registry: CollectorRegistry,
+    ) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): round(s.value, 9)
+            for metric in registry.collect()
+            for s in metric.samples
+            if not s.name.endswith("_created")
+        }
+
+    counted = samples(batched)
+    assert counted == samples(one_by_one)
+    spans = sum(v for (name, _), v in counted.items() if name == "tracestream_spans_total")
+    assert spans == len(out.spans)
