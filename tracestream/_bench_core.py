@@ -111,6 +111,7 @@ def _run_once(events: list[tuple[bytes, bytes]], batch: int) -> dict[str, float]
     from .streams._metrics import PipelineMetrics
     from .streams._pipeline import Pipeline, Stages
     from .streams._pricing import Pricer
+    from .streams._publish import dump_record
     from .streams._redaction import Redactor
     from .streams._validate import SourceRecord, Validator
     from .streams._windows import WindowAggregator
@@ -154,9 +155,9 @@ def _run_once(events: list[tuple[bytes, bytes]], batch: int) -> dict[str, float]
         out = pipeline.process(records, now_ms=now_ms)
         out.extend(pipeline.tick(now_ms=now_ms))
         t1 = clock()
-        payloads = [r.__pydantic_serializer__.to_json(r) for r in out.spans]
-        payloads += [r.__pydantic_serializer__.to_json(r) for r in out.traces]
-        payloads += [r.__pydantic_serializer__.to_json(r) for r in out.windows]
+        payloads = [dump_record(r) for r in out.spans]
+        payloads += [dump_record(r) for r in out.traces]
+        payloads += [dump_record(r) for r in out.windows]
         t2 = clock()
         metrics.observe_spans(out.spans)
         for trace in out.traces:
