@@ -382,7 +382,8 @@ def build_trace(
                     c.total_usd,
                 )
             ):
-                cost_parts[i] += Decimal(repr(v))
+                if v:  # most parts are zero (no cache or reasoning tokens): skip the Decimal
+                    cost_parts[i] += Decimal(repr(v))
     cost = None
     if priced:
         cost = Cost(
