@@ -19,7 +19,6 @@ sessions share it on this machine. Stop it with ``deploy/kafka/kafka.sh stop``
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import threading
 import uuid
@@ -28,6 +27,7 @@ from collections.abc import Iterator
 import pytest
 
 from tracestream._kafka_local import KafkaLocalError, broker_ready, ensure_topics, start
+from tracestream._kafka_topics import delete_topics_with_prefix
 from tracestream._settings import load_settings
 from tracestream.schemas._topics import Topics
 
@@ -61,24 +61,11 @@ def topic_prefix(request: pytest.FixtureRequest) -> Iterator[str]:
     if "kafka_bootstrap" in request.fixturenames:
         bootstrap = request.getfixturevalue("kafka_bootstrap")
         # A thread with its own loop: the test's event loop is closed by now.
-        worker = threading.Thread(target=asyncio.run, args=(_delete_topics(bootstrap, prefix),))
+        worker = threading.Thread(
+            target=asyncio.run, args=(delete_topics_with_prefix(bootstrap, prefix),)
+        )
         worker.start()
         worker.join(30)
-
-
-async def _delete_topics(bootstrap: str, prefix: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=20_000)
-    await admin.start()
-    try:
-        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if names:
-            await admin.delete_topics(names)
-    except Exception as exc:  # noqa: BLE001 - cleanup only; the broker keeps them, tests still pass
-        logging.getLogger(__name__).warning("could not delete test topics %s*: %s", prefix, exc)
-    finally:
-        await admin.close()
 
 
 @pytest.fixture

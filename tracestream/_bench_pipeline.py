@@ -29,6 +29,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from ._kafka_topics import delete_topics_with_prefix
 from ._worker_process import WorkerProcess, metric_value
 from .schemas import Topics
 
@@ -229,8 +230,24 @@ def run_pipeline_bench(
 ) -> dict[str, Any]:
     """Run both measurements on fresh topics; return the report (see module docstring)."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
-    topics = Topics(prefix)
     records = bench_events(events)
+    try:
+        return _measure(bootstrap, prefix, records, partitions, batch_size, timeout_s, engine)
+    finally:
+        asyncio.run(delete_topics_with_prefix(bootstrap, prefix))
+
+
+def _measure(
+    bootstrap: str,
+    prefix: str,
+    records: list[tuple[bytes, bytes]],
+    partitions: int,
+    batch_size: int,
+    timeout_s: float,
+    engine: str,
+) -> dict[str, Any]:
+    topics = Topics(prefix)
+    events = len(records)
     bare_sink = f"{prefix}bench.bare-out"
     asyncio.run(_create_topics(bootstrap, [*topics.all(), bare_sink], partitions))
     asyncio.run(_produce(bootstrap, topics.events, records))

@@ -224,22 +224,27 @@ def _ours_spans(bootstrap: str, topic: str, n: int) -> tuple[float, int, list[in
 def measure_throughput(bootstrap: str, events: int, rounds: int) -> dict[str, Any]:
     """Events/s to the real broker: our transport vs a bare aiokafka loop, same bytes."""
     from tracestream._kafka_local import ensure_topics
+    from tracestream._kafka_topics import delete_topics_with_prefix
     from tracestream._settings import load_settings
     from tracestream.schemas import Topics
 
     settings = load_settings()
-    topics = Topics(f"bench-{uuid.uuid4().hex[:8]}.")
+    prefix = f"bench-{uuid.uuid4().hex[:8]}."
+    topics = Topics(prefix)
     asyncio.run(ensure_topics(bootstrap, topics, settings.topic_partitions, 1, 3_600_000))
     records = _sample_events(events)
     bare_rates, ours_rates, ratios, sent_ok = [], [], [], True
-    for _ in range(rounds):
-        bare_s = asyncio.run(_bare_aiokafka(bootstrap, topics.events, records))
-        ours_s, sent = _ours(bootstrap, topics.events, records)
-        sent_ok = sent_ok and sent == events
-        bare_rates.append(events / bare_s)
-        ours_rates.append(events / ours_s)
-        ratios.append(bare_s / ours_s)
-    spans_s, spans_sent, samples = _ours_spans(bootstrap, topics.events, events)
+    try:
+        for _ in range(rounds):
+            bare_s = asyncio.run(_bare_aiokafka(bootstrap, topics.events, records))
+            ours_s, sent = _ours(bootstrap, topics.events, records)
+            sent_ok = sent_ok and sent == events
+            bare_rates.append(events / bare_s)
+            ours_rates.append(events / ours_s)
+            ratios.append(bare_s / ours_s)
+        spans_s, spans_sent, samples = _ours_spans(bootstrap, topics.events, events)
+    finally:
+        asyncio.run(delete_topics_with_prefix(bootstrap, prefix))
     return {
         "events_per_round": events,
         "rounds": rounds,

@@ -10,11 +10,14 @@ import signal
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ._settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from tracestream.schemas import Topics
 
 __all__ = ["bench_sink", "migrate", "sink"]
 
@@ -156,11 +159,26 @@ def bench_sink(rows: int, partitions: int, analyze_spans: int, as_json: bool) ->
 async def _bench_sink(settings: Settings, rows: int, partitions: int) -> dict[str, Any]:
     import uuid
 
+    from tracestream.schemas import Topics
+
+    from ._kafka_topics import delete_topics_with_prefix
+
+    prefix = f"bench-{uuid.uuid4().hex[:8]}."
+    try:
+        return await _measure_sink(settings, Topics(prefix), rows, partitions)
+    finally:
+        await delete_topics_with_prefix(settings.kafka_bootstrap, prefix)
+
+
+async def _measure_sink(
+    settings: Settings, topics: Topics, rows: int, partitions: int
+) -> dict[str, Any]:
+    import uuid
+
     import orjson
     from aiokafka import AIOKafkaProducer
     from prometheus_client import CollectorRegistry
 
-    from tracestream.schemas import Topics
     from tracestream.sinks import (
         ChdbStorage,
         Sink,
@@ -171,7 +189,6 @@ async def _bench_sink(settings: Settings, rows: int, partitions: int) -> dict[st
 
     from ._kafka_local import ensure_topics
 
-    topics = Topics(f"bench-{uuid.uuid4().hex[:8]}.")
     await ensure_topics(settings.kafka_bootstrap, topics, partitions, 1, 3_600_000)
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap, linger_ms=20, max_batch_size=1 << 20
