@@ -171,6 +171,13 @@ class WorkerApp:
             self._observe_batch(events, time.perf_counter() - started)
 
     async def _tick(self) -> None:
+        # Faust starts timers once table recovery has completed, except when the
+        # timer wins the race against the recovery service's own start: a tick
+        # then would load half-restored tables for good (seen as a trace never
+        # emitted after a restart). Tick only on recovered tables.
+        tables = self.app.tables
+        if self.app.in_recovery or not tables.recovery.completed.is_set():
+            return
         async with self._lock:
             self._load_state()
             output = self.pipeline.tick(now_ms=int(time.time() * 1000))
