@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -194,14 +195,7 @@ def test_decisions_outcome_and_error_of_an_end_event() -> None:
     now = datetime(2026, 11, 24, 7, 30, tzinfo=UTC)
     clean = Decision(name="route", choice="self-service", reason="account question")
     event = SpanEndEvent(
-        event_id="01936f3e-8f5a-7cc2-9d5e-0a1b2c3d4e5f",
-        project="p",
-        service="s",
-        trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
-        timestamp=now,
-        event_type="span.end",
-        span_id="00f067aa0ba902b7",
-        end_time=now,
+        **_end_envelope(now),
         decisions=(
             clean,
             Decision(
@@ -260,14 +254,7 @@ def test_event_subclasses_are_redacted_like_their_base() -> None:
 
     now = datetime(2026, 11, 24, 7, 30, tzinfo=UTC)
     event = MyEnd(
-        event_id="01936f3e-8f5a-7cc2-9d5e-0a1b2c3d4e5f",
-        project="p",
-        service="s",
-        trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
-        timestamp=now,
-        event_type="span.end",
-        span_id="00f067aa0ba902b7",
-        end_time=now,
+        **_end_envelope(now),
         output="mail ops@example.com",
     )
     redacted, found = Redactor().redact_event(event)
@@ -290,3 +277,17 @@ def test_memos_are_bounded_and_refill(monkeypatch: pytest.MonkeyPatch) -> None:
         assert sum(map(len, redactor._clean)) <= 200
         assert len(redactor._redacted_memo) <= 200 // len(found) + 1
     assert "x" * 9000 not in redactor._clean  # longer than any memo entry may be
+
+
+def _end_envelope(now: datetime) -> dict[str, Any]:
+    """The fields every span.end event of these tests shares."""
+    return {
+        "event_id": "01936f3e-8f5a-7cc2-9d5e-0a1b2c3d4e5f",
+        "project": "p",
+        "service": "s",
+        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "timestamp": now,
+        "event_type": "span.end",
+        "span_id": "00f067aa0ba902b7",
+        "end_time": now,
+    }
