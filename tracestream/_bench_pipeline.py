@@ -7,7 +7,9 @@ Python consumer), then one ``tracestream worker`` process on the chosen
 runtime (``engine``: faust or aiokafka; validate + redact + price + assemble +
 windows, outputs and state acknowledged before commit). The worker's
 rate is measured from its own ``tracestream_events_in_total`` counter, polled
-on /metrics, from the first event counted to the last (start-up excluded).
+on /metrics twice a second, from the first poll that sees events to the
+worker's own timestamp of its last batch (start-up excluded). The topics the
+run created are deleted at the end.
 Last, for the faust engine, a Faust agent that only counts reads the same
 records (``faust_floor_events_per_s``): the part of the gap that is Faust's own.
 """
