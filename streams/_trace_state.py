@@ -81,38 +81,43 @@ class SpanState(BaseModel):
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
 
+    def _kept(self) -> dict[str, bytes | None]:
+        # The private dict itself: pydantic's attribute access for private names
+        # costs more than serializing the rest of the span.
+        kept: dict[str, bytes | None] | None = self.__pydantic_private__
+        if kept is None:
+            kept = {}
+            object.__setattr__(self, "__pydantic_private__", kept)
+        return kept
+
     def set_start(self, event: SpanStartEvent | SpanEvent, wire: bytes | None) -> None:
         """Fill the start slot; ``wire``: the JSON ``event`` was parsed from, if unchanged."""
         self.start = event
-        self._start_json = wire
+        self._kept()["_start_json"] = wire
 
     def set_end(self, event: SpanEndEvent, wire: bytes | None) -> None:
         """Fill the end slot; ``wire`` as in :meth:`set_start`."""
         self.end = event
-        self._end_json = wire
+        self._kept()["_end_json"] = wire
 
     def to_json(self) -> bytes:
         """The JSON of this span's state: the events' own bytes where kept, else serialized."""
         rest: bytes = self.__pydantic_serializer__.to_json(
             self, exclude=_HALVES, exclude_defaults=True
         )
-        # The private dict itself: pydantic's attribute lookup for private names
-        # costs more than serializing the rest of the span. An event serialized
-        # here is kept too (the halves only change through set_start/set_end).
-        kept = self.__pydantic_private__
-        if kept is None:
-            kept = {}
-            object.__setattr__(self, "__pydantic_private__", kept)
+        # An event serialized here is kept too (the halves only change through
+        # set_start/set_end).
+        kept = self._kept()
         halves = []
         if self.start is not None:
             start = kept.get("_start_json")
             if start is None:
-                start = kept["_start_json"] = _dump(self.start)
+                start = kept["_start_json"] = model_json(self.start)
             halves.append(b'"start":' + start)
         if self.end is not None:
             end = kept.get("_end_json")
             if end is None:
-                end = kept["_end_json"] = _dump(self.end)
+                end = kept["_end_json"] = model_json(self.end)
             halves.append(b'"end":' + end)
         if not halves:
             return rest
@@ -179,10 +184,6 @@ class TraceState(BaseModel):
 _NO_TRACE_INFO = TraceInfo()
 _HALVES = {"start", "end"}
 _SPANS = {"spans"}
-
-
-def _dump(event: BaseModel) -> bytes:
-    return model_json(event)
 
 
 @dataclass(slots=True)
