@@ -225,26 +225,21 @@ class Assembler:
         return out
 
     def _advance(self, state: StoredTrace, now: datetime, out: AssemblyOutput) -> None:
-        if isinstance(state, DormantTrace):
-            if state.expires_at is not None and state.expires_at <= now:
-                del self.store[state.trace_id]
-                self._forget(state.trace_id)
-            else:  # unchanged: no store write (no changelog record), only the next check
-                self._schedule(state, reschedule=True)
-            return
-        if state.emit_at is not None and state.emit_at <= now:
-            self._emit_trace(state, now, out)
-        elif state.version == 0 and state.last_seen + self._idle <= now:
-            state.timed_out = not state.roots_ended()
-            self._emit_trace(state, now, out)
+        if isinstance(state, TraceState):
+            if state.emit_at is not None and state.emit_at <= now:
+                self._emit_trace(state, now, out)
+            elif state.version == 0 and state.last_seen + self._idle <= now:
+                state.timed_out = not state.roots_ended()
+                self._emit_trace(state, now, out)
         if state.version > 0 and state.expires_at is not None and state.expires_at <= now:
             del self.store[state.trace_id]
             self._forget(state.trace_id)
-            return
-        if state.version > 0 and state.emit_at is None:
+        elif isinstance(state, DormantTrace):
+            self._schedule(state, reschedule=True)  # unchanged: no store write, no changelog
+        elif state.version > 0 and state.emit_at is None:
             self._save(DormantTrace.of(state), reschedule=True)
-            return
-        self._save(state, reschedule=True)
+        else:
+            self._save(state, reschedule=True)
 
     def _evict_oldest(self, now: datetime, out: AssemblyOutput) -> None:
         tid = next(iter(self._order))
