@@ -191,12 +191,7 @@ class WorkerApp:
         self._loaded = True
         for store, table in self._stores:
             store.restore(table)
-        assembler = self.pipeline.assembler
-        if assembler is not None:
-            assembler.rebuild_index()
-        windows = self.pipeline.windows
-        if windows is not None:
-            windows.rebuild_index()
+        self.pipeline.rebuild_indexes()
 
     async def _publish(self, out: BatchOutput) -> None:
         """Produce a batch's output and state changes; wait for every acknowledgement.

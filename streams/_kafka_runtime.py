@@ -438,12 +438,7 @@ class KafkaWorker:
             started = time.perf_counter()
             restored = await self._restore(gained) if gained else 0
             self._held = now
-            assembler = self.pipeline.assembler
-            if assembler is not None:
-                assembler.rebuild_index()
-            windows = self.pipeline.windows
-            if windows is not None:
-                windows.rebuild_index()
+            self.pipeline.rebuild_indexes()
         _log.info(
             "partitions assigned: %s (restored %d changelog records of %s in %.2fs; dropped %s)",
             sorted(now),

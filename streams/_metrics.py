@@ -245,10 +245,6 @@ class PipelineMetrics:
 
     # -- helpers the adapters call -------------------------------------------------
 
-    def observe_span(self, span: SpanRecord) -> None:
-        """Count one published span: status, latency, tokens, cost."""
-        self.observe_spans((span,))
-
     def observe_spans(self, spans: Iterable[SpanRecord]) -> None:
         """Count published spans: status, latency, tokens, cost.
 

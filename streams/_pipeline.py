@@ -102,15 +102,12 @@ class Pipeline:
         self._stages = stages
         self._metrics = metrics
 
-    @property
-    def assembler(self) -> Assembler | None:
-        """The trace assembler, when assembly is wired in."""
-        return self._stages.assembler
-
-    @property
-    def windows(self) -> WindowAggregator | None:
-        """The rolling-window aggregator, when windows are wired in."""
-        return self._stages.windows
+    def rebuild_indexes(self) -> None:
+        """Recompute the stages' in-memory indexes from their stores (after a restore)."""
+        if self._stages.assembler is not None:
+            self._stages.assembler.rebuild_index()
+        if self._stages.windows is not None:
+            self._stages.windows.rebuild_index()
 
     def process(self, records: Sequence[SourceRecord], *, now_ms: int) -> BatchOutput:
         """Run one batch through every stage. Never raises on bad input."""

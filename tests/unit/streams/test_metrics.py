@@ -67,7 +67,7 @@ def test_observing_a_batch_of_spans_counts_what_observing_each_counts() -> None:
     one_by_one, batched = CollectorRegistry(), CollectorRegistry()
     each, batch = PipelineMetrics(one_by_one), PipelineMetrics(batched)
     for span in out.spans:
-        each.observe_span(span)
+        each.observe_spans((span,))
     batch.observe_spans(out.spans)
 
     def samples(
