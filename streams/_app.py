@@ -31,14 +31,12 @@ from ._anomaly import BaselineState
 from ._heap import HeapKeeper
 from ._metrics import PipelineMetrics
 from ._pipeline import BatchOutput, Pipeline
-from ._publish import dump_record, observe_published, window_key
+from ._publish import dump_record, note_publish_failure, observe_published, window_key
 from ._trace_state import StoredTrace, TraceState
 from ._validate import SourceRecord
 from ._windows import WindowState
 
 __all__ = ["WorkerApp", "WorkerConfig", "WriteBackStore"]
-
-_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,14 +250,7 @@ class WorkerApp:
                 for fut in pending:  # collect the other futures' outcomes (no "never retrieved")
                     if isinstance(fut, asyncio.Future) and fut.done() and not fut.cancelled():
                         fut.exception()
-                self.metrics.publish_failures.labels(type(exc).__name__).inc()
-                _log.warning(
-                    "publishing a batch of %d records failed (%s: %s); sending it again in %.1fs",
-                    len(messages),
-                    type(exc).__name__,
-                    exc,
-                    delay_s,
-                )
+                note_publish_failure(self.metrics, exc, len(messages), delay_s)
                 await asyncio.sleep(delay_s)
                 delay_s = min(delay_s * 2, 5.0)
 

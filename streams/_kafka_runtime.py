@@ -62,7 +62,7 @@ from ._changelog_store import PartitionedStore, default_partition
 from ._heap import HeapKeeper
 from ._metrics import PipelineMetrics
 from ._pipeline import BatchOutput, Pipeline
-from ._publish import dump_record, observe_published, window_key
+from ._publish import dump_record, note_publish_failure, observe_published, window_key
 from ._trace_state import StoredTrace, TraceState
 from ._validate import SourceRecord
 from ._windows import WindowState
@@ -382,14 +382,7 @@ class KafkaWorker:
             except Exception as exc:  # noqa: BLE001 - any failure: resend the whole batch
                 for fut in pending:  # no "exception never retrieved" for the others
                     fut.add_done_callback(_retrieve)
-                self.metrics.publish_failures.labels(type(exc).__name__).inc()
-                _log.warning(
-                    "publishing a batch of %d records failed (%s: %s); sending it again in %.1fs",
-                    len(messages),
-                    type(exc).__name__,
-                    exc,
-                    delay_s,
-                )
+                note_publish_failure(self.metrics, exc, len(messages), delay_s)
                 producer, self._producer = self._producer, None
                 if producer is not None:
                     with contextlib.suppress(Exception):

@@ -6,6 +6,8 @@ aiokafka loop (``_kafka_runtime.py``), so the two publish identical records.
 
 from __future__ import annotations
 
+import logging
+
 from pydantic import BaseModel
 
 from tracestream.schemas import AnomalyRecord, MetricWindow
@@ -15,7 +17,9 @@ from ._json import model_json
 from ._metrics import PipelineMetrics
 from ._pipeline import BatchOutput
 
-__all__ = ["dump_record", "observe_published", "window_key"]
+__all__ = ["dump_record", "note_publish_failure", "observe_published", "window_key"]
+
+_log = logging.getLogger(__name__)
 
 
 def window_key(record: MetricWindow | AnomalyRecord) -> bytes:
@@ -42,3 +46,17 @@ def observe_published(metrics: PipelineMetrics, out: BatchOutput) -> None:
                 metrics.observe_clear(w.service, w.model or None, metric)
     for anomaly in out.anomalies:
         metrics.observe_anomaly(anomaly)
+
+
+def note_publish_failure(
+    metrics: PipelineMetrics, exc: BaseException, records: int, retry_in_s: float
+) -> None:
+    """Count and log a failed publish of a batch that is about to be sent again."""
+    metrics.publish_failures.labels(type(exc).__name__).inc()
+    _log.warning(
+        "publishing a batch of %d records failed (%s: %s); sending it again in %.1fs",
+        records,
+        type(exc).__name__,
+        exc,
+        retry_in_s,
+    )
