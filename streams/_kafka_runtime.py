@@ -187,7 +187,10 @@ class KafkaWorker:
             bootstrap_servers=self.config.kafka_bootstrap,
             acks="all",
             enable_idempotence=True,
-            linger_ms=5,
+            # send_batches hands the producer whole record batches, built once the
+            # batch's output is known: lingering only held each one back (5 ms per
+            # topic-partition, and a partition's next batch waits for the previous).
+            linger_ms=0,
             # Under the broker's default 1 MiB message.max.bytes: a batch's output
             # to one partition is usually a single record batch.
             max_batch_size=1_000_000,
