@@ -7,6 +7,8 @@ is an :class:`InvalidEvent` whose ``reason`` is one of :data:`InvalidReason`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from typing import Any, Literal
 
 import orjson
@@ -39,6 +41,25 @@ InvalidReason = Literal[
 
 _EVENT_TYPES = ("span.start", "span.end", "span", "score")
 
+# Pydantic caps every string at 1,000,000 characters (``str_max_length``); bytes up
+# to that size cannot hold a longer one, so the fast path need not check it.
+_FAST_PATH_MAX_BYTES = 1_000_000
+
+_Validated = SpanStartEvent | SpanEndEvent | SpanEvent | ScoreEvent
+
+
+@cache
+def _fast_path() -> Callable[[bytes], _Validated | None] | None:
+    """msgspec's validator when msgspec (the ``pipeline`` extra) is installed, else None.
+
+    Imported on first use: the bare SDK neither has nor loads msgspec.
+    """
+    try:
+        from ._fast_parse import fast_validate
+    except ImportError:
+        return None
+    return fast_validate
+
 
 class InvalidEvent(ValueError):
     """An event that breaks the contract. Never retriable: the same bytes fail again."""
@@ -55,6 +76,11 @@ class EventParser:
     """Validates events against the contract and the size and depth limits.
 
     Thread-safe and cheap to share; holds no state besides its limits.
+
+    With msgspec installed, :meth:`parse` first tries a stricter msgspec mirror of
+    the contract (``_fast_parse``, about 3x cheaper); whatever that does not accept
+    goes through the pydantic models, which alone decide what is invalid and why.
+    Both paths give equal models. ``fast_path=False`` always takes the pydantic path.
     """
 
     def __init__(
@@ -62,11 +88,13 @@ class EventParser:
         *,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         max_depth: int = DEFAULT_MAX_DEPTH,
+        fast_path: bool = True,
     ) -> None:
         self.max_event_bytes = max_event_bytes
         self.max_depth = max_depth
+        self._fast = _fast_path() if fast_path else None
 
-    def parse(self, data: bytes) -> SpanStartEvent | SpanEndEvent | SpanEvent | ScoreEvent:
+    def parse(self, data: bytes) -> _Validated:
         """Parse one event from its wire bytes.
 
         Raises:
@@ -76,17 +104,21 @@ class EventParser:
             raise InvalidEvent(
                 "too_large", f"{len(data)} bytes exceeds the limit of {self.max_event_bytes} bytes"
             )
+        # Each nesting level needs its own "{" or "[" byte, so when there are no more
+        # of them than the limit (brackets inside strings only raise the count) the
+        # value cannot be too deep and the walk over the parsed value is skipped.
+        # The fast path only sees such values: it has no depth limit of its own.
+        shallow = data.count(b"{") + data.count(b"[") <= self.max_depth
+        if shallow and self._fast is not None and len(data) <= _FAST_PATH_MAX_BYTES:
+            event = self._fast(data)
+            if event is not None:
+                return event
         try:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             reason: InvalidReason = "not_utf8" if "utf-8" in str(exc).lower() else "not_json"
             raise InvalidEvent(reason, str(exc)) from None
-        # Each nesting level needs its own "{" or "[" byte, so when there are no more
-        # of them than the limit (brackets inside strings only raise the count) the
-        # value cannot be too deep and the walk over the parsed value is skipped.
-        if data.count(b"{") + data.count(b"[") <= self.max_depth:
-            return self._validate(obj, check_depth=False)
-        return self._validate(obj, check_depth=True)
+        return self._validate(obj, check_depth=not shallow)
 
     def parse_object(self, obj: Any) -> SpanStartEvent | SpanEndEvent | SpanEvent | ScoreEvent:
         """Validate an already decoded JSON value (the depth limit still applies).
