@@ -105,7 +105,7 @@ class _Timer:
         return timed
 
 
-def _run_once(events: list[tuple[bytes, bytes]], batch: int) -> dict[str, float]:
+def _run_once(events: list[tuple[bytes, bytes]], batch: int, *, freeze: bool) -> dict[str, float]:
     from .streams._anomaly import AnomalyScorer
     from .streams._assembly import Assembler
     from .streams._metrics import PipelineMetrics
@@ -177,6 +177,10 @@ def _run_once(events: list[tuple[bytes, bytes]], batch: int) -> dict[str, float]
         totals["changelog"] += t4 - t3
         counts["spans"] += len(out.spans)
         counts["traces"] += len(out.traces)
+        if freeze:
+            # As the worker's HeapKeeper does after each batch (untimed: the worker
+            # pays it outside the stages too, once per batch).
+            gc.freeze()
     n = len(events)
     stages = dict(timer.ns)
     report = {name: ns / n / 1000 for name, ns in stages.items()}
@@ -207,12 +211,20 @@ def run_core_bench(
     thresholds = gc.get_threshold()
     if worker_gc:
         # As ``tracestream worker`` runs: start-up objects frozen, young objects
-        # collected less often (the default costs ~30 µs/event here, all in GC).
+        # collected less often (the default costs ~30 µs/event here, all in GC),
+        # and each batch's survivors frozen after it.
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 50, 100)
     try:
-        runs = [_run_once(events, batch) for _ in range(repeats)]
+        runs = []
+        for _ in range(repeats):
+            runs.append(_run_once(events, batch, freeze=worker_gc))
+            if worker_gc:
+                # Free the finished run's frozen state before the next one.
+                gc.unfreeze()
+                gc.collect()
+                gc.freeze()
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
