@@ -1,0 +1,146 @@
+"""Trace-state changelog bytes: the hand-built JSON is what pydantic writes (events aside)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from tests.unit.streams._spans import TRACE as TRACE_ID
+from tests.unit.streams._spans import at, end, start, whole
+from tracestream.schemas import Redaction, TraceInfo
+from tracestream.streams._assembly import Assembler, SpanEventLike
+from tracestream.streams._json import model_json
+from tracestream.streams._pricing import Pricer
+from tracestream.streams._trace_state import SpanState, TraceState
+
+pytestmark = pytest.mark.unit
+
+GEN = {"kind": "generation", "model": {"name": "gpt-4o", "provider": "openai"}}
+
+
+def _reference_span(span: SpanState) -> bytes:
+    """A span as written before its JSON was cached: pydantic for all but the events."""
+    rest: bytes = span.__pydantic_serializer__.to_json(
+        span, exclude={"start", "end"}, exclude_defaults=True
+    )
+    kept = span._kept()
+    halves = [
+        b'"' + name + b'":' + (kept.get(f"_{name.decode()}_json") or model_json(half))
+        for name, half in ((b"start", span.start), (b"end", span.end))
+        if half is not None
+    ]
+    if not halves:
+        return rest
+    return b"{" + b",".join(halves) + (b"," + rest[1:] if len(rest) > 2 else b"}")
+
+
+def _reference(state: TraceState) -> bytes:
+    head: bytes = state.__pydantic_serializer__.to_json(
+        state, exclude={"spans"}, exclude_defaults=True
+    )
+    if not state.spans:
+        return head
+    spans = b",".join(orjson.dumps(k) + b":" + _reference_span(s) for k, s in state.spans.items())
+    return head[:-1] + b',"spans":{' + spans + b"}}"
+
+
+def _assert_written_as_pydantic(state: TraceState) -> None:
+    data = state.to_bytes()
+    # The head's field order may differ (pydantic follows how the state was
+    # built); each span's bytes are exactly pydantic's.
+    assert orjson.loads(data) == orjson.loads(_reference(state))
+    for span in state.spans.values():
+        assert span.to_json() in data
+    assert TraceState.from_bytes(data) == state
+
+
+def _events() -> list[SpanEventLike]:
+    return [
+        start(1, None, 0, kind="workflow", name="checkout", input={"q": "hi"}),
+        start(2, 1, 0.1, **GEN),
+        end(3, 2, 1.0),  # headless for a while
+        end(2, 1, 1.2, usage={"input_tokens": 800, "output_tokens": 100}),
+        whole(4, 1, 1.3, 1.5, kind="tool", tool={"name": "search"}),
+        start(3, 2, 0.5),
+        start(5, 1, 1.6),  # never ends: emitted unfinished
+        end(1, None, 2.0, output={"a": 1}, redactions=[{"detector": "phone", "field": "output"}]),
+    ]
+
+
+def test_every_write_is_what_pydantic_writes() -> None:
+    asm = Assembler(Pricer(), grace_s=5, linger_s=600)
+    state = None
+    for i, event in enumerate(_events()):
+        redactions = [Redaction(detector="email", field="input")] if i % 2 else []
+        asm.apply(event, at(i), redactions=redactions)
+        state = asm.store[TRACE_ID]
+        assert isinstance(state, TraceState)
+        _assert_written_as_pydantic(state)
+    assert state is not None
+    asm.due(at(20))  # emits (unfinished span 5), then goes dormant
+    assert state.spans["0000000000000005"].emitted_unfinished
+    _assert_written_as_pydantic(state)
+    _assert_written_as_pydantic(TraceState.from_bytes(state.to_bytes()))  # no kept bytes
+
+
+def test_every_head_field_is_written_as_pydantic_writes_it() -> None:
+    # to_bytes writes these fields by name: a new one must be added there too.
+    assert list(TraceState.model_fields) == [
+        "trace_id", "project", "environment", "trace", "spans", "seen_event_ids",
+        "dropped_span_ids", "dropped_span_count", "first_seen", "last_seen",
+        "root_ended_at", "emit_at", "timed_out", "version", "expires_at",
+    ]  # fmt: skip
+    bare = TraceState(
+        trace_id=TRACE_ID, project="p", environment="e", first_seen=at(0), last_seen=at(1.5)
+    )
+    _assert_written_as_pydantic(bare)
+    assert bare.to_bytes() == _reference(bare)
+    full = bare.model_copy(
+        update={
+            "trace": TraceInfo(name="n", session_id="s", user_id="u", tags=("a",), release="r"),
+            "seen_event_ids": {"e1", "e2"},
+            "dropped_span_ids": {"d1"},
+            "dropped_span_count": 3,
+            "root_ended_at": at(2.000001),
+            "emit_at": at(3),
+            "timed_out": True,
+            "version": 2,
+            "expires_at": at(4),
+        }
+    )
+    _assert_written_as_pydantic(full)
+    assert full.to_bytes() == _reference(full)  # built in field order: the same bytes
+    partial = bare.model_copy(update={"trace": TraceInfo(tags=("x",))})
+    assert partial.to_bytes() == _reference(partial)
+
+
+def test_every_field_is_written_as_pydantic_writes_it() -> None:
+    span = SpanState()
+    span.set_start(start(1, None, 0), None)
+    assert span.to_json() == _reference_span(span)
+    span.emitted_version = 2
+    assert b'"emitted_version":2' in span.to_json()
+    assert span.to_json() == _reference_span(span)
+    span.emitted_unfinished = True
+    span.redactions = (Redaction(detector="email", field="input", count=3),)
+    assert span.to_json() == _reference_span(span)
+    span.redactions = (Redaction(detector="phone", field="output"),)
+    assert b"phone" in span.to_json()
+    assert span.to_json() == _reference_span(span)
+    span.set_end(end(1, None, 1), b'{"kept":"as sent"}')
+    assert b'"end":{"kept":"as sent"}' in span.to_json()
+    assert span.to_json() == _reference_span(span)
+    span.emitted_unfinished = False
+    assert span.to_json() == _reference_span(span)
+
+
+def test_the_kept_bytes_are_not_state() -> None:
+    event = start(1, None, 0)
+    written, fresh = SpanState(), SpanState()
+    for span in (written, fresh):
+        span.set_start(event, None)
+    written.to_json()
+    assert written == fresh
+    fresh.emitted_version = 1
+    assert written != fresh
+    assert SpanState().to_json() == b"{}" == _reference_span(SpanState())
