@@ -8,8 +8,11 @@ runtime (``engine``: faust or aiokafka; validate + redact + price + assemble +
 windows, outputs and state acknowledged before commit). The worker's
 rate is measured from its own ``tracestream_events_in_total`` counter, polled
 on /metrics twice a second, from the first poll that sees events to the
-worker's own timestamp of its last batch (start-up excluded). The topics the
-run created are deleted at the end.
+worker's own timestamp of its last batch (start-up excluded). Over the same
+polls it reports the worker's CPU per event (``worker_cpu_us_per_event``, from
+its ``process_cpu_seconds_total``: steadier than the rate when other processes
+share the cores) and its resident memory at the end (``worker_rss_mb``). The
+topics the run created are deleted at the end.
 Last, for the faust engine, a Faust agent that only counts reads the same
 records (``faust_floor_events_per_s``): the part of the gap that is Faust's own.
 """
@@ -166,14 +169,18 @@ async def _bare_loop(bootstrap: str, source: str, sink: str, count: int) -> floa
         await consumer.stop()
 
 
-def _worker_rate(worker: WorkerProcess, count: int, timeout_s: float) -> float:
-    """Events/s from the first poll that saw events to the worker's last batch.
+def _worker_rate(worker: WorkerProcess, count: int, timeout_s: float) -> tuple[float, float, float]:
+    """Events/s from the first poll that saw events to the worker's last batch; the
+    worker's CPU µs per event between those two polls; its resident memory (MB) at the end.
 
-    The end is the worker's own ``last_batch_timestamp`` (wall clock), not the
-    poll that noticed it, so the polling interval does not dilute the rate.
+    The end of the rate is the worker's own ``last_batch_timestamp`` (wall clock), not
+    the poll that noticed it, so the polling interval does not dilute the rate. The
+    CPU figure (its ``process_cpu_seconds_total``) is steadier than the rate on a
+    shared machine: other processes take the worker's time, not its CPU.
     """
     first_t = 0.0
     first_n = 0.0
+    first_cpu = 0.0
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         text = worker.metrics()
@@ -181,9 +188,14 @@ def _worker_rate(worker: WorkerProcess, count: int, timeout_s: float) -> float:
         n = metric_value(text, "tracestream_events_in_total")
         if n and not first_t:
             first_t, first_n = now, n
+            first_cpu = metric_value(text, "process_cpu_seconds_total")
         if n >= count:
             end = metric_value(text, "tracestream_last_batch_timestamp_seconds")
-            return (n - first_n) / (end - first_t) if end > first_t else float("nan")
+            rate = (n - first_n) / (end - first_t) if end > first_t else float("nan")
+            cpu = metric_value(text, "process_cpu_seconds_total") - first_cpu
+            cpu_us = cpu / (n - first_n) * 1e6 if n > first_n else float("nan")
+            rss_mb = metric_value(text, "process_resident_memory_bytes") / 1e6
+            return rate, cpu_us, rss_mb
         # Prometheus scrapes every 15 s; rendering /metrics many times a second would
         # take a tenth of the worker's CPU (measured), so poll about twice a second.
         time.sleep(0.5)
@@ -265,7 +277,7 @@ def _measure(
             "TRACESTREAM_WORKER_ENGINE": engine,
         }
         with WorkerProcess(env, Path(tmp)) as worker:
-            rate = _worker_rate(worker, events, timeout_s)
+            rate, cpu_us, rss_mb = _worker_rate(worker, events, timeout_s)
         floor = (
             _faust_floor(bootstrap, topics.events, events, Path(tmp), timeout_s)
             if engine == "faust"
@@ -281,6 +293,8 @@ def _measure(
         "worker_events_per_s": round(rate, 1),
         "bare_aiokafka_events_per_s": round(bare, 1),
         "ratio": round(rate / bare, 3),
+        "worker_cpu_us_per_event": round(cpu_us, 1),
+        "worker_rss_mb": round(rss_mb),
         # A Faust agent that only counts, same topic, same settings: the ceiling of
         # anything built on Faust's per-record stream machinery on this machine.
         "faust_floor_events_per_s": None if floor is None else round(floor, 1),

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, ProcessCollector
 
 from ._settings import Settings, load_settings
 
@@ -31,8 +31,14 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
 
     from ._stages import add_stateful_stages, stateless_stages
 
+    if registry is None:
+        registry = CollectorRegistry()
+        # The process's own CPU, memory and open files, as Prometheus targets export
+        # them (process_cpu_seconds_total, ...; read on each scrape). bench pipeline
+        # reads the worker's CPU per event from them.
+        ProcessCollector(registry=registry)
     metrics = PipelineMetrics(
-        registry if registry is not None else CollectorRegistry(),
+        registry,
         services=settings.metrics_services,
         models=settings.metrics_models,
         top_n=settings.metrics_top_n,
