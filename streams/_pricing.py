@@ -44,13 +44,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tracestream.schemas import Cost, ModelInfo, Usage
 from tracestream.schemas._common import UtcDatetime
 
+from ._construct import construct
+
 __all__ = ["MissReason", "PriceOverride", "Pricer", "Quote"]
 
 #: Why a generation has no cost: the worker counts these by reason.
 MissReason = Literal["no_model", "no_usage", "unknown_model"]
 
 _MTOK = Decimal(1_000_000)
-_ZERO = Decimal(0)
 
 
 class PriceOverride(BaseModel):
@@ -241,26 +242,46 @@ def _resolve(
 
 
 def _cost(rates: _Rates, usage: Usage, source: str) -> Cost:
-    total_input = usage.input_tokens + usage.cached_tokens + usage.cache_write_tokens
+    inputs, outputs = usage.input_tokens, usage.output_tokens
+    cached_n, write_n, reasoning_n = (
+        usage.cached_tokens,
+        usage.cache_write_tokens,
+        usage.reasoning_tokens,
+    )
+    total_input = inputs + cached_n + write_n
     inp = _resolve(rates.input, total_input)
     out = _resolve(rates.output, total_input)
-    cached = inp if rates.cached is None else _resolve(rates.cached, total_input)
-    write = inp if rates.cache_write is None else _resolve(rates.cache_write, total_input)
-    reasoning = out if rates.reasoning is None else _resolve(rates.reasoning, total_input)
-    parts = (
-        inp * usage.input_tokens / _MTOK,
-        out * usage.output_tokens / _MTOK,
-        cached * usage.cached_tokens / _MTOK,
-        write * usage.cache_write_tokens / _MTOK,
-        reasoning * usage.reasoning_tokens / _MTOK,
-    )
-    total = sum(parts, _ZERO)
-    return Cost(
-        input_usd=float(parts[0]),
-        output_usd=float(parts[1]),
-        cached_usd=float(parts[2]),
-        cache_write_usd=float(parts[3]),
-        reasoning_usd=float(parts[4]),
+    input_usd = inp * inputs / _MTOK
+    output_usd = out * outputs / _MTOK
+    total = input_usd + output_usd
+    # Most generations have no cache or reasoning tokens: a zero part adds
+    # nothing to the exact Decimal sum, so it is skipped, not computed.
+    cached_usd = write_usd = reasoning_usd = 0.0
+    if cached_n:
+        rate = inp if rates.cached is None else _resolve(rates.cached, total_input)
+        part = rate * cached_n / _MTOK
+        cached_usd = float(part)
+        total += part
+    if write_n:
+        rate = inp if rates.cache_write is None else _resolve(rates.cache_write, total_input)
+        part = rate * write_n / _MTOK
+        write_usd = float(part)
+        total += part
+    if reasoning_n:
+        rate = out if rates.reasoning is None else _resolve(rates.reasoning, total_input)
+        part = rate * reasoning_n / _MTOK
+        reasoning_usd = float(part)
+        total += part
+    # Non-negative rates times non-negative counts, and a non-empty source cut
+    # to the label's length: valid by construction, and validating cost as
+    # much as the arithmetic.
+    return construct(
+        Cost,
+        input_usd=float(input_usd),
+        output_usd=float(output_usd),
+        cached_usd=cached_usd,
+        cache_write_usd=write_usd,
+        reasoning_usd=reasoning_usd,
         total_usd=float(total),
         price_source=source[:256],
     )
