@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -10,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
 from tracestream._bench_core import core_events
-from tracestream.schemas import AnomalyRecord, EventParser, SpanEvent
+from tracestream.schemas import AnomalyRecord, EventParser, SpanEvent, TraceInfo
 from tracestream.streams._anomaly import AnomalyScorer
 from tracestream.streams._assembly import Assembler
 from tracestream.streams._json import model_json
@@ -95,3 +96,18 @@ def test_values_orjson_cannot_write_fall_back_to_pydantic() -> None:
 
     for model in (big, _Span(took=timedelta(seconds=1.5))):
         assert model_json(model) == _pydantic(model)
+
+
+def test_model_json_returns_bytes_no_larger_than_their_content() -> None:
+    # orjson's own result keeps the buffer it reserved for worst-case escaping (~8x
+    # here); the worker keeps these bytes in its state.
+    info = TraceInfo(name="x" * 500, tags=("a", "b"))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        kept = [model_json(info) for _ in range(100)]
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    grown = sum(d.size_diff for d in after.compare_to(before, "filename"))
+    assert grown / len(kept) < 2 * len(kept[0])
