@@ -49,7 +49,6 @@ from tracestream.schemas import (
     TraceRecord,
 )
 
-from ._construct import construct
 from ._pricing import Pricer
 from ._trace_state import (
     DormantTrace,
@@ -163,14 +162,7 @@ class Assembler:
             while len(self._order) >= self._max_open:
                 self._evict_oldest(now, out)
             # Values from a validated event: no second validation (a fifth of assembly).
-            state = construct(
-                TraceState,
-                trace_id=tid,
-                project=event.project,
-                environment=event.environment,
-                first_seen=now,
-                last_seen=now,
-            )
+            state = TraceState.open(tid, event.project, event.environment, now)
             self._order[tid] = None
         elif event.event_id in state.seen_event_ids:
             out.counts["duplicate_events"] += 1
@@ -190,7 +182,7 @@ class Assembler:
                         state.dropped_span_ids.add(event.span_id)
                 self._save(state)
                 return out
-            span = state.spans[event.span_id] = construct(SpanState)
+            span = state.spans[event.span_id] = SpanState.empty()
         if not _merge(span, event, redactions, wire):
             out.counts["conflicting_events"] += 1
         elif span.start is not None and span.ended:

@@ -144,3 +144,32 @@ def test_the_kept_bytes_are_not_state() -> None:
     fresh.emitted_version = 1
     assert written != fresh
     assert SpanState().to_json() == b"{}" == _reference_span(SpanState())
+
+
+def test_fast_constructors_build_what_pydantic_builds() -> None:
+    span = SpanState.empty()
+    assert span == SpanState() and span.__pydantic_private__ == SpanState().__pydantic_private__
+    assert span.__dict__ is not SpanState.empty().__dict__
+    opened = TraceState.open(TRACE_ID, "p", "e", at(0))
+    validated = TraceState(
+        trace_id=TRACE_ID, project="p", environment="e", first_seen=at(0), last_seen=at(0)
+    )
+    assert opened == validated
+    assert list(opened.__dict__) == list(TraceState.model_fields)
+    assert opened.spans is not TraceState.open(TRACE_ID, "p", "e", at(0)).spans
+    assert opened.seen_event_ids is not TraceState.open(TRACE_ID, "p", "e", at(0)).seen_event_ids
+
+
+def test_roots_ended_needs_a_root_and_every_root_ended() -> None:
+    state = TraceState.open(TRACE_ID, "p", "e", at(0))
+    assert not state.roots_ended()
+    child = state.spans["c"] = SpanState.empty()
+    child.set_start(whole(2, 1, 0, 1), None)
+    assert not state.roots_ended()  # no root yet
+    first = state.spans["r1"] = SpanState.empty()
+    first.set_start(start(1, None, 0), None)
+    second = state.spans["r2"] = SpanState.empty()
+    second.set_end(end(3, None, 1), None)  # a headless root that ended
+    assert not state.roots_ended()
+    first.set_end(end(1, None, 2), None)
+    assert state.roots_ended()
