@@ -29,9 +29,10 @@ def exact(data: bytes) -> bytes:
     5 KB one 64 KiB (measured with tracemalloc; resident memory grew 4 KB per
     kept 500-byte result). Transient results do not matter; for bytes kept in
     state (the changelog copies of events) it was most of the worker's memory.
-    The copy costs ~0.1 µs.
+    The SDK does the same to its queued events (``producers/_payload.py``).
     """
-    return memoryview(data).tobytes()
+    # Joining with an empty part copies into a new object of exact size (~40 ns).
+    return b"".join((data, b""))
 
 
 def _fields(value: Any) -> Any:
