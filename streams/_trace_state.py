@@ -27,6 +27,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -308,6 +309,8 @@ class TraceState(BaseModel):
 
 #: Shared (it is frozen): building one per record cost more than the record.
 _NO_TRACE_INFO = TraceInfo()
+#: A trace's records in timeline order.
+_BY_START = attrgetter("start_time", "span_id")
 _EMPTY_SPAN = SpanState()
 _EMPTY_SPAN_PRIVATE: dict[str, object] = dict(_EMPTY_SPAN.__pydantic_private__ or {})
 _set = object.__setattr__
@@ -460,63 +463,91 @@ def build_trace(
     state: TraceState, spans: dict[str, SpanRecord], now: datetime, version: int
 ) -> TraceRecord:
     """The trace record from the span records built for ``state`` (every span with a start)."""
-    ordered = sorted(spans.values(), key=lambda r: (r.start_time, r.span_id))
+    ordered = sorted(spans.values(), key=_BY_START)
     depth, orphans = _depths(state, spans)
     roots = [r for r in ordered if r.parent_span_id is None]
     root = roots[0] if roots else None
-    times = [r.start_time for r in ordered] + [
-        s.end.end_time for s in state.spans.values() if s.end is not None
-    ]
-    start = min(times) if times else now
-    ends = [r.end_time for r in ordered if r.end_time is not None]
-    end = max(ends) if ends else None
-    status: TraceStatus
-    if state.timed_out or root is None or state.root_ended_at is None:
-        status = "incomplete"
-    elif any(r.status is SpanStatus.ERROR for r in roots):
-        status = "error"
-    elif any(r.status is SpanStatus.UNFINISHED for r in ordered):
-        status = "unfinished"
-    else:
-        status = "ok"
+    # The earliest start, or an end before it (split events come from different clocks).
+    first = ordered[0].start_time if ordered else None
+    for s in state.spans.values():
+        if s.end is not None and (first is None or s.end.end_time < first):
+            first = s.end.end_time
+    start = first if first is not None else now
+    # One pass for every aggregate (they were a pass each).
+    end: datetime | None = None
+    unfinished = False
     usage = [0, 0, 0, 0, 0]
     cost_parts = [Decimal(0)] * 6
-    priced = unpriced = 0
+    priced = unpriced = errors = tools = 0
+    services: set[str] = set()
+    models: set[str] = set()
+    timeline = []
     for r in ordered:
-        if r.usage is not None:
-            u = r.usage
-            for i, n in enumerate(
-                (
-                    u.input_tokens,
-                    u.output_tokens,
-                    u.cached_tokens,
-                    u.cache_write_tokens,
-                    u.reasoning_tokens,
-                )
-            ):
-                usage[i] += n
-        if r.kind is SpanKind.GENERATION and r.status is not SpanStatus.UNFINISHED:
-            if r.cost is None:
-                unpriced += 1
-                continue
-            priced += 1
+        services.add(r.service)
+        if r.end_time is not None and (end is None or r.end_time > end):
+            end = r.end_time
+        status = r.status
+        if status is SpanStatus.UNFINISHED:
+            unfinished = True
+        elif status is SpanStatus.ERROR:
+            errors += 1
+        if r.kind is SpanKind.TOOL or r.tool is not None:
+            tools += 1
+        if r.model is not None:
+            models.add(r.model.name)
+        u = r.usage
+        if u is not None:
+            usage[0] += u.input_tokens
+            usage[1] += u.output_tokens
+            usage[2] += u.cached_tokens
+            usage[3] += u.cache_write_tokens
+            usage[4] += u.reasoning_tokens
+        if r.kind is SpanKind.GENERATION and status is not SpanStatus.UNFINISHED:
             c = r.cost
-            # Decimal of the float's repr: sums without binary drift.
-            for i, v in enumerate(
-                (
-                    c.input_usd,
-                    c.output_usd,
-                    c.cached_usd,
-                    c.cache_write_usd,
-                    c.reasoning_usd,
-                    c.total_usd,
-                )
-            ):
-                if v:  # most parts are zero (no cache or reasoning tokens): skip the Decimal
-                    cost_parts[i] += Decimal(repr(v))
+            if c is None:
+                unpriced += 1
+            else:
+                priced += 1
+                # Decimal of the float's repr: sums without binary drift.
+                for i, v in enumerate(
+                    (
+                        c.input_usd,
+                        c.output_usd,
+                        c.cached_usd,
+                        c.cache_write_usd,
+                        c.reasoning_usd,
+                        c.total_usd,
+                    )
+                ):
+                    if v:  # most parts are zero (no cache or reasoning tokens): skip the Decimal
+                        cost_parts[i] += Decimal(repr(v))
+        timeline.append(
+            construct(
+                TimelineEntry,
+                span_id=r.span_id,
+                parent_span_id=r.parent_span_id,
+                name=r.name,
+                kind=r.kind,
+                status=status,
+                start_offset_ms=(r.start_time - start).total_seconds() * 1000,
+                end_offset_ms=(r.end_time - start).total_seconds() * 1000 if r.end_time else None,
+                depth=depth[r.span_id],
+            )
+        )
+    trace_status: TraceStatus
+    if state.timed_out or root is None or state.root_ended_at is None:
+        trace_status = "incomplete"
+    elif any(r.status is SpanStatus.ERROR for r in roots):
+        trace_status = "error"
+    elif unfinished:
+        trace_status = "unfinished"
+    else:
+        trace_status = "ok"
     cost = None
     if priced:
-        cost = Cost(
+        # Sums of valid costs (non-negative): valid, so not validated again.
+        cost = construct(
+            Cost,
             input_usd=float(cost_parts[0]),
             output_usd=float(cost_parts[1]),
             cached_usd=float(cost_parts[2]),
@@ -525,20 +556,6 @@ def build_trace(
             total_usd=float(cost_parts[5]),
             price_source="sum",
         )
-    timeline = tuple(
-        construct(
-            TimelineEntry,
-            span_id=r.span_id,
-            parent_span_id=r.parent_span_id,
-            name=r.name,
-            kind=r.kind,
-            status=r.status,
-            start_offset_ms=(r.start_time - start).total_seconds() * 1000,
-            end_offset_ms=(r.end_time - start).total_seconds() * 1000 if r.end_time else None,
-            depth=depth[r.span_id],
-        )
-        for r in ordered
-    )
     trace = state.trace or _NO_TRACE_INFO
     # Built from validated records only: construct, do not re-validate (see build_span).
     return construct(
@@ -546,11 +563,11 @@ def build_trace(
         project=state.project,
         trace_id=state.trace_id,
         environment=state.environment,
-        services=tuple(sorted({r.service for r in ordered})),
+        services=tuple(sorted(services)),
         trace=trace,
         root_span_id=root.span_id if root else None,
         name=trace.name or (root.name if root else None),
-        status=status,
+        status=trace_status,
         start_time=start,
         end_time=end,
         duration_ms=(end - start).total_seconds() * 1000 if end is not None else None,
@@ -567,12 +584,12 @@ def build_trace(
         cost_usd=cost.total_usd if cost else None,
         cost=cost,
         unpriced_generations=unpriced,
-        error_count=sum(r.status is SpanStatus.ERROR for r in ordered),
-        tool_call_count=sum(r.kind is SpanKind.TOOL or r.tool is not None for r in ordered),
-        models=tuple(sorted({r.model.name for r in ordered if r.model is not None})),
+        error_count=errors,
+        tool_call_count=tools,
+        models=tuple(sorted(models)),
         input=root.input if root else None,
         output=root.output if root else None,
-        timeline=timeline,
+        timeline=tuple(timeline),
         orphan_span_count=orphans,
         dropped_span_count=state.dropped_span_count,
         version=version,
