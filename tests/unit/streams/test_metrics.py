@@ -84,3 +84,33 @@ def test_observing_a_batch_of_spans_counts_what_observing_each_counts() -> None:
     assert counted == samples(one_by_one)
     spans = sum(v for (name, _), v in counted.items() if name == "tracestream_spans_total")
     assert spans == len(out.spans)
+
+
+def test_observing_many_latencies_at_once_gives_prometheus_own_samples() -> None:
+    from prometheus_client import Histogram
+
+    from tracestream.streams._metrics import LATENCY_BUCKETS_S, _observe_many
+
+    # Values on, just under and just over every bound, zero and beyond the last bound.
+    amounts = [0.0, 1e9]
+    for bound in LATENCY_BUCKETS_S:
+        amounts += [bound, bound * 0.999, bound * 1.001]
+    registries = CollectorRegistry(), CollectorRegistry()
+    one, many = (
+        Histogram("lat", "latency", ["k"], buckets=LATENCY_BUCKETS_S, registry=r).labels("a")
+        for r in registries
+    )
+    for amount in amounts:
+        one.observe(amount)
+    _observe_many(many, amounts)
+
+    def samples(registry: CollectorRegistry) -> dict[tuple[str, str], float]:
+        return {
+            (s.name, s.labels.get("le", "")): round(s.value, 9)
+            for metric in registry.collect()
+            for s in metric.samples
+            if not s.name.endswith("_created")
+        }
+
+    # Bucket counts exactly; the sum up to float rounding (added in another order).
+    assert samples(registries[1]) == pytest.approx(samples(registries[0]), rel=1e-12)
