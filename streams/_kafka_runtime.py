@@ -500,12 +500,15 @@ def _retrieve(fut: asyncio.Future[Any]) -> None:
 
 
 def _source_record(message: Any) -> SourceRecord:
+    raw = message.headers
+    # Most events carry no headers: skip building an empty tuple through a generator.
+    headers = tuple((str(k), bytes(v) if v is not None else b"") for k, v in raw) if raw else ()
     return SourceRecord(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        value=message.value,
-        headers=tuple((str(k), bytes(v) if v is not None else b"") for k, v in message.headers),
-        timestamp_ms=message.timestamp if message.timestamp is not None else None,
+        message.topic,
+        message.partition,
+        message.offset,
+        message.key,
+        message.value,
+        headers,
+        message.timestamp,
     )
