@@ -22,8 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import orjson
-
 from tracestream.schemas import (
     AnomalyRecord,
     MetricWindow,
@@ -38,6 +36,7 @@ from tracestream.schemas import (
 
 from ._anomaly import AnomalyScorer
 from ._assembly import Assembler, AssemblyOutput
+from ._json import model_json
 from ._metrics import PipelineMetrics
 from ._redaction import Redactor
 from ._validate import DeadLetter, ParsedEvent, SourceRecord, Validator, dead_letter
@@ -151,9 +150,7 @@ class Pipeline:
                 for r in redactions:
                     redacted[r.detector] += r.count
                 if isinstance(event, ScoreEvent):
-                    out.scores.append(
-                        (event.trace_id.encode(), orjson.dumps(event.model_dump(mode="json")))
-                    )
+                    out.scores.append((event.trace_id.encode(), model_json(event)))
                     continue
             except Exception as exc:  # noqa: BLE001 - one bad event must not stop the worker
                 m.processing_errors.labels("redact").inc()
