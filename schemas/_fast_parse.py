@@ -80,7 +80,9 @@ class _Mirror(Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """Base of the mirrors. ``gc=False``: values decoded from JSON hold no cycles."""
 
 
-class _TraceInfo(_Mirror, kw_only=True):
+class _TraceInfo(Struct, kw_only=True, forbid_unknown_fields=True, gc=False, frozen=True):
+    # A _Mirror, but frozen, so hashable: equal trace infos share one model (see
+    # _trace_info). Not a subclass: a frozen Struct cannot extend a mutable one.
     name: _Name | None = None
     session_id: _Label | None = None
     user_id: _Label | None = None
@@ -349,6 +351,23 @@ def _opt(struct: Struct | None) -> Any:
     return None if struct is None else _leaf(struct)
 
 
+#: TraceInfo models by their mirror. Every event of a trace repeats its trace info:
+#: one shared (frozen) model instead of one per event saves building it, and the
+#: memory of a copy per event of every open trace. Cleared when full (a bound,
+#: not an LRU: a miss only costs a build).
+_TRACE_INFOS: dict[_TraceInfo, TraceInfo] = {}
+_TRACE_INFOS_MAX = 10_000
+
+
+def _trace_info(struct: _TraceInfo) -> TraceInfo:
+    found = _TRACE_INFOS.get(struct)
+    if found is None:
+        if len(_TRACE_INFOS) >= _TRACE_INFOS_MAX:
+            _TRACE_INFOS.clear()
+        found = _TRACE_INFOS[struct] = _leaf(struct)
+    return found
+
+
 def _utc(value: datetime) -> datetime:
     # msgspec gives datetime.UTC itself for "Z", "+00:00" and "-00:00"; any other
     # offset is converted as ``_as_utc`` converts it.
@@ -358,7 +377,7 @@ def _utc(value: datetime) -> datetime:
 def _envelope(s: _AnyEvent, values: dict[str, Any]) -> None:
     values["timestamp"] = _utc(s.timestamp)
     if s.trace is not None:
-        values["trace"] = _leaf(s.trace)
+        values["trace"] = _trace_info(s.trace)
 
 
 def _opening(s: _SpanStart | _Span, values: dict[str, Any]) -> None:
@@ -432,7 +451,7 @@ def _score(s: _Score) -> ScoreEvent:
             "environment": s.environment,
             "trace_id": s.trace_id,
             "timestamp": _utc(s.timestamp),
-            "trace": _opt(s.trace),
+            "trace": None if s.trace is None else _trace_info(s.trace),
             "event_type": "score",
             "span_id": s.span_id,
             "name": s.name,

@@ -386,3 +386,13 @@ def test_the_sdk_install_without_msgspec_still_parses() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == b"SpanEvent"
+
+
+def test_events_of_one_trace_share_one_trace_info() -> None:
+    parsed = [fast_validate(v) for _, v in core_events(3)]
+    by_trace: dict[str, set[int]] = {}
+    for event in parsed:
+        assert event is not None
+        if event.trace is not None:
+            by_trace.setdefault(event.trace_id, set()).add(id(event.trace))
+    assert by_trace and all(len(ids) == 1 for ids in by_trace.values())
