@@ -286,12 +286,18 @@ class Assembler:
         state.expires_at = now + self._linger
 
     def _next_check(self, state: StoredTrace) -> datetime:
-        times = [state.emit_at] if state.emit_at is not None else []
+        # The earlier of the emission time and the idle deadline (open) or the
+        # linger's end (emitted); called on every event, so no list and min().
+        emit_at = state.emit_at
         if state.version == 0:
-            times.append(state.last_seen + self._idle)
+            other = state.last_seen + self._idle
         elif state.expires_at is not None:
-            times.append(state.expires_at)
-        return min(times) if times else state.last_seen + self._idle
+            other = state.expires_at
+        elif emit_at is not None:
+            return emit_at
+        else:
+            return state.last_seen + self._idle
+        return other if emit_at is None or other < emit_at else emit_at
 
     def _save(self, state: StoredTrace, *, reschedule: bool = False) -> None:
         self.store[state.trace_id] = state
