@@ -50,7 +50,7 @@ from tracestream.schemas import (
 )
 
 from ._construct import construct
-from ._json import model_json
+from ._json import exact, model_json
 from ._pricing import MissReason, Pricer
 
 __all__ = ["DormantTrace", "SpanState", "StoredTrace", "TraceState", "build_span", "build_trace"]
@@ -154,7 +154,8 @@ class SpanState(BaseModel):
                     {k: v for k, v in r.__dict__.items() if v != _REDACTION_DEFAULTS[k]}
                     for r in redactions
                 ]
-                written = kept["_redactions_json"] = (redactions, orjson.dumps(listed))
+                # Kept: an exact-size copy, not orjson's worst-case buffer (see exact).
+                written = kept["_redactions_json"] = (redactions, exact(orjson.dumps(listed)))
             parts += (b',"redactions":', written[1])
         if emitted_version != 0:
             parts += (b',"emitted_version":', str(emitted_version).encode())
