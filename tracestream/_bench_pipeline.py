@@ -135,8 +135,9 @@ async def _produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]
         await producer.stop()
 
 
-async def _bare_loop(bootstrap: str, source: str, sink: str, count: int) -> float:
-    """Events/s of getmany -> send -> await acks -> commit, from first record to last."""
+async def _bare_loop(bootstrap: str, source: str, sink: str, count: int) -> tuple[float, float]:
+    """Events/s of getmany -> send -> await acks -> commit, from first record to last,
+    and this process's CPU µs per event over the same span."""
     consumer = AIOKafkaConsumer(
         source,
         bootstrap_servers=bootstrap,
@@ -150,20 +151,22 @@ async def _bare_loop(bootstrap: str, source: str, sink: str, count: int) -> floa
     await producer.start()
     seen = 0
     first = 0.0
+    first_cpu = 0.0
     try:
         while seen < count:
             batches = await consumer.getmany(timeout_ms=1000, max_records=2000)
             if not batches:
                 continue
             if not first:
-                first = time.perf_counter()
+                first, first_cpu = time.perf_counter(), time.process_time()
             futures = []
             for records in batches.values():
                 futures += [await producer.send(sink, value=r.value, key=r.key) for r in records]
                 seen += len(records)
             await asyncio.gather(*futures)
             await consumer.commit()
-        return count / (time.perf_counter() - first)
+        cpu_us = (time.process_time() - first_cpu) / count * 1e6
+        return count / (time.perf_counter() - first), cpu_us
     finally:
         await producer.stop()
         await consumer.stop()
@@ -265,7 +268,7 @@ def _measure(
     bare_sink = f"{prefix}bench.bare-out"
     asyncio.run(_create_topics(bootstrap, [*topics.all(), bare_sink], partitions))
     asyncio.run(_produce(bootstrap, topics.events, records))
-    bare = asyncio.run(_bare_loop(bootstrap, topics.events, bare_sink, events))
+    bare, bare_cpu_us = asyncio.run(_bare_loop(bootstrap, topics.events, bare_sink, events))
     with tempfile.TemporaryDirectory(prefix="tracestream-bench-") as tmp:
         env = {
             "TRACESTREAM_KAFKA_BOOTSTRAP": bootstrap,
@@ -294,6 +297,9 @@ def _measure(
         "bare_aiokafka_events_per_s": round(bare, 1),
         "ratio": round(rate / bare, 3),
         "worker_cpu_us_per_event": round(cpu_us, 1),
+        "bare_cpu_us_per_event": round(bare_cpu_us, 1),
+        # The ratio in CPU: steadier than the rates' on a shared host.
+        "cpu_ratio": round(bare_cpu_us / cpu_us, 3),
         "worker_rss_mb": round(rss_mb),
         # A Faust agent that only counts, same topic, same settings: the ceiling of
         # anything built on Faust's per-record stream machinery on this machine.
