@@ -20,10 +20,13 @@ __all__ = ["construct"]
 M = TypeVar("M", bound=BaseModel)
 
 _set = object.__setattr__
+_new = object.__new__  # BaseModel has no __new__ of its own
 
 #: Per class: (field name, default factory or None, default value) of every field.
 _Defaults = tuple[tuple[str, Callable[[], Any] | None, Any], ...]
 _defaults: dict[type[BaseModel], _Defaults] = {}
+#: Per class: its private attributes (name, attribute), or None when it has none.
+_privates: dict[type[BaseModel], tuple[tuple[str, Any], ...] | None] = {}
 
 
 def _field_defaults(cls: type[BaseModel]) -> _Defaults:
@@ -43,7 +46,7 @@ def _field_defaults(cls: type[BaseModel]) -> _Defaults:
 
 def construct(cls: type[M], **values: Any) -> M:
     """An instance of ``cls`` holding ``values`` as they are (missing fields get defaults)."""
-    defaults = _field_defaults(cls)
+    defaults = _defaults.get(cls) or _field_defaults(cls)
     if len(values) != len(defaults):
         for name, factory, default in defaults:
             if name not in values:
@@ -55,14 +58,18 @@ def construct(cls: type[M], **values: Any) -> M:
                     if isinstance(default, dict | list | set)
                     else default
                 )
-    obj = cls.__new__(cls)
+    obj = _new(cls)
     _set(obj, "__dict__", values)
     _set(obj, "__pydantic_fields_set__", set(values))
     _set(obj, "__pydantic_extra__", None)
-    private = cls.__private_attributes__
+    if cls in _privates:
+        private = _privates[cls]
+    else:
+        attrs = cls.__private_attributes__
+        private = _privates[cls] = tuple(attrs.items()) if attrs else None
     _set(
         obj,
         "__pydantic_private__",
-        {name: attr.get_default() for name, attr in private.items()} if private else None,
+        {name: attr.get_default() for name, attr in private} if private else None,
     )
     return obj
