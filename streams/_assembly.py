@@ -146,14 +146,17 @@ class Assembler:
         now: datetime,
         redactions: Sequence[Redaction] = (),
         wire: bytes | None = None,
+        out: AssemblyOutput | None = None,
     ) -> AssemblyOutput:
         """Fold one span event in. ``redactions``: what the redactor found in a start event.
 
         ``wire``: the JSON bytes ``event`` was validated from, only when nothing
         changed it since (never after a redaction); the state's changelog
-        record reuses them.
+        record reuses them. ``out``: where to add the records and counts (a
+        batch's shared output; a new one when omitted); returned.
         """
-        out = AssemblyOutput()
+        if out is None:
+            out = AssemblyOutput()
         tid = event.trace_id
         state = self.store.get(tid)
         if isinstance(state, DormantTrace):

@@ -136,9 +136,28 @@ class Pipeline:
         events_in: Counter[str],
         redacted: Counter[str],
     ) -> None:
+        # One output for the whole batch: a fresh one per event (two lists and a
+        # Counter) and handing each over cost more than many events' assembly.
+        assembled = AssemblyOutput()
+        try:
+            self._each(records, now_ms, now, out, events_in, redacted, assembled)
+        finally:
+            self._take(assembled, out)
+
+    def _each(
+        self,
+        records: Sequence[SourceRecord],
+        now_ms: int,
+        now: datetime,
+        out: BatchOutput,
+        events_in: Counter[str],
+        redacted: Counter[str],
+        assembled: AssemblyOutput,
+    ) -> None:
         validator = self._stages.validator
         redactor = self._stages.redactor
         m = self._metrics
+        spans, traces = assembled.spans, assembled.traces
         for record in records:
             parsed = validator.validate(record, now_ms=now_ms)
             if isinstance(parsed, DeadLetter):
@@ -159,12 +178,16 @@ class Pipeline:
             assembler = self._stages.assembler
             if assembler is None:
                 continue
+            n_spans, n_traces = len(spans), len(traces)
             try:
                 start_redactions = redactions if isinstance(event, SpanStartEvent) else ()
                 # The record's bytes stand for the event only while redaction left it as is.
                 wire = record.value if event is parsed else None
-                self._take(assembler.apply(event, now, start_redactions, wire), out)
+                assembler.apply(event, now, start_redactions, wire, assembled)
             except Exception as exc:  # noqa: BLE001 - one bad event must not stop the worker
+                # What the failed event added is not published (its counts stay:
+                # they only feed diagnostics).
+                del spans[n_spans:], traces[n_traces:]
                 m.processing_errors.labels("assemble").inc()
                 self._reject(dead_letter(record, "processing_error", exc, now_ms=now_ms), out)
 

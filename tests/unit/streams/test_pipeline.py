@@ -107,3 +107,35 @@ def test_trace_state_changelog_bytes_carry_redacted_values_and_restore_equal() -
     assert TraceState.from_bytes(restored.to_bytes()) == state
     assert restored.spans[f"{1:016x}"].start is not None
     assert restored.spans[f"{1:016x}"].start.start_time.utcoffset().total_seconds() == 0
+
+
+def test_an_event_assembly_fails_on_goes_to_the_dlq_without_its_partial_output() -> None:
+    from datetime import datetime
+    from typing import Any
+
+    from tracestream.streams._assembly import Assembler, AssemblyOutput
+    from tracestream.streams._pricing import Pricer
+
+    class Failing(Assembler):
+        """Fails on the fourth event after it emitted its span record (a bug mid-way)."""
+
+        def apply(self, event: Any, now: datetime, *args: Any, **kwargs: Any) -> AssemblyOutput:
+            out = super().apply(event, now, *args, **kwargs)
+            if event.span_id == f"{4:016x}":
+                raise RuntimeError("assembly bug")
+            return out
+
+    registry = CollectorRegistry()
+    stages = Stages(
+        validator=Validator(max_event_bytes=10_000, max_depth=8),
+        redactor=Redactor(),
+        assembler=Failing(Pricer()),
+    )
+    pipeline = Pipeline(stages, PipelineMetrics(registry))
+    out = pipeline.process(_records(*(_span_event(n) for n in range(5))), now_ms=1_800_000_000_000)
+    assert [d.reason for d in out.dead_letters] == ["processing_error"]
+    assert out.dead_letters[0].source.offset == 3
+    assert [s.span_id for s in out.spans] == [f"{n + 1:016x}" for n in (0, 1, 2, 4)]
+    assert (
+        registry.get_sample_value("tracestream_processing_errors_total", {"stage": "assemble"}) == 1
+    )
