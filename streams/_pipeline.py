@@ -117,34 +117,21 @@ class Pipeline:
         # cost more than the counting itself.
         events_in: Counter[str] = Counter()
         redacted: Counter[str] = Counter()
+        # One assembly output for the whole batch: a fresh one per event (two lists
+        # and a Counter) and handing each over cost more than many events' assembly.
+        assembled = AssemblyOutput()
         try:
-            self._process(records, now_ms, now, out, events_in, redacted)
+            self._process(records, now_ms, now, out, events_in, redacted, assembled)
         finally:
             for event_type, n in events_in.items():
                 m.events_in.labels(event_type).inc(n)
             for detector, n in redacted.items():
                 m.redactions.labels(detector).inc(n)
+            self._take(assembled, out)
         self._close_windows(now, out)
         return out
 
     def _process(
-        self,
-        records: Sequence[SourceRecord],
-        now_ms: int,
-        now: datetime,
-        out: BatchOutput,
-        events_in: Counter[str],
-        redacted: Counter[str],
-    ) -> None:
-        # One output for the whole batch: a fresh one per event (two lists and a
-        # Counter) and handing each over cost more than many events' assembly.
-        assembled = AssemblyOutput()
-        try:
-            self._each(records, now_ms, now, out, events_in, redacted, assembled)
-        finally:
-            self._take(assembled, out)
-
-    def _each(
         self,
         records: Sequence[SourceRecord],
         now_ms: int,
