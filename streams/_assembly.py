@@ -49,6 +49,7 @@ from tracestream.schemas import (
     TraceRecord,
 )
 
+from ._construct import construct
 from ._pricing import Pricer
 from ._trace_state import (
     DormantTrace,
@@ -165,7 +166,14 @@ class Assembler:
             while len(self._order) >= self._max_open:
                 self._evict_oldest(now, out)
             # Values from a validated event: no second validation (a fifth of assembly).
-            state = TraceState.open(tid, event.project, event.environment, now)
+            state = construct(
+                TraceState,
+                trace_id=tid,
+                project=event.project,
+                environment=event.environment,
+                first_seen=now,
+                last_seen=now,
+            )
             self._order[tid] = None
         elif event.event_id in state.seen_event_ids:
             out.counts["duplicate_events"] += 1
@@ -185,7 +193,7 @@ class Assembler:
                         state.dropped_span_ids.add(event.span_id)
                 self._save(state)
                 return out
-            span = state.spans[event.span_id] = SpanState.empty()
+            span = state.spans[event.span_id] = construct(SpanState)
         if not _merge(span, event, redactions, wire):
             out.counts["conflicting_events"] += 1
         elif span.start is not None and span.ended:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from copy import copy
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -22,54 +24,76 @@ M = TypeVar("M", bound=BaseModel)
 _set = object.__setattr__
 _new = object.__new__  # BaseModel has no __new__ of its own
 
-#: Per class: (field name, default factory or None, default value) of every field.
-_Defaults = tuple[tuple[str, Callable[[], Any] | None, Any], ...]
-_defaults: dict[type[BaseModel], _Defaults] = {}
-#: Per class: its private attributes (name, attribute), or None when it has none.
-_privates: dict[type[BaseModel], tuple[tuple[str, Any], ...] | None] = {}
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    """What :func:`construct` needs of a class, worked out once.
+
+    ``FieldInfo.get_default`` inspects the factory's signature on every call (a
+    fifth of building a span record), and filling defaults field by field cost
+    more than a fresh trace or span state; what they answer is fixed per class.
+    """
+
+    #: How many fields the class has.
+    count: int
+    #: Every field in definition order (the order validation gives ``__dict__``)
+    #: with its default; fields in ``fresh`` hold a placeholder.
+    template: dict[str, Any]
+    #: Fields whose default must be new per instance: a factory's, or a copy of a
+    #: mutable default (pydantic copies those).
+    fresh: tuple[tuple[str, Callable[[], Any]], ...]
+    #: The private attributes' defaults, or None when there are none; those in
+    #: ``private_fresh`` hold a placeholder.
+    private: dict[str, Any] | None
+    #: Private attributes whose default must be made per instance (name, attribute).
+    private_fresh: tuple[tuple[str, Any], ...]
 
 
-def _field_defaults(cls: type[BaseModel]) -> _Defaults:
-    # FieldInfo.get_default inspects the factory's signature on every call (a fifth
-    # of building a span record); what it would answer is fixed per class.
-    found = _defaults.get(cls)
-    if found is None:
-        items: list[tuple[str, Callable[[], Any] | None, Any]] = []
-        for name, info in cls.__pydantic_fields__.items():
-            factory = info.default_factory
-            if factory is not None and info.default_factory_takes_validated_data:
-                raise TypeError(f"{cls.__name__}.{name}: factories of validated data unsupported")
-            items.append((name, factory, info.default))  # type: ignore[arg-type]
-        found = _defaults[cls] = tuple(items)
-    return found
+_specs: dict[type[BaseModel], _Spec] = {}
+
+
+def _spec(cls: type[BaseModel]) -> _Spec:
+    template: dict[str, Any] = {}
+    fresh: list[tuple[str, Callable[[], Any]]] = []
+    for name, info in cls.__pydantic_fields__.items():
+        factory = info.default_factory
+        if factory is not None and info.default_factory_takes_validated_data:
+            raise TypeError(f"{cls.__name__}.{name}: factories of validated data unsupported")
+        template[name] = info.default
+        if factory is not None:
+            fresh.append((name, factory))  # type: ignore[arg-type]
+        elif isinstance(info.default, dict | list | set):
+            fresh.append((name, partial(copy, info.default)))
+    attrs = cls.__private_attributes__
+    private: dict[str, Any] | None = {} if attrs else None
+    private_fresh: list[tuple[str, Any]] = []
+    for name, attr in attrs.items():
+        default: Any = attr.default
+        private[name] = default  # type: ignore[index]  # not None: attrs is not empty
+        if attr.default_factory is not None or isinstance(default, dict | list | set):
+            private_fresh.append((name, attr))
+    spec = _specs[cls] = _Spec(len(template), template, tuple(fresh), private, tuple(private_fresh))
+    return spec
 
 
 def construct(cls: type[M], **values: Any) -> M:
     """An instance of ``cls`` holding ``values`` as they are (missing fields get defaults)."""
-    defaults = _defaults.get(cls) or _field_defaults(cls)
-    if len(values) != len(defaults):
-        for name, factory, default in defaults:
+    spec = _specs.get(cls) or _spec(cls)
+    if len(values) != spec.count:
+        filled = spec.template.copy()
+        filled.update(values)
+        for name, make in spec.fresh:
             if name not in values:
-                # Mutable defaults are copied, as pydantic copies them.
-                values[name] = (
-                    factory()
-                    if factory is not None
-                    else copy(default)
-                    if isinstance(default, dict | list | set)
-                    else default
-                )
+                filled[name] = make()
+        values = filled
     obj = _new(cls)
     _set(obj, "__dict__", values)
     _set(obj, "__pydantic_fields_set__", set(values))
     _set(obj, "__pydantic_extra__", None)
-    if cls in _privates:
-        private = _privates[cls]
-    else:
-        attrs = cls.__private_attributes__
-        private = _privates[cls] = tuple(attrs.items()) if attrs else None
-    _set(
-        obj,
-        "__pydantic_private__",
-        {name: attr.get_default() for name, attr in private} if private else None,
-    )
+    private = spec.private
+    if private is not None:
+        private = private.copy()
+        for name, attr in spec.private_fresh:
+            private[name] = attr.get_default()
+    _set(obj, "__pydantic_private__", private)
     return obj

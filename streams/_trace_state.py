@@ -105,20 +105,6 @@ class SpanState(BaseModel):
         self.end = event
         self._kept()["_end_json"] = wire
 
-    @classmethod
-    def empty(cls) -> SpanState:
-        """A span with neither half yet, as ``SpanState()`` builds it, without pydantic's path.
-
-        pydantic's construction (validating or not) was a tenth of assembling
-        a span's first event.
-        """
-        span = cls.__new__(cls)
-        _set(span, "__dict__", dict(_EMPTY_SPAN.__dict__))  # every default is immutable
-        _set(span, "__pydantic_fields_set__", set())
-        _set(span, "__pydantic_extra__", None)
-        _set(span, "__pydantic_private__", dict(_EMPTY_SPAN_PRIVATE))
-        return span
-
     def to_json(self) -> bytes:
         """The JSON of this span's state: the events' own bytes where kept, else serialized."""
         parts: list[bytes] = []
@@ -256,44 +242,6 @@ class TraceState(BaseModel):
         """Inverse of :meth:`to_bytes`."""
         return cls.model_validate_json(data)
 
-    @classmethod
-    def open(cls, trace_id: str, project: str, environment: str, now: datetime) -> TraceState:
-        """A state with nothing in it yet, first seen ``now``; the values must be valid.
-
-        Built without validation or pydantic's construction path: those were a
-        tenth of assembling a trace's first event.
-        """
-        state = cls.__new__(cls)
-        _set(
-            state,
-            "__dict__",
-            {
-                "trace_id": trace_id,
-                "project": project,
-                "environment": environment,
-                "trace": None,
-                "spans": {},
-                "seen_event_ids": set(),
-                "dropped_span_ids": set(),
-                "dropped_span_count": 0,
-                "first_seen": now,
-                "last_seen": now,
-                "root_ended_at": None,
-                "emit_at": None,
-                "timed_out": False,
-                "version": 0,
-                "expires_at": None,
-            },
-        )
-        _set(
-            state,
-            "__pydantic_fields_set__",
-            {"trace_id", "project", "environment", "first_seen", "last_seen"},
-        )
-        _set(state, "__pydantic_extra__", None)
-        _set(state, "__pydantic_private__", None)
-        return state
-
     def roots_ended(self) -> bool:
         """True when there is a root (a span without parent, by either half) and all roots ended."""
         # One pass that stops at the first open root: the root is usually the
@@ -312,9 +260,6 @@ class TraceState(BaseModel):
 _NO_TRACE_INFO = TraceInfo()
 #: A trace's records in timeline order.
 _BY_START = attrgetter("start_time", "span_id")
-_EMPTY_SPAN = SpanState()
-_EMPTY_SPAN_PRIVATE: dict[str, object] = dict(_EMPTY_SPAN.__pydantic_private__ or {})
-_set = object.__setattr__
 _REDACTION_DEFAULTS = {name: f.default for name, f in Redaction.model_fields.items()}
 _TRACE_INFO_DEFAULTS = {name: f.default for name, f in TraceInfo.model_fields.items()}
 

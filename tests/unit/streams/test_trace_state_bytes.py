@@ -9,6 +9,7 @@ from tests.unit.streams._spans import TRACE as TRACE_ID
 from tests.unit.streams._spans import at, end, start, whole
 from tracestream.schemas import Redaction, TraceInfo
 from tracestream.streams._assembly import Assembler, SpanEventLike
+from tracestream.streams._construct import construct
 from tracestream.streams._json import model_json
 from tracestream.streams._pricing import Pricer
 from tracestream.streams._trace_state import SpanState, TraceState
@@ -146,29 +147,41 @@ def test_the_kept_bytes_are_not_state() -> None:
     assert SpanState().to_json() == b"{}" == _reference_span(SpanState())
 
 
-def test_fast_constructors_build_what_pydantic_builds() -> None:
-    span = SpanState.empty()
+def test_construct_builds_fresh_states_as_pydantic_builds_them() -> None:
+    span = construct(SpanState)
     assert span == SpanState() and span.__pydantic_private__ == SpanState().__pydantic_private__
-    assert span.__dict__ is not SpanState.empty().__dict__
-    opened = TraceState.open(TRACE_ID, "p", "e", at(0))
+    assert span.__dict__ is not construct(SpanState).__dict__
+    assert span.__pydantic_private__ is not construct(SpanState).__pydantic_private__
+    opened = _open()
     validated = TraceState(
         trace_id=TRACE_ID, project="p", environment="e", first_seen=at(0), last_seen=at(0)
     )
     assert opened == validated
     assert list(opened.__dict__) == list(TraceState.model_fields)
-    assert opened.spans is not TraceState.open(TRACE_ID, "p", "e", at(0)).spans
-    assert opened.seen_event_ids is not TraceState.open(TRACE_ID, "p", "e", at(0)).seen_event_ids
+    assert opened.spans is not _open().spans
+    assert opened.seen_event_ids is not _open().seen_event_ids
+
+
+def _open() -> TraceState:
+    return construct(
+        TraceState,
+        trace_id=TRACE_ID,
+        project="p",
+        environment="e",
+        first_seen=at(0),
+        last_seen=at(0),
+    )
 
 
 def test_roots_ended_needs_a_root_and_every_root_ended() -> None:
-    state = TraceState.open(TRACE_ID, "p", "e", at(0))
+    state = _open()
     assert not state.roots_ended()
-    child = state.spans["c"] = SpanState.empty()
+    child = state.spans["c"] = construct(SpanState)
     child.set_start(whole(2, 1, 0, 1), None)
     assert not state.roots_ended()  # no root yet
-    first = state.spans["r1"] = SpanState.empty()
+    first = state.spans["r1"] = construct(SpanState)
     first.set_start(start(1, None, 0), None)
-    second = state.spans["r2"] = SpanState.empty()
+    second = state.spans["r2"] = construct(SpanState)
     second.set_end(end(3, None, 1), None)  # a headless root that ended
     assert not state.roots_ended()
     first.set_end(end(1, None, 2), None)
@@ -178,7 +191,7 @@ def test_roots_ended_needs_a_root_and_every_root_ended() -> None:
 def test_the_kept_redactions_json_is_exact_size() -> None:
     import tracemalloc
 
-    spans = [SpanState.empty() for _ in range(200)]
+    spans = [construct(SpanState) for _ in range(200)]
     tracemalloc.start()
     try:
         for span in spans:
