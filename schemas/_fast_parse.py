@@ -30,7 +30,7 @@ guarded, so the bare SDK install (no msgspec) keeps the pydantic path only.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, TypeAlias, TypeVar
+from typing import Annotated, Any, Literal, TypeAlias
 
 import msgspec
 from msgspec import Meta, Struct
@@ -51,11 +51,10 @@ from ._common import (
     TraceInfo,
     Usage,
 )
+from ._construct import construct_from
 from ._events import ScoreEvent, SpanEndEvent, SpanEvent, SpanStartEvent
 
 __all__ = ["MIRRORS", "fast_validate"]
-
-M = TypeVar("M", bound=BaseModel)
 
 # Patterns end in \Z, not $: msgspec matches with Python's re, where "$" also
 # matches before a final newline; pydantic's (Rust) regex does not. The look-ahead
@@ -290,9 +289,6 @@ _DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else b for b in range(256))
 _LONG_DIGIT_RUN = b"0" * 19
 _LONG_FRACTION = b".0000000"
 
-_new = object.__new__
-_set = object.__setattr__
-
 
 def fast_validate(data: bytes) -> SpanStartEvent | SpanEndEvent | SpanEvent | ScoreEvent | None:
     """The event in ``data`` if the fast path can vouch for it, else ``None``.
@@ -325,26 +321,9 @@ def fast_validate(data: bytes) -> SpanStartEvent | SpanEndEvent | SpanEvent | Sc
         return None
 
 
-def _model(cls: type[M], values: dict[str, Any]) -> M:
-    """An instance of ``cls`` holding ``values`` as they are, as validation would build it."""
-    obj = _new(cls)  # BaseModel has no __new__ of its own
-    _set(obj, "__dict__", values)
-    # Every field counts as set (as ``model_construct`` with all fields would): the
-    # Struct cannot tell an absent field from a default one, and asking costs as
-    # much as the rest. Nothing reads the set (no ``exclude_unset`` anywhere) and
-    # pydantic's __eq__ and serializer ignore it.
-    _set(obj, "__pydantic_fields_set__", set(_MODELS_FIELDS[cls]))
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
-    return obj
-
-
-_MODELS_FIELDS: dict[type[BaseModel], frozenset[str]] = {m: f for m, f in _MODELS.values()}
-
-
 def _leaf(struct: Struct) -> Any:
     # A nested mirror has no nested models nor datetimes: its values are final.
-    return _model(_MODELS[type(struct)][0], asdict(struct))
+    return construct_from(_MODELS[type(struct)][0], asdict(struct))
 
 
 def _opt(struct: Struct | None) -> Any:
@@ -414,7 +393,7 @@ def _span_start(s: _SpanStart) -> SpanStartEvent:
     _opening(s, values)
     _envelope(s, values)
     values["event_type"] = "span.start"
-    return _model(SpanStartEvent, values)
+    return construct_from(SpanStartEvent, values)
 
 
 def _span_end(s: _SpanEnd) -> SpanEndEvent | None:
@@ -426,7 +405,7 @@ def _span_end(s: _SpanEnd) -> SpanEndEvent | None:
     attributes = values.pop("attributes")
     values["event_type"] = "span.end"
     values["attributes"] = attributes
-    return _model(SpanEndEvent, values)
+    return construct_from(SpanEndEvent, values)
 
 
 def _span(s: _Span) -> SpanEvent | None:
@@ -437,11 +416,11 @@ def _span(s: _Span) -> SpanEvent | None:
         return None  # pydantic's path says which rule
     _envelope(s, values)
     values["event_type"] = "span"
-    return _model(SpanEvent, values)
+    return construct_from(SpanEvent, values)
 
 
 def _score(s: _Score) -> ScoreEvent:
-    return _model(
+    return construct_from(
         ScoreEvent,
         {
             "schema_version": s.schema_version,

@@ -48,8 +48,8 @@ from tracestream.schemas import (
     SpanStartEvent,
     TraceRecord,
 )
+from tracestream.schemas._construct import construct
 
-from ._construct import construct
 from ._pricing import Pricer
 from ._trace_state import (
     DormantTrace,

@@ -43,8 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tracestream.schemas import Cost, ModelInfo, Usage
 from tracestream.schemas._common import UtcDatetime
-
-from ._construct import construct
+from tracestream.schemas._construct import construct
 
 __all__ = ["MissReason", "PriceOverride", "Pricer", "Quote"]
 

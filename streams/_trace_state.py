@@ -48,8 +48,8 @@ from tracestream.schemas import (
     TraceStatus,
     Usage,
 )
+from tracestream.schemas._construct import construct
 
-from ._construct import construct
 from ._json import exact, model_json
 from ._pricing import MissReason, Pricer
 

@@ -8,8 +8,8 @@ import pytest
 from tests.unit.streams._spans import TRACE as TRACE_ID
 from tests.unit.streams._spans import at, end, start, whole
 from tracestream.schemas import Redaction, TraceInfo
+from tracestream.schemas._construct import construct
 from tracestream.streams._assembly import Assembler, SpanEventLike
-from tracestream.streams._construct import construct
 from tracestream.streams._json import model_json
 from tracestream.streams._pricing import Pricer
 from tracestream.streams._trace_state import SpanState, TraceState

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-__all__ = ["construct"]
+__all__ = ["construct", "construct_from"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -78,6 +78,11 @@ def _spec(cls: type[BaseModel]) -> _Spec:
 
 def construct(cls: type[M], **values: Any) -> M:
     """An instance of ``cls`` holding ``values`` as they are (missing fields get defaults)."""
+    return construct_from(cls, values)
+
+
+def construct_from(cls: type[M], values: dict[str, Any]) -> M:
+    """As :func:`construct`, from a dict the instance takes over (when it has every field)."""
     spec = _specs.get(cls) or _spec(cls)
     if len(values) != spec.count:
         filled = spec.template.copy()
