@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from tracestream.schemas._exact import exact
+
 __all__ = [
     "MASK_FAILED",
     "TRUNCATED_KEY",
@@ -104,13 +106,6 @@ def _cap(value: Any, max_bytes: int) -> Any:
     return truncated_marker(raw) if len(raw) > max_bytes else value
 
 
-def _compact(data: bytes) -> bytes:
-    # orjson returns its output buffer without shrinking it (4 KiB or more for
-    # a 500-byte event); queued events would hold ~10x their size. One join
-    # copies into an object of exact size (~40 ns).
-    return b"".join((data, b""))
-
-
 def encode_event(event: dict[str, Any], max_field_bytes: int, max_event_bytes: int) -> bytes:
     """Serialize ``event``, capping payload fields at ``max_field_bytes`` and the whole
     event at ``max_event_bytes``. Mutates ``event`` when it truncates.
@@ -125,7 +120,7 @@ def encode_event(event: dict[str, Any], max_field_bytes: int, max_event_bytes: i
         event = _sanitize(event)
         data = dumps(event)
     if len(data) <= max_field_bytes:
-        return _compact(data)
+        return exact(data)
     for name in _PAYLOAD_FIELDS:
         if event.get(name) is not None:
             event[name] = _cap(event[name], max_field_bytes)
@@ -139,7 +134,7 @@ def encode_event(event: dict[str, Any], max_field_bytes: int, max_event_bytes: i
                 tool[name] = _cap(tool[name], max_field_bytes)
     data = dumps(event)
     if len(data) <= max_event_bytes:
-        return _compact(data)
+        return exact(data)
     # Still too large (many fields just under the cap): cut every payload to a marker.
     small = max(_PREVIEW_CHARS * 2, max_event_bytes // 64)
     for name in _PAYLOAD_FIELDS:
@@ -157,7 +152,7 @@ def encode_event(event: dict[str, Any], max_field_bytes: int, max_event_bytes: i
         event["model"]["parameters"] = _cap(event["model"].get("parameters", {}), small)
         if not isinstance(event["model"]["parameters"], dict):
             event["model"]["parameters"] = {"truncated": event["model"]["parameters"]}
-    return _compact(dumps(event))
+    return exact(dumps(event))
 
 
 def apply_mask(mask: Mask | None, value: Any) -> Any:

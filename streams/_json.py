@@ -16,23 +16,11 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-__all__ = ["exact", "model_json"]
+from tracestream.schemas._exact import exact
+
+__all__ = ["model_json"]
 
 _OPTIONS = orjson.OPT_UTC_Z
-
-
-def exact(data: bytes) -> bytes:
-    """A copy of ``data`` in an allocation of its own size.
-
-    orjson (3.13) reserves room for the worst-case escaping of every string it
-    writes and hands the buffer over as is: a 500-byte result holds 4 KiB, a
-    5 KB one 64 KiB (measured with tracemalloc; resident memory grew 4 KB per
-    kept 500-byte result). Transient results do not matter; for bytes kept in
-    state (the changelog copies of events) it was most of the worker's memory.
-    The SDK does the same to its queued events (``producers/_payload.py``).
-    """
-    # Joining with an empty part copies into a new object of exact size (~40 ns).
-    return b"".join((data, b""))
 
 
 def _fields(value: Any) -> Any:
@@ -44,7 +32,7 @@ def _fields(value: Any) -> Any:
 def model_json(model: BaseModel) -> bytes:
     """``model`` as JSON bytes, exactly as ``model.__pydantic_serializer__.to_json`` writes it.
 
-    The bytes object is exactly as large as its content (see :func:`exact`), so
+    The bytes object is exactly as large as its content (see ``schemas/_exact.py``), so
     callers may keep it.
     """
     try:

@@ -49,8 +49,9 @@ from tracestream.schemas import (
     Usage,
 )
 from tracestream.schemas._construct import construct
+from tracestream.schemas._exact import exact
 
-from ._json import exact, model_json
+from ._json import model_json
 from ._pricing import MissReason, Pricer
 
 __all__ = ["DormantTrace", "SpanState", "StoredTrace", "TraceState", "build_span", "build_trace"]
