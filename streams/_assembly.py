@@ -26,7 +26,11 @@ Lifecycle of a trace (all times are the ``now`` the caller passes in):
 Bounds: spans beyond ``max_spans_per_trace`` are dropped and counted (per
 trace and globally); opening a trace beyond ``max_open_traces`` evicts the
 oldest (by first sight), emitting it at once (``incomplete`` unless its roots
-ended). Every bite is counted in :attr:`AssemblyOutput.counts`.
+ended). ``max_state_bytes`` bounds the states' estimated memory (see
+``_state_size.py``: the count caps alone allow gigabytes, since an event may be
+up to a megabyte): past it the oldest states are evicted the same way, which
+mostly drops lingering traces (they are the oldest) before it cuts an open one
+short. Every bite is counted in :attr:`AssemblyOutput.counts`.
 
 Who may call it: one task at a time. Never blocks, never does I/O, never reads
 the clock.
@@ -51,6 +55,7 @@ from tracestream.schemas import (
 from tracestream.schemas._construct import construct
 
 from ._pricing import Pricer
+from ._state_size import dormant_bytes, open_event_bytes, reopened_bytes
 from ._trace_state import (
     DormantTrace,
     SpanState,
@@ -70,8 +75,9 @@ class AssemblyOutput:
     """Records to publish, and what happened, as counter increments.
 
     ``counts`` keys: ``duplicate_events``, ``conflicting_events``,
-    ``late_events``, ``dropped_spans``, ``evicted_traces`` (emitted early by the
-    cap), ``evicted_lingering`` (already emitted, dropped early), ``headless_spans``
+    ``late_events``, ``dropped_spans``, ``evicted_traces`` (emitted early by a
+    cap), ``evicted_lingering`` (already emitted, dropped early),
+    ``evicted_for_memory`` (either of those, by the byte budget), ``headless_spans``
     (ended, never started), ``unpriced_<reason>`` (see ``MissReason``),
     ``traces_<status>``.
     """
@@ -97,6 +103,8 @@ class Assembler:
         max_spans_per_trace: spans kept per trace; more are dropped and counted.
         max_open_traces: states kept; opening one more evicts the oldest.
         linger_s: how long an emitted trace's state is kept for late events.
+        max_state_bytes: estimated memory of all states; past it the oldest are
+            evicted. None: no byte budget.
     """
 
     def __init__(
@@ -109,6 +117,7 @@ class Assembler:
         max_spans_per_trace: int = 1000,
         max_open_traces: int = 100_000,
         linger_s: float = 600.0,
+        max_state_bytes: int | None = None,
     ) -> None:
         self.pricer = pricer
         self.store: MutableMapping[str, StoredTrace] = {} if store is None else store
@@ -117,6 +126,7 @@ class Assembler:
         self._linger = timedelta(seconds=linger_s)
         self._max_spans = max_spans_per_trace
         self._max_open = max_open_traces
+        self._max_bytes = max_state_bytes
         self._heap: list[tuple[datetime, str]] = []
         self._next: dict[str, datetime] = {}  # earliest scheduled check per trace
         self._order: dict[str, None] = {}  # insertion order = first sight: eviction order
@@ -125,6 +135,9 @@ class Assembler:
         # again. Derived data only (a restart starts empty and rebuilds), so it is
         # not part of the state; dropped when the trace is emitted (bounded memory).
         self._records: dict[str, dict[str, SpanRecord]] = {}
+        # Estimated memory per held state and their sum (see _state_size.py).
+        self._bytes: dict[str, int] = {}
+        self._total_bytes = 0
         self.rebuild_index()
 
     @property
@@ -132,11 +145,18 @@ class Assembler:
         """States held (open, or lingering after emission)."""
         return len(self._order)
 
+    @property
+    def state_bytes(self) -> int:
+        """Estimated memory of the states held (see ``_state_size.py``)."""
+        return self._total_bytes
+
     def rebuild_index(self) -> None:
         """Recompute the in-memory index from the store (call after a restore)."""
         states = sorted(self.store.values(), key=lambda s: (s.first_seen, s.trace_id))
         self._order = dict.fromkeys(s.trace_id for s in states)
         self._records = {}
+        self._bytes = {s.trace_id: _held_bytes(s) for s in states}
+        self._total_bytes = sum(self._bytes.values())
         self._next = {s.trace_id: self._next_check(s) for s in states}
         self._heap = [(t, tid) for tid, t in self._next.items()]
         heapq.heapify(self._heap)
@@ -148,19 +168,24 @@ class Assembler:
         redactions: Sequence[Redaction] = (),
         wire: bytes | None = None,
         out: AssemblyOutput | None = None,
+        size: int | None = None,
     ) -> AssemblyOutput:
         """Fold one span event in. ``redactions``: what the redactor found in a start event.
 
         ``wire``: the JSON bytes ``event`` was validated from, only when nothing
         changed it since (never after a redaction); the state's changelog
         record reuses them. ``out``: where to add the records and counts (a
-        batch's shared output; a new one when omitted); returned.
+        batch's shared output; a new one when omitted); returned. ``size``: the
+        event's JSON length as received, for the byte budget (default: ``wire``'s
+        length, else 1 KiB).
         """
         if out is None:
             out = AssemblyOutput()
         tid = event.trace_id
         state = self.store.get(tid)
+        woken_from = None
         if isinstance(state, DormantTrace):
+            woken_from = len(state.data)
             state = state.wake()  # a late event: rare, so waking may be slow
         if state is None:
             while len(self._order) >= self._max_open:
@@ -177,7 +202,9 @@ class Assembler:
             self._order[tid] = None
         elif event.event_id in state.seen_event_ids:
             out.counts["duplicate_events"] += 1
-            return out
+            return out  # a woken state is not kept: the store still holds it dormant
+        if woken_from is not None:
+            self._set_bytes(tid, reopened_bytes(woken_from, _events_held(state)))
         state.last_seen = now
         if event.trace is not None:
             state.trace = event.trace
@@ -196,17 +223,23 @@ class Assembler:
             span = state.spans[event.span_id] = construct(SpanState)
         if not _merge(span, event, redactions, wire):
             out.counts["conflicting_events"] += 1
-        elif span.start is not None and span.ended:
-            if span.emitted_version == 0 or span.emitted_unfinished:
-                self._emit_span(state, event.span_id, now, out)
-            if not state.root_ended_at and state.roots_ended():
-                state.root_ended_at = now
-                state.timed_out = False
-                state.emit_at = state.emit_at or now + self._grace
+        else:
+            if size is None:
+                size = len(wire) if wire is not None else 1024
+            self._set_bytes(tid, self._bytes.get(tid, 0) + open_event_bytes(size))
+            if span.start is not None and span.ended:
+                if span.emitted_version == 0 or span.emitted_unfinished:
+                    self._emit_span(state, event.span_id, now, out)
+                if not state.root_ended_at and state.roots_ended():
+                    state.root_ended_at = now
+                    state.timed_out = False
+                    state.emit_at = state.emit_at or now + self._grace
         if state.version > 0:
             out.counts["late_events"] += 1
             state.emit_at = state.emit_at or now + self._grace
         self._save(state)
+        if self._max_bytes is not None and self._total_bytes > self._max_bytes:
+            self._shed(tid, now, out)
         return out
 
     def due(self, now: datetime) -> AssemblyOutput:
@@ -240,12 +273,29 @@ class Assembler:
         elif isinstance(state, DormantTrace):
             self._schedule(state, reschedule=True)  # unchanged: no store write, no changelog
         elif state.version > 0 and state.emit_at is None:
-            self._save(DormantTrace.of(state), reschedule=True)
+            dormant = DormantTrace.of(state)
+            self._set_bytes(state.trace_id, dormant_bytes(len(dormant.data)))
+            self._save(dormant, reschedule=True)
         else:
             self._save(state, reschedule=True)
 
     def _evict_oldest(self, now: datetime, out: AssemblyOutput) -> None:
-        tid = next(iter(self._order))
+        self._evict(next(iter(self._order)), now, out)
+
+    def _shed(self, keep: str, now: datetime, out: AssemblyOutput) -> None:
+        """Evict the oldest states, except ``keep`` (the trace an event just went into),
+        until the estimate is within the byte budget."""
+        assert self._max_bytes is not None
+        order = self._order
+        while self._total_bytes > self._max_bytes and len(order) > 1:
+            oldest = iter(order)
+            tid = next(oldest)
+            if tid == keep:
+                tid = next(oldest)
+            self._evict(tid, now, out)
+            out.counts["evicted_for_memory"] += 1
+
+    def _evict(self, tid: str, now: datetime, out: AssemblyOutput) -> None:
         state = self.store.get(tid)
         if isinstance(state, TraceState) and (state.version == 0 or state.emit_at is not None):
             state.timed_out = not state.roots_ended()
@@ -323,10 +373,26 @@ class Assembler:
             self._next[state.trace_id] = nxt
             heapq.heappush(self._heap, (nxt, state.trace_id))
 
+    def _set_bytes(self, tid: str, held: int) -> None:
+        self._total_bytes += held - self._bytes.get(tid, 0)
+        self._bytes[tid] = held
+
     def _forget(self, tid: str) -> None:
+        self._total_bytes -= self._bytes.pop(tid, 0)
         self._records.pop(tid, None)
         self._next.pop(tid, None)
         self._order.pop(tid, None)
+
+
+def _events_held(state: TraceState) -> int:
+    return sum((s.start is not None) + (s.end is not None) for s in state.spans.values())
+
+
+def _held_bytes(state: StoredTrace) -> int:
+    """The estimate for a state found in the store (after a restore)."""
+    if isinstance(state, DormantTrace):
+        return dormant_bytes(len(state.data))
+    return reopened_bytes(len(state.to_bytes()), _events_held(state))
 
 
 def _merge(

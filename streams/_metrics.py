@@ -198,6 +198,11 @@ class PipelineMetrics:
             "Traces held in assembly state by this worker.",
             registry=r,
         )
+        self.state_bytes = Gauge(
+            "tracestream_assembly_state_bytes",
+            "Estimated memory of this worker's trace states (the max_trace_state_mb budget).",
+            registry=r,
+        )
         self.windows_closed = Counter(
             "tracestream_metric_windows",
             "Rolling-metric windows closed and published.",

@@ -169,8 +169,9 @@ class Pipeline:
             try:
                 start_redactions = redactions if isinstance(event, SpanStartEvent) else ()
                 # The record's bytes stand for the event only while redaction left it as is.
-                wire = record.value if event is parsed else None
-                assembler.apply(event, now, start_redactions, wire, assembled)
+                raw = record.value or b""
+                wire = raw if event is parsed else None
+                assembler.apply(event, now, start_redactions, wire, assembled, len(raw))
             except Exception as exc:  # noqa: BLE001 - one bad event must not stop the worker
                 # What the failed event added is not published (its counts stay:
                 # they only feed diagnostics).
@@ -185,6 +186,7 @@ class Pipeline:
         if assembler is not None:
             self._take(assembler.due(datetime.fromtimestamp(now_ms / 1000, UTC)), out)
             self._metrics.open_traces.set(assembler.open_traces)
+            self._metrics.state_bytes.set(assembler.state_bytes)
         self._close_windows(datetime.fromtimestamp(now_ms / 1000, UTC), out)
         return out
 

@@ -374,6 +374,16 @@ class Settings(BaseSettings):
         le=10_000_000,
         description="Trace states kept per worker; one more evicts the oldest (emitted as `incomplete`, counted).",
     )
+    max_trace_state_mb: int = Field(
+        1024,
+        ge=1,
+        le=1_048_576,
+        description=(
+            "Estimated memory of the trace states per worker (open and lingering); past it "
+            "the oldest are evicted, lingering ones first by age (counted as "
+            "`evicted_for_memory`). Resident memory runs about 1.5x above it."
+        ),
+    )
     window_s: float = Field(
         60.0, gt=0, le=86_400, description="Length of the tumbling rolling-metrics windows."
     )

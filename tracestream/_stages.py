@@ -64,6 +64,7 @@ def add_stateful_stages(
         max_spans_per_trace=settings.max_spans_per_trace,
         max_open_traces=settings.max_open_traces,
         linger_s=settings.trace_linger_s,
+        max_state_bytes=settings.max_trace_state_mb * 1024 * 1024,
     )
     stages.windows = WindowAggregator(
         window_store, window_s=settings.window_s, allowed_lateness_s=settings.allowed_lateness_s
