@@ -11,8 +11,11 @@ on /metrics twice a second, from the first poll that sees events to the
 worker's own timestamp of its last batch (start-up excluded). Over the same
 polls it reports the worker's CPU per event (``worker_cpu_us_per_event``, from
 its ``process_cpu_seconds_total``: steadier than the rate when other processes
-share the cores) and its resident memory at the end (``worker_rss_mb``). The
-topics the run created are deleted at the end.
+share the cores) and its resident memory at the end (``worker_rss_mb``), with
+the assembler's own estimate of its states at the fullest poll
+(``worker_state_mb_peak``) and the states its byte budget evicted
+(``worker_evicted_for_memory``; set ``TRACESTREAM_MAX_TRACE_STATE_MB`` to try a
+budget). The topics the run created are deleted at the end.
 Last, for the faust engine, a Faust agent that only counts reads the same
 records (``faust_floor_events_per_s``): the part of the gap that is Faust's own.
 """
@@ -28,7 +31,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -172,9 +175,23 @@ async def _bare_loop(bootstrap: str, source: str, sink: str, count: int) -> tupl
         await consumer.stop()
 
 
-def _worker_rate(worker: WorkerProcess, count: int, timeout_s: float) -> tuple[float, float, float]:
+class _WorkerRun(NamedTuple):
+    rate: float
+    cpu_us: float
+    rss_mb: float
+    #: The assembler's estimate of its states' memory, highest seen by the polls.
+    state_mb_peak: float
+    #: States evicted to stay within max_trace_state_mb.
+    evicted_for_memory: float
+
+
+_EVICTED_FOR_MEMORY = 'tracestream_assembly_events_total{kind="evicted_for_memory"}'
+
+
+def _worker_rate(worker: WorkerProcess, count: int, timeout_s: float) -> _WorkerRun:
     """Events/s from the first poll that saw events to the worker's last batch; the
-    worker's CPU µs per event between those two polls; its resident memory (MB) at the end.
+    worker's CPU µs per event between those two polls; its resident memory (MB) at the
+    end; the peak of its state estimate and the evictions the byte budget made.
 
     The end of the rate is the worker's own ``last_batch_timestamp`` (wall clock), not
     the poll that noticed it, so the polling interval does not dilute the rate. The
@@ -184,11 +201,13 @@ def _worker_rate(worker: WorkerProcess, count: int, timeout_s: float) -> tuple[f
     first_t = 0.0
     first_n = 0.0
     first_cpu = 0.0
+    state_peak = 0.0
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         text = worker.metrics()
         now = time.time()
         n = metric_value(text, "tracestream_events_in_total")
+        state_peak = max(state_peak, metric_value(text, "tracestream_assembly_state_bytes"))
         if n and not first_t:
             first_t, first_n = now, n
             first_cpu = metric_value(text, "process_cpu_seconds_total")
@@ -198,7 +217,8 @@ def _worker_rate(worker: WorkerProcess, count: int, timeout_s: float) -> tuple[f
             cpu = metric_value(text, "process_cpu_seconds_total") - first_cpu
             cpu_us = cpu / (n - first_n) * 1e6 if n > first_n else float("nan")
             rss_mb = metric_value(text, "process_resident_memory_bytes") / 1e6
-            return rate, cpu_us, rss_mb
+            evicted = metric_value(text, _EVICTED_FOR_MEMORY)
+            return _WorkerRun(rate, cpu_us, rss_mb, state_peak / 1e6, evicted)
         # Prometheus scrapes every 15 s; rendering /metrics many times a second would
         # take a tenth of the worker's CPU (measured), so poll about twice a second.
         time.sleep(0.5)
@@ -280,7 +300,8 @@ def _measure(
             "TRACESTREAM_WORKER_ENGINE": engine,
         }
         with WorkerProcess(env, Path(tmp)) as worker:
-            rate, cpu_us, rss_mb = _worker_rate(worker, events, timeout_s)
+            run = _worker_rate(worker, events, timeout_s)
+        rate = run.rate
         floor = (
             _faust_floor(bootstrap, topics.events, events, Path(tmp), timeout_s)
             if engine == "faust"
@@ -296,11 +317,15 @@ def _measure(
         "worker_events_per_s": round(rate, 1),
         "bare_aiokafka_events_per_s": round(bare, 1),
         "ratio": round(rate / bare, 3),
-        "worker_cpu_us_per_event": round(cpu_us, 1),
+        "worker_cpu_us_per_event": round(run.cpu_us, 1),
         "bare_cpu_us_per_event": round(bare_cpu_us, 1),
         # The ratio in CPU: steadier than the rates' on a shared host.
-        "cpu_ratio": round(bare_cpu_us / cpu_us, 3),
-        "worker_rss_mb": round(rss_mb),
+        "cpu_ratio": round(bare_cpu_us / run.cpu_us, 3),
+        "worker_rss_mb": round(run.rss_mb),
+        # The assembly byte budget (max_trace_state_mb): its estimate at the fullest
+        # poll, and the states it evicted.
+        "worker_state_mb_peak": round(run.state_mb_peak),
+        "worker_evicted_for_memory": int(run.evicted_for_memory),
         # A Faust agent that only counts, same topic, same settings: the ceiling of
         # anything built on Faust's per-record stream machinery on this machine.
         "faust_floor_events_per_s": None if floor is None else round(floor, 1),

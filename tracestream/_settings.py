@@ -381,7 +381,8 @@ class Settings(BaseSettings):
         description=(
             "Estimated memory of the trace states per worker (open and lingering); past it "
             "the oldest are evicted, lingering ones first by age (counted as "
-            "`evicted_for_memory`). Resident memory runs about 1.5x above it."
+            "`evicted_for_memory`). Resident memory runs about twice the estimate (runtime, "
+            "client buffers, fragmentation)."
         ),
     )
     window_s: float = Field(
