@@ -53,3 +53,18 @@ def test_stages_take_their_knobs_from_the_settings() -> None:
         ModelInfo(name="acme-llm-2"), Usage(input_tokens=1_000_000), at, project="acme"
     )
     assert quote is not None and quote.total_usd == pytest.approx(1.0)
+
+
+def test_the_memory_budget_reaches_the_assembler() -> None:
+    from tests.unit.streams._spans import at as t
+    from tests.unit.streams._spans import start
+
+    settings = load_settings(max_trace_state_mb=1)
+    stages = stateless_stages(settings)
+    add_stateful_stages(stages, settings, trace_store={}, window_store={}, baseline_store={})
+    assembler = stages.assembler
+    assert assembler is not None
+    traces = [f"{n:032x}" for n in range(1, 4)]
+    for n, tid in enumerate(traces):  # 400 KB of event each: the third passes 1 MiB
+        assembler.apply(start(1, None, 0, trace_id=tid), t(n), size=50_000)
+    assert set(assembler.store) == set(traces[1:])

@@ -122,3 +122,24 @@ def test_a_restarted_assembler_estimates_the_restored_states() -> None:
     assert again.state_bytes == dormant_bytes(len(_dormant(asm, _tid(1)).data)) + reopened_bytes(
         len(open_state.to_bytes()), 2
     )
+
+
+def test_the_pipeline_counts_each_record_as_received() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from tracestream.streams._metrics import PipelineMetrics
+    from tracestream.streams._pipeline import Pipeline, Stages
+    from tracestream.streams._redaction import Redactor
+    from tracestream.streams._validate import SourceRecord, Validator
+
+    asm = Assembler(Pricer())
+    pipeline = Pipeline(
+        Stages(Validator(max_event_bytes=1 << 20, max_depth=32), Redactor(), asm),
+        PipelineMetrics(CollectorRegistry()),
+    )
+    clean = whole(1, None, 0, 1).model_dump_json().encode()
+    # Redacted: the assembler gets no wire bytes, still the size received.
+    pii = whole(2, 1, 0, 1, input="mail me at jane.doe@example.com").model_dump_json().encode()
+    records = [SourceRecord("events", 0, i, b"k", v) for i, v in enumerate((clean, pii))]
+    pipeline.process(records, now_ms=1_800_000_000_000)
+    assert asm.state_bytes == open_event_bytes(len(clean)) + open_event_bytes(len(pii))
