@@ -18,16 +18,21 @@ async def ensure_topics(
     partitions: int,
     replication_factor: int,
     events_retention_ms: int,
+    *,
+    ready_timeout_s: float = 30.0,
 ) -> list[str]:
     """Create every topic of ``topics`` that does not exist yet; return the names created.
 
     A coroutine (run it with ``asyncio.run`` outside a loop). Existing topics
     are left as they are (partitions and configs untouched). The raw events
-    topic gets ``retention.ms=events_retention_ms``.
+    topic gets ``retention.ms=events_retention_ms``. Returns once the broker
+    describes every created topic with all its partitions led (a topic is
+    accepted before its metadata has spread: describing it at once can show
+    no partitions, and producing to it fail).
 
     Raises:
         KafkaLocalError: the broker refused a topic for another reason than
-            "already exists".
+            "already exists", or a created topic had no leaders after ``ready_timeout_s``.
     """
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -50,18 +55,45 @@ async def ensure_topics(
             for name in wanted
         ]
         response: Any = await admin.create_topics(new)
+        created, errors = [], []
+        for entry in response.to_object()["topic_errors"]:
+            name, code = entry["topic"], entry["error_code"]
+            if code == 0:
+                created.append(name)
+            elif code != 36:  # TOPIC_ALREADY_EXISTS: a concurrent creator won; fine.
+                errors.append(f"{name}: error {code} {entry.get('error_message') or ''}".strip())
+        if errors:
+            raise KafkaLocalError("could not create topics: " + "; ".join(errors))
+        await _until_led(admin, created, partitions, ready_timeout_s)
     finally:
         await admin.close()
-    created, errors = [], []
-    for entry in response.to_object()["topic_errors"]:
-        name, code = entry["topic"], entry["error_code"]
-        if code == 0:
-            created.append(name)
-        elif code != 36:  # TOPIC_ALREADY_EXISTS: a concurrent creator won; fine.
-            errors.append(f"{name}: error {code} {entry.get('error_message') or ''}".strip())
-    if errors:
-        raise KafkaLocalError("could not create topics: " + "; ".join(errors))
     return created
+
+
+async def _until_led(admin: Any, names: list[str], partitions: int, timeout_s: float) -> None:
+    """Wait until the broker describes each topic of ``names`` with ``partitions`` led partitions."""
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    waiting = list(names)
+    while waiting:
+        described = await admin.describe_topics(waiting)
+        waiting = [
+            t["topic"]
+            for t in described
+            if t["error_code"] != 0
+            or len(t["partitions"]) < partitions
+            or any(p["error_code"] != 0 or p["leader"] < 0 for p in t["partitions"])
+        ]
+        if not waiting:
+            return
+        if asyncio.get_running_loop().time() >= deadline:
+            raise KafkaLocalError(
+                f"topics created but without leaders after {timeout_s:.0f}s: "
+                + ", ".join(sorted(waiting))
+                + ". Check the broker's log (tracestream kafka status)."
+            )
+        await asyncio.sleep(0.1)
 
 
 async def delete_topics_with_prefix(bootstrap: str, prefix: str) -> list[str]:
