@@ -32,7 +32,8 @@ from ._heap import HeapKeeper
 from ._metrics import PipelineMetrics
 from ._pipeline import BatchOutput, Pipeline
 from ._publish import dump_record, note_publish_failure, observe_published, window_key
-from ._trace_state import StoredTrace, TraceState
+from ._trace_restore import stored_trace_from_bytes
+from ._trace_state import StoredTrace
 from ._validate import SourceRecord
 from ._windows import WindowState
 
@@ -128,7 +129,7 @@ class WorkerApp:
         self.trace_table = self._table("trace-state")
         self.window_table = self._table("window-state")
         self.baseline_table = self._table("baseline-state")
-        self.store: WriteBackStore[StoredTrace] = WriteBackStore(TraceState.from_bytes)
+        self.store: WriteBackStore[StoredTrace] = WriteBackStore(stored_trace_from_bytes)
         self.window_store: WriteBackStore[WindowState] = WriteBackStore(WindowState.from_bytes)
         self.baseline_store: WriteBackStore[BaselineState] = WriteBackStore(
             BaselineState.from_bytes

@@ -63,7 +63,8 @@ from ._heap import HeapKeeper
 from ._metrics import PipelineMetrics
 from ._pipeline import BatchOutput, Pipeline
 from ._publish import dump_record, note_publish_failure, observe_published, window_key
-from ._trace_state import StoredTrace, TraceState
+from ._trace_restore import stored_trace_from_bytes
+from ._trace_state import StoredTrace
 from ._validate import SourceRecord
 from ._windows import WindowState
 
@@ -121,7 +122,7 @@ class KafkaWorker:
         #: events-topic key -> partition of the batch being processed (trace state placement)
         self._batch_partitions: dict[str, int] = {}
         self.store: PartitionedStore[StoredTrace] = PartitionedStore(
-            TraceState.from_bytes, self._trace_partition
+            stored_trace_from_bytes, self._trace_partition
         )
         self.window_store: PartitionedStore[WindowState] = PartitionedStore(
             WindowState.from_bytes, self._key_partition

@@ -78,3 +78,18 @@ async def test_spans_traces_and_restart_restores_assembly_state(
     assert trace["span_count"] == 2
     assert trace["status"] == "ok"
     assert trace["root_span_id"] == ROOT
+
+    # The emitted trace lingers, held dormant and changelogged as such. A late span
+    # reaches a third worker: restored dormant from the changelog, it must re-emit
+    # the whole trace with the next version (not start a new one-span trace).
+    late = _event(
+        "04", "span", span_id="30f067aa0ba902b7", parent_span_id=ROOT, kind="tool",
+        name="lookup", start_time=start, end_time=end, status="ok",
+    )  # fmt: skip
+    await produce(kafka_bootstrap, topics.events, [(TRACE.encode(), late, [])])
+    with WorkerProcess(env, tmp_path / "third"):
+        traces = await consume(kafka_bootstrap, topics.traces, 2, timeout_s=60)
+    assert len(traces) == 2
+    again = orjson.loads(traces[1].value)
+    assert (again["trace_id"], again["version"], again["span_count"]) == (TRACE, 2, 3)
+    assert again["status"] == "ok"

@@ -1,0 +1,72 @@
+"""Changelog records restore dormant when the trace was emitted with nothing due, else whole."""
+
+from __future__ import annotations
+
+import orjson
+import pydantic
+import pytest
+
+from tests.unit.streams._spans import at, start, whole
+from tracestream.streams._assembly import Assembler
+from tracestream.streams._pricing import Pricer
+from tracestream.streams._trace_restore import stored_trace_from_bytes
+from tracestream.streams._trace_state import DormantTrace, TraceState
+
+pytestmark = pytest.mark.unit
+
+
+def _tid(n: int) -> str:
+    return f"{n:032x}"
+
+
+def _states() -> Assembler:
+    """Trace 1 lingering (dormant), 2 open, 3 emitted with a late event due again."""
+    asm = Assembler(Pricer(), grace_s=1, linger_s=600)
+    asm.apply(whole(1, None, 0, 1, trace_id=_tid(1)), at(0))
+    asm.apply(whole(1, None, 0, 1, trace_id=_tid(3)), at(0))
+    asm.due(at(1))
+    asm.apply(start(1, None, 1, trace_id=_tid(2)), at(1))
+    asm.apply(whole(2, 1, 0, 1, trace_id=_tid(3)), at(2))  # late: woken, due at 3
+    return asm
+
+
+def test_a_lingering_trace_restores_as_the_bytes_it_went_dormant_with() -> None:
+    asm = _states()
+    dormant = asm.store[_tid(1)]
+    assert isinstance(dormant, DormantTrace)
+    restored = stored_trace_from_bytes(dormant.to_bytes())
+    assert restored == dormant
+    assert restored.wake() == TraceState.from_bytes(dormant.data)
+
+
+@pytest.mark.parametrize("tid", [_tid(2), _tid(3)], ids=["open", "emitted-with-late-events-due"])
+def test_a_trace_with_work_left_restores_whole(tid: str) -> None:
+    state = _states().store[tid]
+    assert isinstance(state, TraceState)
+    restored = stored_trace_from_bytes(state.to_bytes())
+    assert isinstance(restored, TraceState) and restored == state
+
+
+def test_a_restored_worker_re_emits_as_if_it_had_not_restarted() -> None:
+    asm = _states()
+    records = {tid: s.to_bytes() for tid, s in asm.store.items()}
+    again = Assembler(Pricer(), {t: stored_trace_from_bytes(b) for t, b in records.items()})
+    assert isinstance(again.store[_tid(1)], DormantTrace)
+    for assembler in (asm, again):
+        assembler.apply(whole(9, 1, 0, 1, trace_id=_tid(1)), at(5))  # late: wakes trace 1
+    expected = sorted((t.trace_id, t.version, t.span_count) for t in asm.due(at(10)).traces)
+    got = sorted((t.trace_id, t.version, t.span_count) for t in again.due(at(10)).traces)
+    assert got == expected == [(_tid(1), 2, 2), (_tid(3), 2, 2)]
+
+
+def test_naive_times_and_broken_records_take_the_validating_path() -> None:
+    dormant = _states().store[_tid(1)]
+    assert isinstance(dormant, DormantTrace)
+    fields = orjson.loads(dormant.data)
+    fields["expires_at"] = fields["expires_at"].rstrip("Z")  # naive: msgspec refuses it
+    restored = stored_trace_from_bytes(orjson.dumps(fields))
+    assert isinstance(restored, TraceState)
+    with pytest.raises(pydantic.ValidationError):
+        stored_trace_from_bytes(b'{"trace_id": 1}')
+    with pytest.raises(pydantic.ValidationError):
+        stored_trace_from_bytes(b"not json")
