@@ -564,7 +564,12 @@ def _replaced(model: M, update: dict[str, object]) -> M:
         return model.model_copy(update=update)
     new = _new(cls)
     _setattr(new, "__dict__", {**model.__dict__, **update})
-    _setattr(new, "__pydantic_fields_set__", model.__pydantic_fields_set__ | update.keys())
+    fields_set = model.__pydantic_fields_set__
+    # Holding every field, it cannot grow: keep it (a constructed model's is shared,
+    # see schemas/_construct.py); else the copy gets a set of its own.
+    if len(fields_set) != len(cls.__pydantic_fields__):
+        fields_set = fields_set | update.keys()
+    _setattr(new, "__pydantic_fields_set__", fields_set)
     _setattr(new, "__pydantic_extra__", None)
     _setattr(new, "__pydantic_private__", None)
     return new

@@ -2,8 +2,8 @@
 
 An open trace holds its events as model objects, plus the span records built
 from them. Measured with tracemalloc (``tests/unit/streams/test_state_size.py``
-keeps the estimate within its bounds), that is 9-14 times the events' JSON
-size: 5.4 KB per 607-byte event of the demo workload (start/end halves), 8.1 KB
+keeps the estimate within its bounds), that is 5-8 times the events' JSON
+size: 3.1 KB per 607-byte event of the demo workload (start/end halves), 4.4 KB
 per 578-byte whole-span event of the pipeline bench. A dormant trace (emitted,
 lingering for late events) is its changelog bytes plus its holder and index
 entries, ~500 bytes.
@@ -18,9 +18,9 @@ from __future__ import annotations
 __all__ = ["dormant_bytes", "open_event_bytes", "reopened_bytes"]
 
 #: Heap bytes per byte of an event's JSON while its trace is open.
-OPEN_BYTES_PER_JSON_BYTE = 8
+OPEN_BYTES_PER_JSON_BYTE = 4
 #: Heap bytes every held event costs besides its content (model objects, datetimes, ids).
-OPEN_BYTES_PER_EVENT = 1500
+OPEN_BYTES_PER_EVENT = 1200
 #: Heap bytes of a dormant trace besides its changelog bytes (the holder, index entries).
 DORMANT_OVERHEAD_BYTES = 512
 

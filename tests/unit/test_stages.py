@@ -58,6 +58,7 @@ def test_stages_take_their_knobs_from_the_settings() -> None:
 def test_the_memory_budget_reaches_the_assembler() -> None:
     from tests.unit.streams._spans import at as t
     from tests.unit.streams._spans import start
+    from tracestream.streams._state_size import OPEN_BYTES_PER_EVENT, OPEN_BYTES_PER_JSON_BYTE
 
     settings = load_settings(max_trace_state_mb=1)
     stages = stateless_stages(settings)
@@ -65,6 +66,8 @@ def test_the_memory_budget_reaches_the_assembler() -> None:
     assembler = stages.assembler
     assert assembler is not None
     traces = [f"{n:032x}" for n in range(1, 4)]
-    for n, tid in enumerate(traces):  # 400 KB of event each: the third passes 1 MiB
-        assembler.apply(start(1, None, 0, trace_id=tid), t(n), size=50_000)
+    # An event estimated at 0.4 MiB: two traces fit in 1 MiB, the third evicts the first.
+    size = (int(0.4 * 2**20) - OPEN_BYTES_PER_EVENT) // OPEN_BYTES_PER_JSON_BYTE
+    for n, tid in enumerate(traces):
+        assembler.apply(start(1, None, 0, trace_id=tid), t(n), size=size)
     assert set(assembler.store) == set(traces[1:])
