@@ -185,7 +185,7 @@ class Assembler:
         state = self.store.get(tid)
         woken_from = None
         if isinstance(state, DormantTrace):
-            woken_from = len(state.data)
+            woken_from = state.size
             state = state.wake()  # a late event: rare, so waking may be slow
         if state is None:
             while len(self._order) >= self._max_open:
@@ -274,7 +274,7 @@ class Assembler:
             self._schedule(state, reschedule=True)  # unchanged: no store write, no changelog
         elif state.version > 0 and state.emit_at is None:
             dormant = DormantTrace.of(state)
-            self._set_bytes(state.trace_id, dormant_bytes(len(dormant.data)))
+            self._set_bytes(state.trace_id, dormant_bytes(len(dormant.packed)))
             self._save(dormant, reschedule=True)
         else:
             self._save(state, reschedule=True)
@@ -391,7 +391,7 @@ def _events_held(state: TraceState) -> int:
 def _held_bytes(state: StoredTrace) -> int:
     """The estimate for a state found in the store (after a restore)."""
     if isinstance(state, DormantTrace):
-        return dormant_bytes(len(state.data))
+        return dormant_bytes(len(state.packed))
     return reopened_bytes(len(state.to_bytes()), _events_held(state))
 
 

@@ -57,6 +57,6 @@ def stored_trace_from_bytes(data: bytes) -> StoredTrace:
         return TraceState.from_bytes(data)  # raises the validation error
     if head.version <= 0 or head.emit_at is not None:
         return TraceState.from_bytes(data)
-    return DormantTrace(
+    return DormantTrace.holding(
         head.trace_id, head.first_seen, head.last_seen, head.version, head.expires_at, data
     )

@@ -34,7 +34,7 @@ def test_estimate_follows_a_trace_from_open_to_dormant_to_gone() -> None:
     assert asm.state_bytes == sum(map(open_event_bytes, (1000, 3000, 500)))
     asm.due(at(6))  # emitted: lingers as its changelog bytes
     (tid,) = asm.store
-    assert asm.state_bytes == dormant_bytes(len(_dormant(asm, tid).data))
+    assert asm.state_bytes == dormant_bytes(len(_dormant(asm, tid).packed))
     asm.due(at(6 + 60))
     assert (asm.state_bytes, asm.open_traces) == (0, 0)
 
@@ -63,7 +63,7 @@ def test_a_woken_trace_counts_its_events_again() -> None:
     (tid,) = asm.store
     data = _dormant(asm, tid).data
     asm.apply(first, at(2), size=1000)  # a duplicate: the state stays dormant
-    assert asm.state_bytes == dormant_bytes(len(data))
+    assert asm.state_bytes == dormant_bytes(len(_dormant(asm, tid).packed))
     asm.apply(whole(2, 1, 0, 1), at(2), size=1000)  # late: wakes it
     assert isinstance(asm.store[tid], TraceState)
     assert asm.state_bytes == reopened_bytes(len(data), 1) + EVENT
@@ -119,7 +119,7 @@ def test_a_restarted_assembler_estimates_the_restored_states() -> None:
     again = Assembler(Pricer(), restored)
     open_state = restored[_tid(2)]
     assert isinstance(open_state, TraceState)
-    assert again.state_bytes == dormant_bytes(len(_dormant(asm, _tid(1)).data)) + reopened_bytes(
+    assert again.state_bytes == dormant_bytes(len(_dormant(asm, _tid(1)).packed)) + reopened_bytes(
         len(open_state.to_bytes()), 2
     )
 

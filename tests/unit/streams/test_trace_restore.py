@@ -70,3 +70,18 @@ def test_naive_times_and_broken_records_take_the_validating_path() -> None:
         stored_trace_from_bytes(b'{"trace_id": 1}')
     with pytest.raises(pydantic.ValidationError):
         stored_trace_from_bytes(b"not json")
+
+
+def test_a_dormant_trace_holds_its_record_compressed_and_gives_it_back_whole() -> None:
+    asm = Assembler(Pricer(), grace_s=1)
+    for n in range(1, 9):  # a trace of eight similar spans, as real ones are
+        asm.apply(whole(n, None if n == 1 else 1, 0, 1, input=f"question {n}"), at(0))
+    state = asm.store[next(iter(asm.store))]
+    assert isinstance(state, TraceState)
+    record = state.model_copy(update={"version": 1}).to_bytes()
+    asm.due(at(1))
+    dormant = asm.store[state.trace_id]
+    assert isinstance(dormant, DormantTrace)
+    assert dormant.to_bytes() == dormant.data and dormant.size == len(dormant.data)
+    assert len(dormant.packed) * 2 < dormant.size
+    assert orjson.loads(dormant.data)["spans"] == orjson.loads(record)["spans"]
