@@ -85,3 +85,33 @@ def test_a_dormant_trace_holds_its_record_compressed_and_gives_it_back_whole() -
     assert dormant.to_bytes() == dormant.data and dormant.size == len(dormant.data)
     assert len(dormant.packed) * 2 < dormant.size
     assert orjson.loads(dormant.data)["spans"] == orjson.loads(record)["spans"]
+
+
+def test_a_broken_dormant_record_costs_only_its_own_late_events() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from tracestream.streams._metrics import PipelineMetrics
+    from tracestream.streams._pipeline import Pipeline, Stages
+    from tracestream.streams._redaction import Redactor
+    from tracestream.streams._validate import SourceRecord, Validator
+
+    dormant = _states().store[_tid(1)]
+    assert isinstance(dormant, DormantTrace)
+    fields = orjson.loads(dormant.data)
+    fields["spans"] = {"x": {"start": {"event_type": "nonsense"}}}  # the header still reads
+    restored = stored_trace_from_bytes(orjson.dumps(fields))
+    assert isinstance(restored, DormantTrace)
+    asm = Assembler(Pricer(), {_tid(1): restored})
+    pipeline = Pipeline(
+        Stages(Validator(max_event_bytes=1 << 20, max_depth=32), Redactor(), asm),
+        PipelineMetrics(CollectorRegistry()),
+    )
+    late = whole(5, 1, 0, 1, trace_id=_tid(1)).model_dump_json().encode()
+    other = whole(1, None, 0, 1, trace_id=_tid(7)).model_dump_json().encode()
+    out = pipeline.process(
+        [SourceRecord("e", 0, 0, b"k", late), SourceRecord("e", 0, 1, b"k", other)],
+        now_ms=1_800_000_000_000,
+    )
+    assert [d.reason for d in out.dead_letters] == ["processing_error"]
+    assert out.dead_letters[0].value == late
+    assert [s.trace_id for s in out.spans] == [_tid(7)]
