@@ -37,7 +37,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from ._kafka_topics import delete_topics_with_prefix
+from ._kafka_topics import delete_topics_with_prefix, wait_until_led
 from ._worker_process import WorkerProcess, metric_value
 from .schemas import Topics
 
@@ -122,6 +122,7 @@ async def _create_topics(bootstrap: str, names: list[str], partitions: int) -> N
         await admin.create_topics(
             [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names]
         )
+        await wait_until_led(admin, names, partitions, 30.0)
     finally:
         await admin.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from ._errors import KafkaLocalError
@@ -9,7 +10,7 @@ from ._errors import KafkaLocalError
 if TYPE_CHECKING:
     from .schemas._topics import Topics
 
-__all__ = ["delete_topics_with_prefix", "ensure_topics"]
+__all__ = ["delete_topics_with_prefix", "ensure_topics", "wait_until_led"]
 
 
 async def ensure_topics(
@@ -64,16 +65,21 @@ async def ensure_topics(
                 errors.append(f"{name}: error {code} {entry.get('error_message') or ''}".strip())
         if errors:
             raise KafkaLocalError("could not create topics: " + "; ".join(errors))
-        await _until_led(admin, created, partitions, ready_timeout_s)
+        await wait_until_led(admin, created, partitions, ready_timeout_s)
     finally:
         await admin.close()
     return created
 
 
-async def _until_led(admin: Any, names: list[str], partitions: int, timeout_s: float) -> None:
-    """Wait until the broker describes each topic of ``names`` with ``partitions`` led partitions."""
-    import asyncio
+async def wait_until_led(admin: Any, names: list[str], partitions: int, timeout_s: float) -> None:
+    """Wait until the broker describes each topic of ``names`` with ``partitions`` led partitions.
 
+    ``admin``: a started aiokafka admin client. Call it after creating topics that
+    are used at once (see :func:`ensure_topics`).
+
+    Raises:
+        KafkaLocalError: some topic still had no leaders after ``timeout_s``.
+    """
     deadline = asyncio.get_running_loop().time() + timeout_s
     waiting = list(names)
     while waiting:
