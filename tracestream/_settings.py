@@ -380,9 +380,9 @@ class Settings(BaseSettings):
         le=1_048_576,
         description=(
             "Estimated memory of the trace states per worker (open and lingering); past it "
-            "the oldest are evicted, lingering ones first by age (counted as "
-            "`evicted_for_memory`). Resident memory runs about twice the estimate (runtime, "
-            "client buffers, fragmentation)."
+            "the oldest by first sight are evicted, which are mostly lingering ones (counted "
+            "as `evicted_for_memory`). Resident memory runs about twice the estimate "
+            "(runtime, client buffers, fragmentation)."
         ),
     )
     window_s: float = Field(
