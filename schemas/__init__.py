@@ -16,6 +16,7 @@ from ._common import (
     Usage,
     utc_now,
 )
+from ._errors import TracestreamError
 from ._events import (
     EVENT_ADAPTER,
     Envelope,
@@ -80,6 +81,7 @@ __all__ = [
     "TraceInfo",
     "TraceRecord",
     "TraceStatus",
+    "TracestreamError",
     "Usage",
     "event_json_schema",
     "from_genai_usage",

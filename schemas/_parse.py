@@ -15,6 +15,7 @@ import orjson
 from pydantic import ValidationError
 
 from ._common import SCHEMA_VERSION, _json_depth
+from ._errors import TracestreamError
 from ._events import EVENT_ADAPTER, ScoreEvent, SpanEndEvent, SpanEvent, SpanStartEvent
 
 __all__ = [
@@ -61,7 +62,7 @@ def _fast_path() -> Callable[[bytes], _Validated | None] | None:
     return fast_validate
 
 
-class InvalidEvent(ValueError):
+class InvalidEvent(TracestreamError, ValueError):
     """An event that breaks the contract. Never retriable: the same bytes fail again."""
 
     retriable = False

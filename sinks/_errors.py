@@ -1,6 +1,6 @@
 """Errors of the storage layer.
 
-    TracestreamError                    (tracestream._errors)
+    TracestreamError                    (tracestream.schemas)
     └── StorageError                    ClickHouse/chDB refused or failed
         ├── StorageUnavailable          retriable: down, timeout, too many parts, locked data dir
         ├── StorageRejected             not retriable: the data itself is bad (parse, type,
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from tracestream._errors import TracestreamError
+from tracestream.schemas import TracestreamError
 
 __all__ = [
     "MigrationError",

@@ -10,10 +10,13 @@ from ._anomaly import AnomalyScorer, BaselineState
 from ._assembly import Assembler, AssemblyOutput
 from ._detector import Detector, Finding
 from ._detectors import BUILTIN_DETECTORS
+from ._metrics import PipelineMetrics
+from ._pipeline import BatchOutput, Pipeline, Stages
 from ._pricing import PriceOverride, Pricer, Quote
 from ._redaction import Mode, RedactionConfigError, RedactionPolicy, Redactor
 from ._sketch import SketchBins
 from ._trace_state import TraceState
+from ._validate import SourceRecord, Validator
 from ._windows import WindowAggregator, WindowState
 from ._windows import merge as merge_windows
 
@@ -23,9 +26,12 @@ __all__ = [
     "Assembler",
     "AssemblyOutput",
     "BaselineState",
+    "BatchOutput",
     "Detector",
     "Finding",
     "Mode",
+    "Pipeline",
+    "PipelineMetrics",
     "PriceOverride",
     "Pricer",
     "Quote",
@@ -33,7 +39,10 @@ __all__ = [
     "RedactionPolicy",
     "Redactor",
     "SketchBins",
+    "SourceRecord",
+    "Stages",
     "TraceState",
+    "Validator",
     "WindowAggregator",
     "WindowState",
     "merge_windows",

@@ -21,10 +21,12 @@ from ddsketch import DDSketch
 from ddsketch.mapping import LogarithmicMapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tracestream.schemas import TracestreamError
+
 __all__ = ["SketchBins", "SketchError"]
 
 
-class SketchError(ValueError):
+class SketchError(TracestreamError, ValueError):
     """A serialized sketch is malformed, or two sketches have different accuracy."""
 
 

@@ -5,7 +5,7 @@ Registered in ``tests/conftest.py`` (``pytest_plugins``). Fixtures:
 - ``kafka_bootstrap`` (session): ``host:port`` of a broker that answers. If
   ``TRACESTREAM_KAFKA_BOOTSTRAP`` is set and a broker answers there, it is
   used as is. Otherwise the project's own starter
-  (:func:`tracestream._kafka_local.start`, what ``deploy/kafka/kafka.sh start``
+  (:func:`tracestream.broker._local.start`, what ``deploy/kafka/kafka.sh start``
   runs) starts one, or reuses the one already running on the default port.
   When it cannot start, the fixture FAILS with the reason; it never skips.
 - ``topic_prefix``: a unique prefix per test (``t-<8 hex>.``).
@@ -26,9 +26,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tracestream._kafka_local import KafkaLocalError, broker_ready, ensure_topics, start
-from tracestream._kafka_topics import delete_topics_with_prefix
 from tracestream._settings import load_settings
+from tracestream.broker._local import KafkaLocalError, broker_ready, ensure_topics, start
+from tracestream.broker._topics import delete_topics_with_prefix
 from tracestream.schemas._topics import Topics
 
 KAFKA_TOPIC_PARTITIONS = 3

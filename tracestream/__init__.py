@@ -4,8 +4,9 @@
 (Faust, ClickHouse) only by the CLI commands that need it.
 """
 
+from tracestream.schemas import TracestreamError
+
 from ._configure import configure
-from ._errors import TracestreamError
 
 __all__ = ["TracestreamError", "__version__", "configure"]
 

@@ -19,9 +19,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from tracestream.sinks import ChdbStorage, Storage, chdb_path
-from tracestream.sinks._query_server import (
+from tracestream.sinks import (
+    ChdbStorage,
     QueryServer,
+    Storage,
+    chdb_path,
     discover_query_server,
     query_server_file,
 )

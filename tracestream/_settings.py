@@ -26,12 +26,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from tracestream.schemas import TracestreamError
+
 __all__ = ["Settings", "SettingsError", "load_settings", "settings_markdown"]
 
 ENV_PREFIX = "TRACESTREAM_"
 
 
-class SettingsError(ValueError):
+class SettingsError(TracestreamError, ValueError):
     """A setting has a bad value. The message names the setting and the fix."""
 
 
@@ -446,7 +448,7 @@ class Settings(BaseSettings):
     ) -> tuple[dict[str, Any], ...]:
         # The model lives with the pricer (pipeline extra); the bare SDK install skips the check.
         try:
-            from tracestream.streams._pricing import PriceOverride
+            from tracestream.streams import PriceOverride
         except ImportError:
             return value
         for item in value:

@@ -12,8 +12,7 @@ from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tracestream.streams._pipeline import Stages
-    from tracestream.streams._pricing import Pricer
+    from tracestream.streams import Pricer, Stages
 
     from ._settings import Settings
 
@@ -22,7 +21,7 @@ __all__ = ["add_stateful_stages", "pricer_from_settings", "stateless_stages"]
 
 def pricer_from_settings(settings: Settings) -> Pricer:
     """The price table with the project overrides of ``price_overrides``."""
-    from tracestream.streams._pricing import PriceOverride, Pricer
+    from tracestream.streams import PriceOverride, Pricer
 
     return Pricer([PriceOverride.model_validate(item) for item in settings.price_overrides])
 
@@ -30,9 +29,7 @@ def pricer_from_settings(settings: Settings) -> Pricer:
 def stateless_stages(settings: Settings) -> Stages:
     """Validation and redaction; the stateful stages are added by :func:`add_stateful_stages`."""
     from tracestream._redaction_settings import redaction_policy
-    from tracestream.streams._pipeline import Stages
-    from tracestream.streams._redaction import Redactor
-    from tracestream.streams._validate import Validator
+    from tracestream.streams import Redactor, Stages, Validator
 
     return Stages(
         validator=Validator(
@@ -52,9 +49,7 @@ def add_stateful_stages(
     baseline_store: MutableMapping[Any, Any],
 ) -> None:
     """Add assembly (with pricing), rolling windows and anomaly scoring over the given stores."""
-    from tracestream.streams._anomaly import AnomalyScorer
-    from tracestream.streams._assembly import Assembler
-    from tracestream.streams._windows import WindowAggregator
+    from tracestream.streams import AnomalyScorer, Assembler, WindowAggregator
 
     stages.assembler = Assembler(
         pricer_from_settings(settings),

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
-from ._errors import TracestreamError
+from tracestream.schemas import TracestreamError
 
 __all__ = ["WorkerProcess", "WorkerProcessError", "free_port", "metric_value", "scrape"]
 

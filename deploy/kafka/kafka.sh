@@ -4,7 +4,7 @@
 #   deploy/kafka/kafka.sh fetch|format|start|stop|status|topics|ready [--timeout S]
 #
 # Thin wrapper: the one implementation is tracestream/_kafka_local.py
-# (`python -m tracestream._cli_kafka`). Settings come from the environment
+# (`python -m tracestream.cli._kafka`). Settings come from the environment
 # (TRACESTREAM_KAFKA_BOOTSTRAP, TRACESTREAM_KAFKA_VERSION, TRACESTREAM_KAFKA_HEAP_MB,
 # TRACESTREAM_TOPIC_PREFIX, TRACESTREAM_TOPIC_PARTITIONS, ...) or tracestream.toml;
 # jars, data and logs live under $TRACESTREAM_CACHE_DIR (default <repo>/.cache).
@@ -14,4 +14,4 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 py="${TRACESTREAM_PYTHON:-$repo/.venv/bin/python}"
 [[ -x "$py" ]] || py="$(command -v python3)"
 export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
-exec "$py" -m tracestream._cli_kafka "$@"
+exec "$py" -m tracestream.cli._kafka "$@"

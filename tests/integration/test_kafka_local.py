@@ -13,8 +13,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tracestream._kafka_local import broker_ready, ensure_topics, start, status
 from tracestream._settings import load_settings
+from tracestream.broker._local import broker_ready, ensure_topics, start, status
 from tracestream.schemas._topics import Topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from tracestream._bench_core import run_core_bench
+from benchmarks.core import run_core_bench
 
 
 def test_core_bench_times_every_stage_and_counts_the_output() -> None:

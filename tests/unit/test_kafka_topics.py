@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tracestream._kafka_topics import delete_topics_with_prefix
+from tracestream.broker._topics import delete_topics_with_prefix
 
 pytestmark = pytest.mark.unit
 

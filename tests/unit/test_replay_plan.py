@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tracestream._replay_plan import (
+from tracestream.replay._plan import (
     PartitionRange,
     Scope,
     batch_now_ms,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from tracestream._cli_worker import build_worker
 from tracestream._settings import load_settings
+from tracestream.cli._worker import build_worker
 
 
 def test_worker_registry_exports_process_cpu_and_memory() -> None:

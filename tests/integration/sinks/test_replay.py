@@ -11,8 +11,8 @@ import pytest
 import uuid6
 from aiokafka import AIOKafkaProducer
 
-from tracestream._replay import ReplayOptions, ReplayReport, run_replay
 from tracestream._settings import Settings, load_settings
+from tracestream.replay._engine import ReplayOptions, ReplayReport, run_replay
 from tracestream.schemas import Topics
 from tracestream.sinks import ChdbStorage, apply_migrations
 

@@ -22,7 +22,7 @@ import orjson
 import pytest
 from pydantic import BaseModel
 
-from tracestream._bench_core import core_events
+from benchmarks.core import core_events
 from tracestream.schemas import EventParser, InvalidEvent, _parse
 from tracestream.schemas._fast_parse import MIRRORS, fast_validate
 

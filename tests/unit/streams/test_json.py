@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
-from tracestream._bench_core import core_events
+from benchmarks.core import core_events
 from tracestream.schemas import AnomalyRecord, EventParser, SpanEvent, TraceInfo
 from tracestream.streams._anomaly import AnomalyScorer
 from tracestream.streams._assembly import Assembler

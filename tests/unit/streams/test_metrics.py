@@ -47,7 +47,7 @@ def test_label_cardinality_is_bounded() -> None:
 def test_observing_a_batch_of_spans_counts_what_observing_each_counts() -> None:
     from datetime import UTC, datetime
 
-    from tracestream._bench_core import core_events
+    from benchmarks.core import core_events
     from tracestream.streams._assembly import Assembler
     from tracestream.streams._pipeline import Pipeline, Stages
     from tracestream.streams._pricing import Pricer

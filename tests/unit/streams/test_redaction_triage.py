@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from benchmarks.redact import typical_prompt_text
 from tests.unit.streams._corpus import load
-from tracestream._bench_redact import typical_prompt_text
 from tracestream.streams import RedactionPolicy, Redactor
 from tracestream.streams._detectors import builtin_detectors, builtin_triage
 from tracestream.streams._secrets import _API_KEY_ALTERNATIVES

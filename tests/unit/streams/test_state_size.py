@@ -14,8 +14,8 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tracestream._bench_core import core_events
-from tracestream._bench_pipeline import bench_events
+from benchmarks.core import core_events
+from benchmarks.pipeline import bench_events
 from tracestream.schemas._fast_parse import _TRACE_INFOS
 from tracestream.streams._assembly import Assembler
 from tracestream.streams._metrics import PipelineMetrics

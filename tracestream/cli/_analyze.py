@@ -1,0 +1,93 @@
+"""``tracestream analyze``: performance, costs, quality, patterns and anomalies."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from tracestream._settings import SettingsError, load_settings
+
+__all__ = ["analyze"]
+
+_SECTIONS = ("performance", "costs", "quality", "patterns", "anomalies")
+
+
+@click.command()
+@click.option("--since", help="Range ending now (or at --to): 90s, 15m, 1h, 7d, 2w. Default 24h.")
+@click.option("--from", "start", type=click.DateTime(), help="Range start (UTC unless an offset).")
+@click.option("--to", "end", type=click.DateTime(), help="Range end, exclusive (default: now).")
+@click.option("--project", help="Only this project.")
+@click.option("--service", help="Only this service.")
+@click.option("--model", help="Only this model.")
+@click.option("--where", help="Extra SQL predicate over span columns, e.g. \"has(tags, 'beta')\".")
+@click.option(
+    "--section",
+    "sections",
+    multiple=True,
+    type=click.Choice(_SECTIONS),
+    help="Only these sections (repeatable). Default: all.",
+)
+@click.option("--top", "top_n", type=click.IntRange(1, 1000), help="Rows per ranking.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), help="Write HTML here."
+)
+def analyze(
+    since: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    project: str | None,
+    service: str | None,
+    model: str | None,
+    where: str | None,
+    sections: tuple[str, ...],
+    top_n: int | None,
+    as_json: bool,
+    html_path: Path | None,
+) -> None:
+    """Answer what is slow, what costs, what fails and what is unusual, for a time range."""
+    from tracestream._query_target import open_for_reading
+    from tracestream.sinks import (
+        AnalysisScope,
+        StorageError,
+        report_json,
+        report_renderables,
+        resolve_range,
+    )
+    from tracestream.sinks import analyze as run_analysis
+
+    try:
+        begin, stop = resolve_range(since=since, start=start, end=end, now=datetime.now(UTC))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    try:
+        settings = load_settings()
+        scope = AnalysisScope(
+            begin,
+            stop,
+            project=project,
+            service=service,
+            model=model,
+            where=where,
+            top_n=top_n or settings.analyze_top_n,
+        )
+        with open_for_reading(settings) as storage:
+            report = run_analysis(storage, scope, sections=sections or None)
+    except (StorageError, SettingsError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if html_path is not None:
+        from tracestream.sinks import report_html
+
+        html_path.write_text(report_html(report), encoding="utf-8")
+    if as_json:
+        click.echo(report_json(report))
+        return
+    from tracestream.sinks import terminal_console
+
+    console = terminal_console()
+    for renderable in report_renderables(report):
+        console.print(renderable)
+    if html_path is not None:
+        console.print(f"HTML report written to {html_path}", style="dim")
