@@ -12,7 +12,9 @@ token, until the poison rows are alone; they go to the dead-letter callback and
 the rest is stored. Retriable errors, and :class:`StorageQueryError` (the
 SQL is wrong, e.g. a table is missing: no row is at fault), propagate: the
 caller backs off and calls again with the same block, and the halves already
-stored are dropped by their tokens.
+stored are dropped by their tokens. Both insert paths (columns mapped here, raw
+records mapped by ClickHouse) go through one split, :func:`_insert_split`, so
+that guard cannot be missing from one of them.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import pyarrow as pa
 from ._errors import StorageQueryError, StorageRejected
 from ._metrics import SinkMetrics
 from ._raw_sql import RAW_SELECTS, UNMAPPABLE, raw_table
-from ._rows import MappedBatch, RetentionPolicy, TableMapping, map_records
+from ._rows import RetentionPolicy, TableMapping, map_records
 
 __all__ = ["DeadLetter", "KafkaRow", "Record", "write_block"]
 
@@ -115,7 +117,12 @@ async def write_block(
     """
     if insert_raw is not None and mapping.table in RAW_SELECTS:
         source = raw_table([row.value for row in rows])
-        return await _insert_raw_split(rows, source, mapping, insert_raw, dead_letter, metrics)
+        raw = insert_raw  # bound for the closure: mypy does not narrow into it
+
+        async def insert_source(start: int, count: int, token: str) -> None:
+            await raw(mapping.table, source.slice(start, count), token)
+
+        return await _insert_split(rows, insert_source, mapping.table, dead_letter, metrics)
     parsed = []
     dead: list[DeadLetter] = []
     kept: list[Record] = []
@@ -135,78 +142,62 @@ async def write_block(
             metrics.rows_dead_lettered.labels(mapping.table, "map").inc(len(dead))
     if not stored_rows:
         return 0
-    return await _insert_split(stored_rows, mapped, mapping, insert, dead_letter, metrics)
+
+    async def insert_mapped(start: int, count: int, token: str) -> None:
+        await insert(mapping.table, mapped.table.slice(start, count), token)
+
+    return await _insert_split(stored_rows, insert_mapped, mapping.table, dead_letter, metrics)
+
+
+#: ``insert_slice(start, count, token)``: stores rows ``start`` to ``start + count``
+#: of the block (mapped columns or raw records: the split does not care which).
+_InsertSliceFn = Callable[[int, int, str], Awaitable[None]]
+
+
+def _stage_of(exc: StorageRejected) -> str:
+    """The dead-letter stage of a row ClickHouse refused on its own."""
+    # The raw mapping's throwIf messages mark a record that could not become a
+    # row (what the Python mapping reports as "map"); anything else is
+    # ClickHouse refusing a row it could build (a constraint, a range).
+    return "map" if UNMAPPABLE in str(exc) else "insert"
 
 
 async def _insert_split(
     rows: Sequence[Record],
-    mapped: MappedBatch,
-    mapping: TableMapping,
-    insert: InsertFn,
+    insert_slice: _InsertSliceFn,
+    table: str,
     dead_letter: DeadLetterFn,
     metrics: SinkMetrics | None,
     start: int = 0,
 ) -> int:
+    """Insert ``rows`` (the block's rows from ``start`` on); on a data rejection split
+    them in halves until the poison rows are alone and dead-letter those.
+
+    The one split both insert paths (mapped columns, raw records) go through, so
+    its guard cannot drift between them: a :class:`StorageQueryError` is about the
+    statement, not a row, and propagates whole (splitting would dead-letter every
+    row of the block).
+    """
     count = len(rows)
-    table = mapped.table.slice(start, count)
     started = time.perf_counter()
     try:
-        await insert(mapping.table, table, block_token(rows))
+        await insert_slice(start, count, block_token(rows))
     except StorageQueryError:
-        raise  # the SQL is wrong, not a row: splitting would dead-letter every row
+        raise
     except StorageRejected as exc:
         if count == 1:
-            await dead_letter([DeadLetter(rows[0], mapping.table, "insert", str(exc))])
+            stage = _stage_of(exc)
+            await dead_letter([DeadLetter(rows[0], table, stage, str(exc))])
             if metrics is not None:
-                metrics.rows_dead_lettered.labels(mapping.table, "insert").inc()
+                metrics.rows_dead_lettered.labels(table, stage).inc()
             return 0
         half = count // 2
-        stored = await _insert_split(
-            rows[:half], mapped, mapping, insert, dead_letter, metrics, start
-        )
+        stored = await _insert_split(rows[:half], insert_slice, table, dead_letter, metrics, start)
         stored += await _insert_split(
-            rows[half:], mapped, mapping, insert, dead_letter, metrics, start + half
+            rows[half:], insert_slice, table, dead_letter, metrics, start + half
         )
         return stored
     if metrics is not None:
-        metrics.insert_seconds.labels(mapping.table).observe(time.perf_counter() - started)
-        metrics.rows_written.labels(mapping.table).inc(count)
-    return count
-
-
-async def _insert_raw_split(
-    rows: Sequence[Record],
-    source: pa.Table,
-    mapping: TableMapping,
-    insert_raw: InsertRawFn,
-    dead_letter: DeadLetterFn,
-    metrics: SinkMetrics | None,
-    start: int = 0,
-) -> int:
-    """Split-and-retry over raw records: the same halving as ``_insert_split``."""
-    count = len(rows)
-    started = time.perf_counter()
-    try:
-        await insert_raw(mapping.table, source.slice(start, count), block_token(rows))
-    except StorageRejected as exc:
-        if count == 1:
-            # Our mapping's throwIf messages mark a record that cannot become a
-            # row (the Python path's "map" stage); anything else is ClickHouse
-            # refusing a row it could build (a constraint, a range).
-            stage = "map" if UNMAPPABLE in str(exc) else "insert"
-            await dead_letter([DeadLetter(rows[0], mapping.table, stage, str(exc))])
-            if metrics is not None:
-                metrics.rows_dead_lettered.labels(mapping.table, stage).inc()
-            return 0
-        half = count // 2
-        stored = await _insert_raw_split(
-            rows[:half], source, mapping, insert_raw, dead_letter, metrics, start
-        )
-        stored += await _insert_raw_split(
-            rows[half:], source, mapping, insert_raw, dead_letter, metrics, start + half
-        )
-        return stored
-    if metrics is not None:
-        metrics.insert_seconds.labels(mapping.table).observe(time.perf_counter() - started)
-        metrics.rows_written.labels(mapping.table).inc(count)
+        metrics.insert_seconds.labels(table).observe(time.perf_counter() - started)
+        metrics.rows_written.labels(table).inc(count)
     return count
