@@ -89,13 +89,15 @@ class SketchBins(BaseModel):
         """The q-quantiles (None each when empty), from a DDSketch rebuilt from the buckets."""
         if self.n == 0:
             return tuple(None for _ in qs)
+        # Rebuilt through ddsketch's public API: each bucket's representative value
+        # (``mapping.value``) maps back to that bucket, so adding it with the bucket's
+        # count restores the store exactly (held by test_sketch's round-trip test).
+        mapping = _mapping(self.ra)
         sketch = DDSketch(relative_accuracy=self.ra)
         for k, c in self.bins.items():
-            sketch._store.add(k, float(c))
-        sketch._zero_count = float(self.zero)
-        sketch._count = float(self.n)
-        sketch._min = self.min if self.min is not None else 0.0
-        sketch._max = self.max if self.max is not None else 0.0
+            sketch.add(mapping.value(k), float(c))
+        if self.zero:
+            sketch.add(0.0, float(self.zero))
         values = (sketch.get_quantile_value(q) for q in qs)
         return tuple(None if v is None else float(v) for v in values)
 
