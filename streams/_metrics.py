@@ -12,9 +12,7 @@ and never raise on odd values (a negative duration is clamped to zero).
 
 from __future__ import annotations
 
-import math
 import threading
-from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -23,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from tracestream.schemas import AnomalyRecord, SpanRecord, TraceRecord
 
+from ._batch_histogram import BatchHistogram
 from ._validate import DLQ_REASONS
 
 __all__ = ["OTHER", "LabelLimiter", "PipelineMetrics"]
@@ -154,7 +153,7 @@ class PipelineMetrics:
             ["service", "model", "kind", "status"],
             registry=r,
         )
-        self.span_duration = Histogram(
+        self.span_duration = BatchHistogram(
             "tracestream_span_duration_seconds",
             "Span latency (end - start), by service, model and kind.",
             ["service", "model", "kind"],
@@ -258,7 +257,7 @@ class PipelineMetrics:
         Counts, tokens and costs are summed per label set and added once per
         call: each increment takes the metric's lock, and a span made up to
         eight of them. Latencies are counted into buckets per label set and
-        added once per bucket (see :func:`_observe_many`).
+        added once per bucket (see :class:`BatchHistogram`).
         """
         sums: dict[int, tuple[_SpanChildren, list[float], list[float]]] = {}
         for span in spans:
@@ -284,7 +283,7 @@ class PipelineMetrics:
         for children, acc, durations in sums.values():
             children.spans.inc(acc[0])
             if durations:
-                _observe_many(children.duration, durations)
+                children.duration.observe_many(durations)
             for child, n in zip(children.tokens, acc[1:6], strict=True):
                 if n:
                     child.inc(n)
@@ -338,29 +337,3 @@ class PipelineMetrics:
         service_l, model_l = self.service_label(service), self.model_label(model)
         self.anomaly_score.labels(service_l, model_l, metric).set(score)
         self.anomaly_active.labels(service_l, model_l, metric).set(1 if anomalous else 0)
-
-
-def _observe_many(histogram: Histogram, amounts: list[float]) -> None:
-    """``histogram.observe(a)`` for every amount, with one increment per bucket hit.
-
-    prometheus-client observes one value at a time: a lock per increment and a
-    Python scan of the bucket bounds, a tenth of a worker's metrics work per
-    span. The internals used here (``_upper_bounds``, ``_buckets``, ``_sum``) are
-    those of prometheus-client 0.17 to 0.26; without them it observes one by one.
-    Amounts must not be NaN (span durations never are).
-    """
-    bounds: list[float] | None = getattr(histogram, "_upper_bounds", None)
-    buckets: list[Any] | None = getattr(histogram, "_buckets", None)
-    total: Any = getattr(histogram, "_sum", None)
-    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
-        for amount in amounts:
-            histogram.observe(amount)
-        return
-    hits = [0] * len(bounds)
-    for amount in amounts:
-        # The first bound >= amount, as observe() picks it; the last bound is +Inf.
-        hits[bisect_left(bounds, amount)] += 1
-    total.inc(math.fsum(amounts))
-    for bucket, n in zip(buckets, hits, strict=True):
-        if n:
-            bucket.inc(n)

@@ -89,20 +89,22 @@ def test_observing_a_batch_of_spans_counts_what_observing_each_counts() -> None:
 def test_observing_many_latencies_at_once_gives_prometheus_own_samples() -> None:
     from prometheus_client import Histogram
 
-    from tracestream.streams._metrics import LATENCY_BUCKETS_S, _observe_many
+    from tracestream.streams._batch_histogram import BatchHistogram
+    from tracestream.streams._metrics import LATENCY_BUCKETS_S
 
     # Values on, just under and just over every bound, zero and beyond the last bound.
     amounts = [0.0, 1e9]
     for bound in LATENCY_BUCKETS_S:
         amounts += [bound, bound * 0.999, bound * 1.001]
     registries = CollectorRegistry(), CollectorRegistry()
-    one, many = (
-        Histogram("lat", "latency", ["k"], buckets=LATENCY_BUCKETS_S, registry=r).labels("a")
-        for r in registries
+    one = Histogram("lat", "latency", ["k"], buckets=LATENCY_BUCKETS_S, registry=registries[0])
+    many = BatchHistogram(
+        "lat", "latency", ["k"], buckets=LATENCY_BUCKETS_S, registry=registries[1]
     )
     for amount in amounts:
-        one.observe(amount)
-    _observe_many(many, amounts)
+        one.labels("a").observe(amount)
+    many.labels("a").observe_many(amounts[:5])
+    many.labels("a").observe_many(amounts[5:])
 
     def samples(registry: CollectorRegistry) -> dict[tuple[str, str], float]:
         return {
