@@ -3,11 +3,14 @@
 The tables are projections of ``tracestream.events``; a replay re-runs the
 worker's pure core (``tracestream.streams``) over a range of the topic and swaps
 the result into storage (``tracestream.sinks``). It is the one room allowed to
-use both, through their public names; the front's ``tracestream replay``
-command only fills its options. See :mod:`._engine` for the design.
+use both, through their public names. It reads no settings: the front's
+``tracestream replay`` command fills a :class:`ReplayConfig` from its settings,
+the :class:`ReplayOptions` from its flags, and passes a factory of the worker's
+pipeline. See :mod:`._engine` for the design.
 """
 
-from ._engine import Progress, ReplayOptions, ReplayReport, build_pipeline, run_replay
+from ._config import ReplayConfig, ReplayOptions
+from ._engine import Progress, ReplayReport, run_replay
 from ._plan import PartitionRange, Scope, batch_now_ms, flush_horizon_ms, resolve_ranges
 from ._store import ROLES, STAGING_PREFIX
 
@@ -16,11 +19,11 @@ __all__ = [
     "STAGING_PREFIX",
     "PartitionRange",
     "Progress",
+    "ReplayConfig",
     "ReplayOptions",
     "ReplayReport",
     "Scope",
     "batch_now_ms",
-    "build_pipeline",
     "flush_horizon_ms",
     "resolve_ranges",
     "run_replay",

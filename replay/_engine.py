@@ -3,23 +3,25 @@
 The tables are projections of ``tracestream.events``; a replay recomputes them
 for a range of the topic with the worker's own pure core and swaps the result
 in. It is the composition root of ``streams`` and ``sinks`` for this job, so it
-lives in ``tracestream`` (neither package may import the other).
+is a room of its own (neither package may import the other). It reads no
+settings: it takes a :class:`~._config.ReplayConfig` and a factory of the
+worker's pipeline, which the front wires from its settings as the worker does.
 
 Design (chosen over the analytics plan's "insert with dedup tokens, then
 merge partitions", and why):
 
 1. **Read** each partition of the events topic from a warm-up offset to the
-   end offset seen at start (:mod:`._replay_plan`), merged across partitions
+   end offset seen at start (:mod:`._plan`), merged across partitions
    in (timestamp, partition, offset) order: the worker runs one window
    aggregator over all its partitions, and event-time order is what its
    watermark expects. Memory stays bounded (per-partition fetch buffers).
-2. **Process** with the worker's :class:`~tracestream.streams._pipeline.Pipeline`
-   (validate -> DLQ count, redact, price, assemble, windows, anomalies), in
-   deterministic batches: consecutive records of one time bucket of
-   ``worker_batch_within_ms``, stamped with the bucket's end as "now". Rows
-   are therefore a pure function of the events: two replays of a range
+2. **Process** with the worker's :class:`~tracestream.streams.Pipeline`, a
+   fresh one from the caller's factory (validate -> DLQ count, redact, price,
+   assemble, windows, anomalies), in deterministic batches: consecutive records
+   of one time bucket of ``batch_within_s``, stamped with the bucket's end as
+   "now". Rows are therefore a pure function of the events: two replays of a range
    produce identical rows. After the last record everything is closed at a
-   deterministic horizon (:func:`~._replay_plan.flush_horizon_ms`).
+   deterministic horizon (:func:`~._plan.flush_horizon_ms`).
 3. **Stage**: rows go through the sink's mapping and block writer
    (``write_block``: poison rows are split out and counted) into
    ``replay_<table>`` tables created ``AS`` the real ones. The real tables are
@@ -41,7 +43,7 @@ Deleting the replayed scope first makes a second replay add no raw rows
 whatever happened in between, and it also removes rows the live pipeline wrote
 for the same traces (older versions), so raw counts equal FINAL counts.
 
-Scope (:class:`~._replay_plan.Scope`): traces with an event in the warm-up are
+Scope (:class:`~._plan.Scope`): traces with an event in the warm-up are
 not written (they keep the rows they have; a replay from the middle of a trace
 must not replace the whole trace with a part of it); windows starting before
 the replay's start time are not written (they would be partial).
@@ -72,15 +74,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from prometheus_client import CollectorRegistry
 
-from tracestream._settings import Settings
-from tracestream.schemas import Topics
-from tracestream.sinks import (
-    Storage,
-)
+from tracestream.sinks import Storage
 from tracestream.streams import Pipeline, SourceRecord
 
+from ._config import ReplayConfig, ReplayOptions
 from ._plan import (
     PartitionRange,
     Scope,
@@ -91,25 +89,9 @@ from ._plan import (
 )
 from ._store import Stager, swap
 
-__all__ = ["ReplayOptions", "ReplayReport", "build_pipeline", "run_replay"]
+__all__ = ["Progress", "ReplayReport", "run_replay"]
 
 log = logging.getLogger("tracestream.replay")
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayOptions:
-    """What to replay (the CLI fills it from flags and settings)."""
-
-    from_time: datetime | None = None
-    from_offset: int | None = None
-    to_time: datetime | None = None
-    project: str | None = None
-    dry_run: bool = False
-    #: Read this far before the start so straddling traces and windows are whole.
-    warmup_s: float | None = None  # None: idle_timeout_s
-    block_rows: int = 10_000
-    progress_interval_s: float = 2.0
-    stall_timeout_s: float = 30.0
 
 
 @dataclass
@@ -158,23 +140,20 @@ class Progress:
     offsets_left: int
 
 
-def build_pipeline(settings: Settings) -> Pipeline:
-    """The worker's pure pipeline, wired as the worker wires it, with in-memory stores."""
-    from tracestream._stages import add_stateful_stages, stateless_stages
-    from tracestream.streams import PipelineMetrics
-
-    stages = stateless_stages(settings)
-    add_stateful_stages(stages, settings, trace_store={}, window_store={}, baseline_store={})
-    return Pipeline(stages, PipelineMetrics(CollectorRegistry()))
-
-
 async def run_replay(
-    settings: Settings,
+    config: ReplayConfig,
     options: ReplayOptions,
     storage: Storage | None,
+    *,
+    pipeline_factory: Callable[[], Pipeline],
     on_progress: Callable[[Progress], None] | None = None,
 ) -> ReplayReport:
     """Replay the events topic into ``storage`` (``None`` only with ``dry_run``).
+
+    ``pipeline_factory`` is called once per replay and must return the worker's
+    pipeline over empty in-memory state, wired with the timing values of
+    ``config``: a replay's rows are a pure function of the events only when it
+    starts from no state.
 
     Blocks the event loop only in short pure steps; storage calls run in a
     thread. Raises :class:`~tracestream.sinks.StorageError` when storage fails
@@ -185,9 +164,9 @@ async def run_replay(
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     started = time.perf_counter()
-    topic = Topics(settings.topic_prefix).events
+    topic = config.topics.events
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        bootstrap_servers=config.bootstrap_servers,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -195,20 +174,23 @@ async def run_replay(
     )
     await consumer.start()
     try:
-        partitions = await _partitions(settings.kafka_bootstrap, topic)
+        partitions = await _partitions(config.bootstrap_servers, topic)
         if not partitions:
-            raise RuntimeError(f"topic {topic!r} does not exist on {settings.kafka_bootstrap}")
+            raise RuntimeError(f"topic {topic!r} does not exist on {config.bootstrap_servers}")
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
-        ranges, windows_from = await _plan(consumer, tps, settings, options)
+        ranges, windows_from = await _plan(consumer, tps, config, options)
         report = ReplayReport(topic, ranges, options.dry_run)
         scope = Scope(
             project=options.project,
-            windows_from=window_floor(windows_from, settings.window_s),
+            windows_from=window_floor(windows_from, config.window_s),
         )
-        stager = Stager(storage, report, options, settings)
+        stager = Stager(storage, report, options, config.retention)
         await stager.prepare()
-        await _process(consumer, topic, ranges, settings, options, scope, stager, on_progress)
+        pipeline = pipeline_factory()
+        await _process(
+            consumer, topic, ranges, pipeline, config, options, scope, stager, on_progress
+        )
         await stager.flush()
     finally:
         await consumer.stop()
@@ -240,7 +222,7 @@ async def _partitions(bootstrap: str, topic: str) -> list[int]:
 
 
 async def _plan(
-    consumer: Any, tps: list[Any], settings: Settings, options: ReplayOptions
+    consumer: Any, tps: list[Any], config: ReplayConfig, options: ReplayOptions
 ) -> tuple[list[PartitionRange], datetime | None]:
     """Per-partition ranges, and the time from which windows are whole."""
     low = await consumer.beginning_offsets(tps)
@@ -263,7 +245,7 @@ async def _plan(
         start_time = await _first_timestamp(consumer, tps, plain)
     if start_time is None:
         return resolve_ranges(bounds, start=start, end=end), None
-    warmup_s = settings.idle_timeout_s if options.warmup_s is None else options.warmup_s
+    warmup_s = config.idle_timeout_s if options.warmup_s is None else options.warmup_s
     warmup = await offsets_at(start_time - timedelta(seconds=warmup_s))
     return resolve_ranges(bounds, start=start, warmup=warmup, end=end), start_time
 
@@ -345,17 +327,17 @@ async def _process(
     consumer: Any,
     topic: str,
     ranges: list[PartitionRange],
-    settings: Settings,
+    pipeline: Pipeline,
+    config: ReplayConfig,
     options: ReplayOptions,
     scope: Scope,
     stager: Stager,
     on_progress: Callable[[Progress], None] | None,
 ) -> None:
-    pipeline = build_pipeline(settings)
     report = stager.report
     start_of = {r.partition: r.start for r in ranges}
-    within = settings.worker_batch_within_ms
-    max_batch = settings.worker_batch_size
+    within = config.batch_within_ms
+    max_batch = config.batch_size
     batch: list[SourceRecord] = []
     batch_now = 0
     batch_warm = False
@@ -413,10 +395,10 @@ async def _process(
     await run_batch()
     horizon = flush_horizon_ms(
         last_now,
-        grace_s=settings.grace_s,
-        idle_timeout_s=settings.idle_timeout_s,
-        window_s=settings.window_s,
-        allowed_lateness_s=settings.allowed_lateness_s,
+        grace_s=config.grace_s,
+        idle_timeout_s=config.idle_timeout_s,
+        window_s=config.window_s,
+        allowed_lateness_s=config.allowed_lateness_s,
     )
     await stager.add(pipeline.tick(now_ms=horizon), scope, warm=False)
     if on_progress is not None:

@@ -1,6 +1,6 @@
 """Pure parts of ``tracestream replay``: where to read, how to batch, what is in scope.
 
-No Kafka, no storage: unit-tested without a broker. :mod:`._replay` does the I/O.
+No Kafka, no storage: unit-tested without a broker. :mod:`._engine` does the I/O.
 
 Terms, per partition of the events topic:
 

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import BaseModel
 
-from tracestream._settings import Settings
 from tracestream.sinks import (
     TABLE_MAPPINGS,
     DeadLetter,
@@ -30,12 +29,11 @@ from tracestream.sinks import (
 )
 from tracestream.streams import BatchOutput
 
-from ._plan import (
-    Scope,
-)
+from ._config import ReplayOptions
+from ._plan import Scope
 
 if TYPE_CHECKING:
-    from ._engine import ReplayOptions, ReplayReport
+    from ._engine import ReplayReport
 
 log = logging.getLogger("tracestream.replay")
 
@@ -77,14 +75,12 @@ class Stager:
         storage: Storage | None,
         report: ReplayReport,
         options: ReplayOptions,
-        settings: Settings,
+        retention: RetentionPolicy,
     ) -> None:
         self.storage = None if options.dry_run else storage
         self.report = report
         self.block_rows = options.block_rows
-        self.retention = RetentionPolicy(
-            settings.retention_days, dict(settings.sink_project_retention_days)
-        )
+        self.retention = retention
         self.buffers: dict[str, list[bytes]] = {role: [] for role in ROLES}
         self.sequence: Counter[str] = Counter()
 

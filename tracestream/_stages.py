@@ -12,11 +12,11 @@ from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tracestream.streams import Pricer, Stages
+    from tracestream.streams import Pipeline, Pricer, Stages
 
     from ._settings import Settings
 
-__all__ = ["add_stateful_stages", "pricer_from_settings", "stateless_stages"]
+__all__ = ["add_stateful_stages", "build_pipeline", "pricer_from_settings", "stateless_stages"]
 
 
 def pricer_from_settings(settings: Settings) -> Pricer:
@@ -71,3 +71,18 @@ def add_stateful_stages(
         min_baseline=min(settings.anomaly_min_baseline, settings.anomaly_baseline_windows),
         min_count=settings.anomaly_min_count,
     )
+
+
+def build_pipeline(settings: Settings) -> Pipeline:
+    """The worker's pipeline, wired as the worker wires it, over fresh in-memory stores.
+
+    For ``tracestream replay`` (its pipeline factory): every call starts from no
+    state, and counts into a registry of its own, never the process's default one.
+    """
+    from prometheus_client import CollectorRegistry
+
+    from tracestream.streams import Pipeline, PipelineMetrics
+
+    stages = stateless_stages(settings)
+    add_stateful_stages(stages, settings, trace_store={}, window_store={}, baseline_store={})
+    return Pipeline(stages, PipelineMetrics(CollectorRegistry()))

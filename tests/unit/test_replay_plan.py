@@ -1,11 +1,16 @@
-"""The pure parts of replay: positions, batching clock, flush horizon, scope."""
+"""The pure parts of replay: positions, batching clock, flush horizon, scope, config."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
+from tracestream._settings import load_settings
+from tracestream.cli._replay import replay_config
+from tracestream.replay import ReplayConfig
 from tracestream.replay._plan import (
     PartitionRange,
     Scope,
@@ -89,3 +94,43 @@ def test_scope_excludes_warm_traces_early_windows_and_other_projects() -> None:
     assert not scope.window("other", t)
     assert scope.score("acme") and not scope.score("other")
     assert Scope().window("any", t.replace(year=2000))
+
+
+def _config(**kw: Any) -> ReplayConfig:
+    base = ReplayConfig(
+        bootstrap_servers="127.0.0.1:19092",
+        batch_size=2000,
+        batch_within_s=0.2,
+        grace_s=5.0,
+        idle_timeout_s=300.0,
+        window_s=60.0,
+        allowed_lateness_s=10.0,
+    )
+    return dataclasses.replace(base, **kw)  # through __init__: validated again
+
+
+def test_config_batch_bucket_is_whole_milliseconds() -> None:
+    assert _config(batch_within_s=1.001).batch_within_ms == 1001  # 1.001 * 1000 < 1001
+    with pytest.raises(ValueError, match="batch_within_s"):
+        _config(batch_within_s=0.0004)
+    with pytest.raises(ValueError, match="batch_size"):
+        _config(batch_size=0)
+
+
+def test_front_config_keeps_the_workers_batch_bucket_and_timing() -> None:
+    settings = load_settings(
+        worker_batch_within_ms=1001,
+        topic_prefix="p.",
+        idle_timeout_s=42.0,
+        sink_project_retention_days={"acme": 7},
+    )
+    config = replay_config(settings)
+    assert config.batch_within_ms == 1001 and config.batch_size == settings.worker_batch_size
+    assert config.topics.events == "p.tracestream.events"
+    assert (config.grace_s, config.idle_timeout_s) == (settings.grace_s, 42.0)
+    assert (config.window_s, config.allowed_lateness_s) == (
+        settings.window_s,
+        settings.allowed_lateness_s,
+    )
+    assert config.retention.days("acme") == 7
+    assert config.retention.days("other") == settings.retention_days

@@ -1,9 +1,15 @@
-"""``tracestream replay``: rebuild the tables from the retained events topic (see ``_replay``)."""
+"""``tracestream replay``: rebuild the tables from the retained events topic.
+
+The edge of :mod:`tracestream.replay`: settings become its typed
+:class:`~tracestream.replay.ReplayConfig`, and the worker's stages are wired
+from the same settings for it (:func:`tracestream._stages.build_pipeline`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,10 +20,31 @@ import click
 from tracestream._settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from tracestream.replay import Progress, ReplayReport
+    from tracestream.replay import Progress, ReplayConfig, ReplayReport
     from tracestream.sinks import Storage
 
-__all__ = ["replay"]
+__all__ = ["replay", "replay_config"]
+
+
+def replay_config(settings: Settings) -> ReplayConfig:
+    """The replay's view of the deployment: the worker's batching and timing, the sink's TTLs."""
+    from tracestream.replay import ReplayConfig
+    from tracestream.schemas import Topics
+    from tracestream.sinks import RetentionPolicy
+
+    return ReplayConfig(
+        bootstrap_servers=settings.kafka_bootstrap,
+        topics=Topics(settings.topic_prefix),
+        batch_size=settings.worker_batch_size,
+        batch_within_s=settings.worker_batch_within_ms / 1000,
+        grace_s=settings.grace_s,
+        idle_timeout_s=settings.idle_timeout_s,
+        window_s=settings.window_s,
+        allowed_lateness_s=settings.allowed_lateness_s,
+        retention=RetentionPolicy(
+            settings.retention_days, dict(settings.sink_project_retention_days)
+        ),
+    )
 
 
 def _parse_time(text: str) -> datetime:
@@ -55,6 +82,7 @@ def replay(
     rows. The hourly rollup is rebuilt for the hours touched. Stop the sink
     first in embedded mode (it owns the chDB directory).
     """
+    from tracestream._stages import build_pipeline
     from tracestream.replay import ReplayOptions, run_replay
     from tracestream.sinks import StorageError, parse_duration
 
@@ -76,6 +104,9 @@ def replay(
         warmup_s=warmup_s,
     )
     settings = load_settings()
+    config = replay_config(settings)
+    # The stages' timing comes from the same settings as config's: the two must agree.
+    pipeline_factory = functools.partial(build_pipeline, settings)
 
     def progress(p: Progress) -> None:
         click.echo(
@@ -85,12 +116,17 @@ def replay(
             err=True,
         )
 
+    async def run(storage: Storage | None) -> ReplayReport:
+        return await run_replay(
+            config, options, storage, pipeline_factory=pipeline_factory, on_progress=progress
+        )
+
     try:
         if dry_run:
-            report = asyncio.run(run_replay(settings, options, None, progress))
+            report = asyncio.run(run(None))
         else:
             with _open_for_writing(settings) as storage:
-                report = asyncio.run(run_replay(settings, options, storage, progress))
+                report = asyncio.run(run(storage))
     except StorageError as exc:
         raise click.ClickException(str(exc)) from None
     except RuntimeError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,13 @@ import orjson
 import pytest
 import uuid6
 from aiokafka import AIOKafkaProducer
+from click.testing import CliRunner
 
 from tracestream._settings import Settings, load_settings
-from tracestream.replay._engine import ReplayOptions, ReplayReport, run_replay
+from tracestream._stages import build_pipeline
+from tracestream.cli import cli
+from tracestream.cli._replay import replay_config
+from tracestream.replay import ReplayOptions, ReplayReport, run_replay
 from tracestream.schemas import Topics
 from tracestream.sinks import ChdbStorage, apply_migrations
 
@@ -124,7 +129,13 @@ def settings(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Setting
 
 
 async def _replay(settings: Settings, storage: ChdbStorage | None, **kw: Any) -> ReplayReport:
-    return await run_replay(settings, ReplayOptions(**kw), storage)
+    """A replay wired from settings as ``tracestream replay`` wires it."""
+    return await run_replay(
+        replay_config(settings),
+        ReplayOptions(**kw),
+        storage,
+        pipeline_factory=lambda: build_pipeline(settings),
+    )
 
 
 async def test_replay_rebuilds_exact_rows_idempotently(
@@ -188,3 +199,24 @@ async def test_dry_run_writes_nothing_and_needs_no_storage(
     assert report.events_read == 10
     assert report.staged["spans"] == 8 and report.staged["traces"] == 3
     assert report.written == {}
+
+
+async def test_command_wires_the_replay_from_settings(
+    kafka_topics: Topics, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """`tracestream replay --dry-run` reads the topic its settings name, through the worker core."""
+    await _produce(kafka_bootstrap, kafka_topics.events)
+    env = {
+        "TRACESTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "TRACESTREAM_TOPIC_PREFIX": kafka_topics.prefix,
+        "TRACESTREAM_HOME": str(tmp_path),
+    }
+    # The command runs its own event loop (asyncio.run): off this test's loop.
+    result = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["replay", "--dry-run", "--json"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    report = orjson.loads(result.stdout)
+    assert report["topic"] == kafka_topics.events
+    assert report["events_read"] == 10 and report["dead_letters"] == {"not_json": 1}
+    assert report["staged"] == {"spans": 8, "traces": 3, "scores": 1, "metrics": 8}
