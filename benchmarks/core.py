@@ -106,10 +106,10 @@ class _Timer:
 def _run_once(events: list[tuple[bytes, bytes]], batch: int, *, freeze: bool) -> dict[str, float]:
     from tracestream.streams._anomaly import AnomalyScorer
     from tracestream.streams._assembly import Assembler
+    from tracestream.streams._json import model_json as dump_record
     from tracestream.streams._metrics import PipelineMetrics
     from tracestream.streams._pipeline import Pipeline, Stages
     from tracestream.streams._pricing import Pricer
-    from tracestream.streams._publish import dump_record
     from tracestream.streams._redaction import Redactor
     from tracestream.streams._validate import SourceRecord, Validator
     from tracestream.streams._windows import WindowAggregator
@@ -205,15 +205,15 @@ def run_core_bench(
     worker_gc: bool = True,
 ) -> dict[str, Any]:
     """Median µs per event of each stage over ``repeats`` fresh runs (see the module docstring)."""
+    from tracestream.streams.runtime import tune_gc
+
     events = core_events(traces, seed=seed)
     thresholds = gc.get_threshold()
     if worker_gc:
         # As ``tracestream worker`` runs: start-up objects frozen, young objects
         # collected less often (the default costs ~30 µs/event here, all in GC),
         # and each batch's survivors frozen after it.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(50_000, 50, 100)
+        tune_gc()
     try:
         runs = []
         for _ in range(repeats):

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tracestream._settings import Settings, load_settings
-from tracestream.cli._sink import _sink_config, _tune_gc
+from tracestream.cli._sink import _sink_config
+from tracestream.streams.runtime import tune_gc
 
 if TYPE_CHECKING:
     from tracestream.schemas import Topics
@@ -41,7 +42,7 @@ def bench_sink(rows: int, partitions: int, analyze_spans: int, as_json: bool) ->
     database and times the whole `analyze` report on fresh parts and after
     ``OPTIMIZE TABLE spans FINAL`` (best of 3 each).
     """
-    _tune_gc()  # as `tracestream sink` runs
+    tune_gc()  # as `tracestream sink` runs
     report = asyncio.run(_bench_sink(load_settings(), rows, partitions))
     if analyze_spans > 0:
         report["analyze"] = _bench_analyze_part(analyze_spans)

@@ -40,22 +40,6 @@ def _sink_config(settings: Settings, **overrides: Any) -> Any:
     return SinkConfig(**values)
 
 
-def _tune_gc() -> None:
-    """Collect less often, as ``tracestream worker`` does.
-
-    A flush holds up to ``batch_max_rows`` fetched records per table (two
-    objects each), and with Python's default thresholds every 700
-    allocations start a collection that walks them again: ~0.05 s of CPU per
-    100k spans, on the event loop that also fetches. What start-up allocated
-    (modules, settings) is moved out of the collector's view.
-    """
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
-
-
 @click.command()
 def migrate() -> None:
     """Create or update the ClickHouse tables (a no-op when up to date)."""
@@ -89,6 +73,7 @@ def sink(metrics_port: int) -> None:
 
     from tracestream._open_storage import open_storage
     from tracestream.sinks import Sink, SinkMetrics, StorageError
+    from tracestream.streams.runtime import tune_gc
 
     settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
@@ -98,7 +83,10 @@ def sink(metrics_port: int) -> None:
         raise click.ClickException(str(exc)) from None
     if metrics_port:
         start_http_server(metrics_port, addr="127.0.0.1")
-    _tune_gc()
+    # A flush holds up to batch_max_rows fetched records per table (two objects
+    # each); CPython's default thresholds walked them again every 700 allocations,
+    # ~0.05 s of CPU per 100k spans on the event loop that also fetches.
+    tune_gc()
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -1,10 +1,11 @@
 """``tracestream worker``: run the stream processor (the composition root of ``streams/``).
 
 This is the edge: it reads :class:`~tracestream._settings.Settings`, builds the
-pure stages and the runtime chosen by ``worker_engine`` (the Faust adapter,
-``streams/_app.py``, or the plain aiokafka loop, ``streams/_kafka_runtime.py``)
-from typed values, and runs the worker until SIGINT/SIGTERM (both stop cleanly,
-committing what was acknowledged).
+pure stages and the runtime chosen by ``worker_engine`` (the plain aiokafka
+loop or the Faust adapter, both in ``tracestream.streams.runtime``) from typed
+values, and runs the worker until SIGINT/SIGTERM (both stop cleanly,
+committing what was acknowledged). The settings' ``worker_*_ms`` keep the
+names users set; the runtimes take seconds, converted here.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ __all__ = ["build_worker", "worker"]
 
 
 def build_worker(settings: Settings, *, registry: CollectorRegistry | None = None) -> Any:
-    """The worker for ``settings``: a :class:`~tracestream.streams._app.WorkerApp`
-    (``worker_engine="faust"``) or a :class:`~tracestream.streams._kafka_runtime.KafkaWorker`
+    """The worker for ``settings``: a :class:`~tracestream.streams.runtime.WorkerApp`
+    (``worker_engine="faust"``) or a :class:`~tracestream.streams.runtime.KafkaWorker`
     (``"aiokafka"``), both exposing ``store``, ``window_store`` and ``baseline_store``.
     Performs no I/O."""
     from tracestream._stages import add_stateful_stages, stateless_stages
@@ -45,7 +46,7 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
     prefix = settings.topic_prefix
     app: Any
     if settings.worker_engine == "aiokafka":
-        from tracestream.streams._kafka_runtime import KafkaWorker, KafkaWorkerConfig
+        from tracestream.streams.runtime import KafkaWorker, KafkaWorkerConfig
 
         app = KafkaWorker(
             KafkaWorkerConfig(
@@ -57,16 +58,16 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
                 web_host=settings.worker_web_host,
                 web_port=settings.worker_web_port,
                 batch_size=settings.worker_batch_size,
-                batch_within_ms=settings.worker_batch_within_ms,
-                tick_interval_ms=settings.worker_tick_interval_ms,
-                session_timeout_ms=settings.worker_session_timeout_ms,
+                batch_within_s=settings.worker_batch_within_ms / 1000,
+                tick_interval_s=settings.worker_tick_interval_ms / 1000,
+                session_timeout_s=settings.worker_session_timeout_ms / 1000,
                 gc_full_collect_s=settings.worker_gc_full_collect_s,
             ),
             Pipeline(stages, metrics),
             metrics,
         )
     else:
-        from tracestream.streams._app import WorkerApp, WorkerConfig
+        from tracestream.streams.runtime import WorkerApp, WorkerConfig
 
         config = WorkerConfig(
             app_id=f"{prefix}{settings.worker_app_id}",
@@ -101,11 +102,11 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
 def worker(web_port: int | None) -> None:
     """Run the stream worker: validate, redact, price, assemble, window, score; serve /metrics."""
     import asyncio
-    import gc
     import logging
 
     from tracestream.broker import ensure_topics
     from tracestream.schemas import Topics
+    from tracestream.streams.runtime import tune_gc
 
     overrides: dict[str, Any] = {}
     if web_port is not None:
@@ -126,11 +127,8 @@ def worker(web_port: int | None) -> None:
     if settings.worker_engine == "faust":
         Path(built.config.datadir).parent.mkdir(parents=True, exist_ok=True)
     # Assembly state holds every open trace's events: hundreds of thousands of
-    # long-lived objects that each full collection would walk again. Move what
-    # start-up allocated out of the collector's view and collect young objects less often.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    # long-lived objects that each full collection would walk again.
+    tune_gc()
     if settings.worker_engine == "aiokafka":
         logging.basicConfig(
             level=settings.log_level.upper(),

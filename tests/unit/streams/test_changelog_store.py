@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from tracestream.streams._changelog_store import (
+from tracestream.streams.runtime._changelog_store import (
     PartitionedStore,
     default_partition,
     murmur2_partition,

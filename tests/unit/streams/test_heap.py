@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tracestream.streams._heap import HeapKeeper
+from tracestream.streams.runtime._heap import HeapKeeper
 
 pytestmark = pytest.mark.unit
 

@@ -11,29 +11,29 @@ acks and retries stay the producer's (the builder is the one ``send`` uses).
 Records without an explicit partition are placed as the default partitioner
 places them: keyed ones by murmur2 of the key (so the placement is the same as
 with ``send``), unkeyed ones round-robin.
+
+:class:`KafkaTransport` is the aiokafka runtime's
+:class:`~tracestream.streams.runtime._transport.Transport` over it.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import itertools
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
 
 from aiokafka import AIOKafkaProducer
 
 from ._changelog_store import murmur2_partition
+from ._transport import Message
 
-__all__ = ["Message", "send_batches"]
-
-#: (topic, partition or None for the default partitioner, key, value, headers)
-Message = tuple[str, int | None, bytes | None, bytes | None, list[tuple[str, bytes]] | None]
+__all__ = ["KafkaTransport", "send_batches"]
 
 _round_robin = itertools.count()
 
 
 async def send_batches(
-    producer: AIOKafkaProducer, messages: Sequence[Message], futures: list[asyncio.Future[Any]]
+    producer: AIOKafkaProducer, messages: Sequence[Message], futures: list[Awaitable[object]]
 ) -> None:
     """Queue every message; append one future per record batch to ``futures`` (each
     resolves on its ack).
@@ -73,3 +73,59 @@ async def send_batches(
                 builder = producer.create_batch()
                 builder.append(timestamp=None, key=key, value=value, headers=headers or [])
         futures.append(await producer.send_batch(builder, topic, partition=partition))
+
+
+class KafkaTransport:
+    """An idempotent aiokafka producer (acks=all) that sends whole record batches.
+
+    Started on first use and replaced by :meth:`reset` after a failed
+    attempt. Who may call it: one task at a time (the runtime's batch lock).
+
+    Args:
+        bootstrap_servers: the brokers.
+    """
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._producer: AIOKafkaProducer | None = None
+
+    async def producer(self) -> AIOKafkaProducer:
+        """The started producer (starting one if there is none). Raises what ``start`` raises."""
+        if self._producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap_servers,
+                acks="all",
+                enable_idempotence=True,
+                # send_batches hands the producer whole record batches, built once the
+                # batch's output is known: lingering only held each one back (5 ms per
+                # topic-partition, and a partition's next batch waits for the previous).
+                linger_ms=0,
+                # Under the broker's default 1 MiB message.max.bytes: a batch's output
+                # to one partition is usually a single record batch.
+                max_batch_size=1_000_000,
+            )
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def send(self, messages: Sequence[Message], acks: list[Awaitable[object]]) -> None:
+        """Queue ``messages`` as record batches; one ack awaitable per record batch."""
+        await send_batches(await self.producer(), messages, acks)
+
+    async def reset(self) -> None:
+        """Stop the producer; the next send starts a fresh one (a new producer id)."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            # Stopping a producer whose connection failed may fail too; it is gone either way.
+            with contextlib.suppress(Exception):
+                await producer.stop()
+
+    async def close(self) -> None:
+        """Stop the producer at shutdown (what was queued is flushed first)."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()

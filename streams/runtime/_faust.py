@@ -4,10 +4,12 @@ Everything Faust-specific lives here (faust is untyped; the rest of the
 package never imports it). One agent consumes ``tracestream.events`` in batches
 (``stream.take_events(n, within=...)``: one record at a time is ~100x slower),
 hands each batch to the pure :class:`~tracestream.streams._pipeline.Pipeline`,
-produces what it returns, waits until the broker acknowledged every record,
-and only then lets Faust commit the batch's offsets: at-least-once. Faust's
-``exactly_once`` is not used (open bugs); downstream records carry versions
-and event ids so the sinks deduplicate.
+and publishes what it returns through the
+:class:`~tracestream.streams.runtime._publisher.Publisher` the aiokafka runtime
+uses too (over Faust's producer): every record acknowledged before Faust may
+commit the batch's offsets, at-least-once. Faust's ``exactly_once`` is not
+used (open bugs); downstream records carry versions and event ids so the
+sinks deduplicate.
 
 A timer closes due traces and windows when no events arrive. ``/metrics`` is
 served by Faust's own web server.
@@ -16,7 +18,6 @@ served by Faust's own web server.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -25,41 +26,56 @@ from typing import Any, Protocol, TypeVar
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from tracestream.schemas import Topics
+from tracestream.streams._anomaly import BaselineState
+from tracestream.streams._metrics import PipelineMetrics
+from tracestream.streams._pipeline import Pipeline
+from tracestream.streams._trace_restore import stored_trace_from_bytes
+from tracestream.streams._trace_state import StoredTrace
+from tracestream.streams._validate import SourceRecord
+from tracestream.streams._windows import WindowState
 
-from ._anomaly import BaselineState
-from ._heap import HeapKeeper
-from ._metrics import PipelineMetrics
-from ._pipeline import BatchOutput, Pipeline
-from ._publish import dump_record, note_publish_failure, observe_published, window_key
-from ._trace_restore import stored_trace_from_bytes
-from ._trace_state import StoredTrace
-from ._validate import SourceRecord
-from ._windows import WindowState
+from ._config import RuntimeConfig
+from ._publisher import Publisher, quiet_client_debug_logs
+from ._transport import Message
 
-__all__ = ["WorkerApp", "WorkerConfig", "WriteBackStore"]
+__all__ = ["FaustTransport", "WorkerApp", "WorkerConfig", "WriteBackStore"]
 
 
 @dataclass(frozen=True, slots=True)
-class WorkerConfig:
-    """Typed knobs of the Faust adapter (the CLI builds it from settings)."""
+class WorkerConfig(RuntimeConfig):
+    """Typed knobs of the Faust adapter (the CLI builds it from settings): all of
+    :class:`~tracestream.streams.runtime._config.RuntimeConfig`'s and Faust's own.
 
-    app_id: str
-    kafka_bootstrap: str
-    topics: Topics
-    partitions: int
-    replication_factor: int = 1
+    Args:
+        store: Faust's table store URL (``memory://``, ``rocksdb://``).
+        datadir: Faust's data directory.
+        web_enabled: serve ``/metrics`` on Faust's web server.
+    """
+
     store: str = "memory://"
     datadir: str = ".tracestream/worker"
-    web_host: str = "127.0.0.1"
-    web_port: int = 6066
     web_enabled: bool = True
-    batch_size: int = 2000
-    batch_within_s: float = 0.2
-    tick_interval_s: float = 1.0
-    session_timeout_s: float = 30.0
-    #: See :class:`~tracestream.streams._heap.HeapKeeper`; 0: CPython's own GC.
-    gc_full_collect_s: float = 0.0
+
+
+class FaustTransport:
+    """Faust's producer as the publisher's transport: one ``send`` per record.
+
+    Faust's own table writes go through a small buffer, one awaited send at a
+    time; sending a batch's records at once and awaiting them together is the
+    publisher's job. The producer belongs to the app, so :meth:`reset` keeps it.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+
+    async def send(self, messages: Sequence[Message], acks: list[Awaitable[object]]) -> None:
+        """Enqueue every message on Faust's producer; one ack future per record."""
+        send = self._app.producer.send
+        for topic, partition, key, value, headers in messages:
+            acks.append(await send(topic, key, value, partition, None, headers))
+
+    async def reset(self) -> None:
+        """Nothing to drop: Faust's producer recovers by itself."""
 
 
 class WorkerApp:
@@ -76,7 +92,6 @@ class WorkerApp:
         self.pipeline = pipeline
         self.metrics = metrics
         self._lock = asyncio.Lock()
-        self._heap = HeapKeeper(config.gc_full_collect_s)
         brokers = ";".join(
             f"kafka://{server.strip()}" for server in config.kafka_bootstrap.split(",")
         )
@@ -101,7 +116,7 @@ class WorkerApp:
             producer_max_batch_size=256 * 1024,
             consumer_auto_offset_reset="earliest",
             broker_session_timeout=config.session_timeout_s,
-            broker_heartbeat_interval=min(3.0, config.session_timeout_s / 3),
+            broker_heartbeat_interval=config.heartbeat_interval_s,
         )
         self.events_topic = self.app.topic(
             config.topics.events, key_type=bytes, value_type=bytes, partitions=config.partitions
@@ -120,7 +135,7 @@ class WorkerApp:
             )
         }
         self.app.agent(self.events_topic, name="tracestream-process-events")(self._process)
-        self.app.timer(config.tick_interval_s, name="tracestream-tick")(self._tick)
+        self.app.timer(config.tick_interval_s, name="tracestream-tick")(self._tick_when_recovered)
         # State lives in plain changelogged tables (windowed tables are not restored
         # after a restart): trace assembly per trace_id, open windows per (key, window
         # start), anomaly baselines per key. Values are the states' bytes.
@@ -140,6 +155,14 @@ class WorkerApp:
             (self.baseline_store, self.baseline_table),
         )
         self._loaded = False
+        #: The publish / retry / observe path shared with the aiokafka runtime.
+        self.publisher = Publisher(
+            FaustTransport(self.app),
+            config.topics,
+            metrics,
+            self._changelog_records,
+            gc_full_collect_s=config.gc_full_collect_s,
+        )
         page: Any = self._metrics_page  # faust types handlers as (View, Request)
         self.app.page("/metrics")(page)
 
@@ -155,9 +178,7 @@ class WorkerApp:
     # -- agent -----------------------------------------------------------------------
 
     async def _process(self, stream: Any) -> None:
-        # aiokafka logs every produced record at DEBUG; with the logger left at
-        # NOTSET each send builds a LogRecord even when handlers drop it (~5% of a batch).
-        logging.getLogger("aiokafka").setLevel(max(logging.INFO, logging.root.level))
+        quiet_client_debug_logs()
         within = self.config.batch_within_s
         async for events in stream.take_events(self.config.batch_size, within=within):
             started = time.perf_counter()
@@ -165,11 +186,20 @@ class WorkerApp:
             async with self._lock:
                 self._load_state()
                 output = self.pipeline.process(records, now_ms=int(time.time() * 1000))
-                await self._publish(output)
-                self._heap.after_batch()
-            self._observe_batch(events, time.perf_counter() - started)
+                await self.publisher.publish(output)
+            next_offsets: dict[tuple[str, int], int] = {}
+            for e in events:
+                msg = e.message
+                next_offsets[(msg.topic, msg.partition)] = msg.offset + 1
+            self.publisher.observe_batch(
+                time.perf_counter() - started, next_offsets, self._highwater
+            )
 
-    async def _tick(self) -> None:
+    def _highwater(self, topic: str, partition: int) -> int | None:
+        mark: int | None = self.app.consumer.highwater(faust.types.TP(topic, partition))
+        return mark
+
+    async def _tick_when_recovered(self) -> None:
         # Faust starts timers once table recovery has completed, except when the
         # timer wins the race against the recovery service's own start: a tick
         # then would load half-restored tables for good (seen as a trace never
@@ -177,11 +207,15 @@ class WorkerApp:
         tables = self.app.tables
         if self.app.in_recovery or not tables.recovery.completed.is_set():
             return
+        await self.tick()
+
+    async def tick(self) -> None:
+        """Close due traces and windows now and publish them (the timer calls it once
+        Faust's tables are recovered)."""
         async with self._lock:
             self._load_state()
             output = self.pipeline.tick(now_ms=int(time.time() * 1000))
-            await self._publish(output)
-            self._heap.after_batch()
+            await self.publisher.publish(output)
 
     def _load_state(self) -> None:
         """Once, after Faust restored the table from its changelog: fill the store."""
@@ -192,85 +226,14 @@ class WorkerApp:
             store.restore(table)
         self.pipeline.rebuild_indexes()
 
-    async def _publish(self, out: BatchOutput) -> None:
-        """Produce a batch's output and state changes; wait for every acknowledgement.
-
-        Outputs go out in one burst of sends awaited together; then the
-        changelog records of the state the batch changed, the same way (Faust's
-        own table writes go through a small buffer, one awaited send at a
-        time). The batch's offsets are committed only after both are durable:
-        at-least-once.
-        """
-        topics = self.config.topics
-        messages: list[tuple[str, bytes | None, bytes | None, Any]] = [
-            (topics.events_dlq, d.key, d.value, list(d.headers)) for d in out.dead_letters
-        ]
-        messages += [(topics.scores, key, value, None) for key, value in out.scores]
-        messages += [(topics.spans, r.trace_id.encode(), dump_record(r), None) for r in out.spans]
-        messages += [(topics.traces, r.trace_id.encode(), dump_record(r), None) for r in out.traces]
-        messages += [(topics.metrics, window_key(w), dump_record(w), None) for w in out.windows]
-        messages += [(topics.anomalies, window_key(a), dump_record(a), None) for a in out.anomalies]
-        changes: list[tuple[str, bytes | None, bytes | None, Any]] = []
+    def _changelog_records(self) -> list[Message]:
+        """The changelog records of every state changed since the last call (the
+        publisher's); the tables' local data is updated as they are made."""
+        changes: list[Message] = []
         for store, table in self._stores:
             changelog = table.changelog_topic.get_topic_name()
-            changes += [(changelog, k, v, None) for k, v in store.flush(table)]
-        # Outputs first, state second: a crash in between replays the batch into the
-        # old state (duplicates downstream); the other order would restore state that
-        # marks the batch's events as seen while their outputs were never acked (loss).
-        if messages:
-            await self._send_until_acked(messages)
-        if changes:
-            await self._send_until_acked(changes)
-        observe_published(self.metrics, out)
-
-    async def _send_until_acked(
-        self, messages: list[tuple[str, bytes | None, bytes | None, Any]]
-    ) -> None:
-        """Send every message and wait for the acks; on any failure send them all again.
-
-        Backpressure by design: the batch is not acknowledged (so its offsets
-        are not committed and no further batch starts) until the broker took
-        every record. A partly sent batch is sent again whole: downstream gets
-        duplicates (same event ids and versions, which the sinks deduplicate),
-        never a gap. A crash while retrying replays the batch from Kafka.
-        """
-        send = self.app.producer.send
-        delay_s = 0.1
-        while True:
-            pending: list[Awaitable[Any]] = []
-            try:
-                for topic, key, value, headers in messages:
-                    # producer.send enqueues and returns a future; awaiting the futures
-                    # is what makes the batch's offsets safe to commit.
-                    pending.append(await send(topic, key, value, None, None, headers))
-                await asyncio.gather(*pending)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - any failure: resend the whole batch
-                for fut in pending:  # collect the other futures' outcomes (no "never retrieved")
-                    if isinstance(fut, asyncio.Future) and fut.done() and not fut.cancelled():
-                        fut.exception()
-                note_publish_failure(self.metrics, exc, len(messages), delay_s)
-                await asyncio.sleep(delay_s)
-                delay_s = min(delay_s * 2, 5.0)
-
-    def _observe_batch(self, events: Sequence[Any], seconds: float) -> None:
-        m = self.metrics
-        m.batch_duration.observe(seconds)
-        m.last_batch_timestamp.set(time.time())
-        last: dict[tuple[str, int], int] = {}
-        for e in events:
-            msg = e.message
-            last[(msg.topic, msg.partition)] = msg.offset
-        consumer = self.app.consumer
-        for (topic, partition), offset in last.items():
-            try:
-                highwater = consumer.highwater(faust.types.TP(topic, partition))
-            except Exception:  # noqa: BLE001 - lag is best effort; never fail a batch over it
-                continue
-            if highwater is not None:
-                m.consumer_lag.labels(topic, str(partition)).set(max(highwater - offset - 1, 0))
+            changes += [(changelog, None, k, v, None) for k, v in store.flush(table)]
+        return changes
 
     async def _metrics_page(self, request: Any) -> Any:
         # Faust calls a bound-method handler with the request only; the web

@@ -4,7 +4,8 @@
 :class:`~aiokafka.AIOKafkaConsumer` in the worker's consumer group (no auto
 commit), hands each ``getmany`` batch to the pure
 :class:`~tracestream.streams._pipeline.Pipeline` and publishes what it returns
-exactly as ``streams/_app.py`` does:
+through the :class:`~tracestream.streams.runtime._publisher.Publisher` the
+Faust adapter uses too:
 
 1. the batch's outputs (DLQ, scores, spans, traces, windows, anomalies), all
    acknowledged (acks=all, idempotent producer), resent whole on any failure;
@@ -49,51 +50,39 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 from prometheus_client import start_http_server
 
-from tracestream.schemas import Topics
+from tracestream.schemas import TracestreamError
+from tracestream.streams._anomaly import BaselineState
+from tracestream.streams._metrics import PipelineMetrics
+from tracestream.streams._pipeline import Pipeline
+from tracestream.streams._trace_restore import stored_trace_from_bytes
+from tracestream.streams._trace_state import StoredTrace
+from tracestream.streams._validate import SourceRecord
+from tracestream.streams._windows import WindowState
 
-from ._anomaly import BaselineState
-from ._batch_send import Message, send_batches
+from ._batch_send import KafkaTransport
 from ._changelog_store import PartitionedStore, default_partition
-from ._heap import HeapKeeper
-from ._metrics import PipelineMetrics
-from ._pipeline import BatchOutput, Pipeline
-from ._publish import dump_record, note_publish_failure, observe_published, window_key
-from ._trace_restore import stored_trace_from_bytes
-from ._trace_state import StoredTrace
-from ._validate import SourceRecord
-from ._windows import WindowState
+from ._config import RuntimeConfig
+from ._publisher import Publisher, quiet_client_debug_logs
+from ._transport import Message
 
 __all__ = ["KafkaRuntimeError", "KafkaWorker", "KafkaWorkerConfig"]
 
 _log = logging.getLogger(__name__)
 
 
-class KafkaRuntimeError(RuntimeError):
+class KafkaRuntimeError(TracestreamError, RuntimeError):
     """The runtime cannot start: a changelog topic is missing partitions or was refused."""
 
 
 @dataclass(frozen=True, slots=True)
-class KafkaWorkerConfig:
-    """Typed knobs of the aiokafka runtime (the CLI builds it from settings)."""
-
-    app_id: str
-    kafka_bootstrap: str
-    topics: Topics
-    partitions: int
-    replication_factor: int = 1
-    web_host: str = "127.0.0.1"
-    web_port: int = 6066
-    batch_size: int = 2000
-    batch_within_ms: int = 200
-    tick_interval_ms: int = 1000
-    session_timeout_ms: int = 30_000
-    #: See :class:`~tracestream.streams._heap.HeapKeeper`; 0: CPython's own GC.
-    gc_full_collect_s: float = 0.0
+class KafkaWorkerConfig(RuntimeConfig):
+    """Typed knobs of the aiokafka runtime (the CLI builds it from settings); all of
+    :class:`~tracestream.streams.runtime._config.RuntimeConfig`'s."""
 
     def changelog(self, name: str) -> str:
         """The compacted changelog topic of state ``name``."""
@@ -135,10 +124,17 @@ class KafkaWorker:
             (self.window_store, config.changelog("window-state")),
             (self.baseline_store, config.changelog("baseline-state")),
         )
-        self._heap = HeapKeeper(config.gc_full_collect_s)
+        self._transport = KafkaTransport(config.kafka_bootstrap)
+        #: The publish / retry / observe path shared with the Faust runtime.
+        self.publisher = Publisher(
+            self._transport,
+            config.topics,
+            metrics,
+            self._changelog_records,
+            gc_full_collect_s=config.gc_full_collect_s,
+        )
         self._held: set[int] = set()
         self._generation = 0
-        self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
     # -- placement -------------------------------------------------------------------
@@ -163,7 +159,7 @@ class KafkaWorker:
             KafkaRuntimeError: a changelog topic cannot be used.
             OSError: the /metrics port is taken.
         """
-        logging.getLogger("aiokafka").setLevel(max(logging.INFO, logging.root.level))
+        quiet_client_debug_logs()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
@@ -171,37 +167,16 @@ class KafkaWorker:
             self.config.web_port, addr=self.config.web_host, registry=self.metrics.registry
         )
         try:
-            self._producer = await self._new_producer()
-            events_partitions = await self._producer.partitions_for(self.config.topics.events)
+            producer = await self._transport.producer()
+            events_partitions = await producer.partitions_for(self.config.topics.events)
             self._partitions = len(events_partitions)
             await self._ensure_changelogs()
             await self._consume()
         finally:
-            if self._producer is not None:
-                await self._producer.stop()
+            await self._transport.close()
             server.shutdown()
             server.server_close()
             thread.join(5)
-
-    async def _new_producer(self) -> AIOKafkaProducer:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.config.kafka_bootstrap,
-            acks="all",
-            enable_idempotence=True,
-            # send_batches hands the producer whole record batches, built once the
-            # batch's output is known: lingering only held each one back (5 ms per
-            # topic-partition, and a partition's next batch waits for the previous).
-            linger_ms=0,
-            # Under the broker's default 1 MiB message.max.bytes: a batch's output
-            # to one partition is usually a single record batch.
-            max_batch_size=1_000_000,
-        )
-        try:
-            await producer.start()
-        except BaseException:
-            await producer.stop()
-            raise
-        return producer
 
     async def _ensure_changelogs(self) -> None:
         admin = AIOKafkaAdminClient(
@@ -231,9 +206,9 @@ class KafkaWorker:
                         )
         finally:
             await admin.close()
-        assert self._producer is not None
+        producer = await self._transport.producer()
         for name in names:
-            have = len(await self._producer.partitions_for(name))
+            have = len(await producer.partitions_for(name))
             if have < self._partitions:
                 raise KafkaRuntimeError(
                     f"changelog {name} has {have} partitions, the events topic "
@@ -248,8 +223,8 @@ class KafkaWorker:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=config.batch_size,
-            session_timeout_ms=config.session_timeout_ms,
-            heartbeat_interval_ms=min(3000, config.session_timeout_ms // 3),
+            session_timeout_ms=_ms(config.session_timeout_s),
+            heartbeat_interval_ms=_ms(config.heartbeat_interval_s),
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )
@@ -257,11 +232,12 @@ class KafkaWorker:
         self._consumer = consumer
         await consumer.start()
         ticker = asyncio.create_task(self._tick_loop(), name="tracestream-tick")
+        within_ms = _ms(config.batch_within_s)
         try:
             while not self._stopping.is_set():
                 generation = self._generation
                 batches = await consumer.getmany(
-                    timeout_ms=config.batch_within_ms, max_records=config.batch_size
+                    timeout_ms=within_ms, max_records=config.batch_size
                 )
                 if batches:
                     await self._process(consumer, generation, batches)
@@ -308,116 +284,51 @@ class KafkaWorker:
             if not records:
                 return
             output = self.pipeline.process(records, now_ms=int(time.time() * 1000))
-            await self._publish(output)
+            await self.publisher.publish(output)
             hints.clear()
-            self._heap.after_batch()
             try:
                 await consumer.commit(commit)
             except KafkaError as exc:
                 # The group moved on (e.g. this member was evicted): the records are
                 # replayed by their next owner from the last commit; at-least-once.
-                self.metrics.publish_failures.labels(f"commit_{type(exc).__name__}").inc()
-                _log.warning("committing offsets failed (%s: %s)", type(exc).__name__, exc)
-        self._observe_batch(consumer, commit, len(records), time.perf_counter() - started)
+                self.publisher.note_commit_failure(exc)
+        self.publisher.observe_batch(
+            time.perf_counter() - started,
+            {(tp.topic, tp.partition): offset for tp, offset in commit.items()},
+            self._highwater,
+        )
+
+    def _highwater(self, topic: str, partition: int) -> int | None:
+        if self._consumer is None:
+            return None
+        mark: int | None = self._consumer.highwater(TopicPartition(topic, partition))
+        return mark
 
     async def _tick_loop(self) -> None:
-        interval_s = self.config.tick_interval_ms / 1000
+        interval_s = self.config.tick_interval_s
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), interval_s)
                 return
-            async with self._lock:
-                if not self._held:
-                    continue
-                output = self.pipeline.tick(now_ms=int(time.time() * 1000))
-                await self._publish(output)
-                self._heap.after_batch()
+            await self.tick()
 
-    async def _publish(self, out: BatchOutput) -> None:
-        """Produce a batch's outputs, then its state changes; wait for every ack of each.
+    async def tick(self) -> None:
+        """Close due traces and windows now and publish them (the timer calls it).
 
-        Outputs first, state second: a crash in between replays the batch into
-        the old state (duplicates downstream); the other order could restore
-        state that marks the batch's events as seen while their outputs were
-        never acked (loss). The caller commits offsets only after this returns.
+        A no-op while no partition is held: the stores hold no restored state yet.
         """
-        topics = self.config.topics
-        messages: list[Message] = [
-            (topics.events_dlq, None, d.key, d.value, list(d.headers)) for d in out.dead_letters
-        ]
-        messages += [(topics.scores, None, key, value, None) for key, value in out.scores]
-        messages += [
-            (topics.spans, None, r.trace_id.encode(), dump_record(r), None) for r in out.spans
-        ]
-        messages += [
-            (topics.traces, None, r.trace_id.encode(), dump_record(r), None) for r in out.traces
-        ]
-        messages += [
-            (topics.metrics, None, window_key(w), dump_record(w), None) for w in out.windows
-        ]
-        messages += [
-            (topics.anomalies, None, window_key(a), dump_record(a), None) for a in out.anomalies
-        ]
+        async with self._lock:
+            if not self._held:
+                return
+            output = self.pipeline.tick(now_ms=int(time.time() * 1000))
+            await self.publisher.publish(output)
+
+    def _changelog_records(self) -> list[Message]:
+        """The changelog records of every state changed since the last call (the publisher's)."""
         changes: list[Message] = []
         for store, changelog in self._stores:
             changes += [(changelog, p, k, v, None) for p, k, v in store.flush()]
-        if messages:
-            await self._send_until_acked(messages)
-        if changes:
-            await self._send_until_acked(changes)
-        observe_published(self.metrics, out)
-
-    async def _send_until_acked(self, messages: list[Message]) -> None:
-        """Send every message and wait for the acks; on any failure send them all again.
-
-        Backpressure by design (as in ``streams/_app.py``): no further batch
-        starts and no offset is committed until the broker took every record.
-        After a failure the producer is replaced (a fresh idempotent producer
-        id: the failed batch's sequence numbers do not block the resend).
-        Downstream may get duplicates, never a gap.
-        """
-        delay_s = 0.1
-        while True:
-            pending: list[asyncio.Future[Any]] = []
-            try:
-                if self._producer is None:
-                    self._producer = await self._new_producer()
-                await send_batches(self._producer, messages, pending)
-                await asyncio.gather(*pending)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - any failure: resend the whole batch
-                for fut in pending:  # no "exception never retrieved" for the others
-                    fut.add_done_callback(_retrieve)
-                note_publish_failure(self.metrics, exc, len(messages), delay_s)
-                producer, self._producer = self._producer, None
-                if producer is not None:
-                    with contextlib.suppress(Exception):
-                        await producer.stop()
-                await asyncio.sleep(delay_s)
-                delay_s = min(delay_s * 2, 5.0)
-
-    def _observe_batch(
-        self,
-        consumer: AIOKafkaConsumer,
-        commit: dict[TopicPartition, int],
-        count: int,
-        seconds: float,
-    ) -> None:
-        m = self.metrics
-        m.batch_duration.observe(seconds)
-        m.last_batch_timestamp.set(time.time())
-        for tp, next_offset in commit.items():
-            try:
-                highwater = consumer.highwater(tp)
-            except Exception:  # noqa: BLE001 - lag is best effort; never fail a batch over it
-                continue
-            if highwater is not None:
-                m.consumer_lag.labels(tp.topic, str(tp.partition)).set(
-                    max(highwater - next_offset, 0)
-                )
-        del count
+        return changes
 
     # -- rebalancing -----------------------------------------------------------------
 
@@ -499,9 +410,9 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._worker.on_assigned(assigned)
 
 
-def _retrieve(fut: asyncio.Future[Any]) -> None:
-    if not fut.cancelled():
-        fut.exception()
+def _ms(seconds: float) -> int:
+    """Seconds as the whole milliseconds aiokafka's arguments take."""
+    return round(seconds * 1000)
 
 
 def _source_record(message: Any) -> SourceRecord:

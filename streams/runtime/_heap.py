@@ -1,4 +1,8 @@
-"""Keep the garbage collector off the worker's long-lived state.
+"""Keep the garbage collector off long-lived state: the one place the GC is tuned.
+
+:func:`tune_gc` is what every long-running entry point (``tracestream
+worker``, ``tracestream sink``, the benchmarks that stand for them) calls
+once after start-up; :class:`HeapKeeper` is the worker's policy per batch.
 
 Assembly holds every open trace's events: hundreds of thousands of objects
 that live for seconds to minutes. CPython's collector walks each survivor
@@ -22,9 +26,28 @@ import logging
 import time
 from collections.abc import Callable
 
-__all__ = ["HeapKeeper"]
+__all__ = ["GC_THRESHOLDS", "HeapKeeper", "tune_gc"]
 
 _log = logging.getLogger(__name__)
+
+#: A young collection every 50,000 net allocations, a middle one every 50 young
+#: ones, a full one every 100 middle ones (CPython's default: 700, 10, 10).
+#: Measured: the default cost the worker ~30 us/event (bench core) and the sink
+#: ~0.05 s of CPU per 100k spans, walking the same long-lived objects again.
+GC_THRESHOLDS = (50_000, 50, 100)
+
+
+def tune_gc() -> tuple[int, int, int]:
+    """Move what start-up allocated out of the collector's view; collect young objects less often.
+
+    Call once, after start-up and before the first batch. Returns the previous
+    thresholds, for callers that restore them (benchmarks running in-process).
+    """
+    previous = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    return previous
 
 
 class HeapKeeper:
