@@ -7,6 +7,12 @@ One difference matters for cost: OpenTelemetry's ``gen_ai.usage.input_tokens``
 *includes* cached and cache-write tokens, while our ``Usage.input_tokens``
 excludes them so that each token is priced exactly once. The conversion adds
 them back on the way out and subtracts them on the way in.
+
+On the way in, the usage names of every dialect seen in the wild are read
+(:data:`USAGE_ATTRIBUTES`): the current conventions, their deprecated names,
+OpenLLMetry's underscore forms, OpenInference's ``llm.token_count.*`` and the
+Vercel AI SDK's ``ai.usage.*``. All of them count cached tokens inside the
+input and reasoning tokens inside the output.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from collections.abc import Mapping
 from ._common import ModelInfo, SpanKind, Usage
 from ._events import SpanEvent
 
-__all__ = ["GENAI_OPERATION", "from_genai_usage", "to_genai_attributes"]
+__all__ = ["GENAI_OPERATION", "USAGE_ATTRIBUTES", "from_genai_usage", "to_genai_attributes"]
 
 AttributeValue = str | bool | int | float
 
@@ -26,6 +32,7 @@ GENAI_OPERATION: Mapping[SpanKind, str] = {
     SpanKind.TOOL: "execute_tool",
     SpanKind.AGENT: "invoke_agent",
     SpanKind.RETRIEVAL: "retrieval",
+    SpanKind.WORKFLOW: "invoke_workflow",
 }
 
 _PARAMETERS = {
@@ -80,21 +87,91 @@ def _model_attributes(model: ModelInfo) -> dict[str, AttributeValue]:
     return attrs
 
 
-def from_genai_usage(attributes: Mapping[str, object]) -> Usage | None:
-    """Our :class:`Usage` from ``gen_ai.usage.*`` attributes, or None if there are none."""
+#: Attribute names read for each kind of token count, the first present one wins.
+#: Every dialect here counts cached (read and write) tokens inside the input and
+#: reasoning tokens inside the output, as the GenAI conventions do.
+USAGE_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {
+    "input": (
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.prompt_tokens",  # deprecated
+        "llm.token_count.prompt",  # OpenInference
+        "ai.usage.inputTokens",  # Vercel AI SDK 5
+        "ai.usage.promptTokens",  # Vercel AI SDK 4
+    ),
+    "output": (
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.completion_tokens",  # deprecated
+        "llm.token_count.completion",
+        "ai.usage.outputTokens",
+        "ai.usage.completionTokens",
+    ),
+    "cache_read": (
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.cache_read_input_tokens",  # OpenLLMetry
+        "llm.token_count.prompt_details.cache_read",
+        "ai.usage.cachedInputTokens",
+    ),
+    "cache_write": (
+        "gen_ai.usage.cache_creation.input_tokens",
+        "gen_ai.usage.cache_creation_input_tokens",  # OpenLLMetry
+        "llm.token_count.prompt_details.cache_write",
+    ),
+    "reasoning": (
+        "gen_ai.usage.reasoning.output_tokens",
+        "gen_ai.usage.reasoning_tokens",  # OpenLLMetry
+        "llm.token_count.completion_details.reasoning",
+        "ai.usage.reasoningTokens",
+    ),
+}
 
-    def count(name: str) -> int:
-        value = attributes.get(name, 0)
-        return value if isinstance(value, int) and value > 0 else 0
 
-    if not any(key.startswith("gen_ai.usage.") for key in attributes):
+def _token_count(value: object) -> int | None:
+    """A non-negative whole count from an attribute value, or None if it is not one.
+
+    OTLP/JSON carries 64-bit integers as strings, and JavaScript exporters send
+    every number as a double, so both are accepted when they hold a whole number.
+    """
+    if isinstance(value, bool):
         return None
-    cached = count("gen_ai.usage.cache_read.input_tokens")
-    cache_write = count("gen_ai.usage.cache_creation.input_tokens")
-    reasoning = count("gen_ai.usage.reasoning.output_tokens")
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and value >= 0 else None
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def from_genai_usage(attributes: Mapping[str, object]) -> Usage | None:
+    """Our :class:`Usage` from token-count attributes, or None if there are none.
+
+    Reads every name in :data:`USAGE_ATTRIBUTES`. The conventions' inclusive
+    counts become our exclusive kinds: ``input = input - cache_read - cache_write``
+    and ``output = output - reasoning``, so no token is priced twice. A producer
+    that already reports exclusive counts (its cached tokens exceed its input
+    count, as Anthropic's raw usage does) is taken as it is rather than clamped
+    to zero, which would lose its input tokens.
+    """
+    counts: dict[str, int] = {}
+    for kind, names in USAGE_ATTRIBUTES.items():
+        for name in names:
+            if (count := _token_count(attributes.get(name))) is not None:
+                counts[kind] = count
+                break
+    if not counts:
+        return None
+    cached = counts.get("cache_read", 0)
+    cache_write = counts.get("cache_write", 0)
+    reasoning = counts.get("reasoning", 0)
+    input_tokens = counts.get("input", 0)
+    output_tokens = counts.get("output", 0)
+    if input_tokens >= cached + cache_write:
+        input_tokens -= cached + cache_write
+    if output_tokens >= reasoning:
+        output_tokens -= reasoning
     return Usage(
-        input_tokens=max(count("gen_ai.usage.input_tokens") - cached - cache_write, 0),
-        output_tokens=max(count("gen_ai.usage.output_tokens") - reasoning, 0),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
         cached_tokens=cached,
         cache_write_tokens=cache_write,
         reasoning_tokens=reasoning,

@@ -39,7 +39,7 @@ ROOMS: dict[str, tuple[str, frozenset[str]]] = {
 }
 #: The front may import every room, through their public names only.
 FRONT = "tracestream"
-PACKAGES = [*ROOMS, "tracestream.streams.runtime", FRONT]
+PACKAGES = [*ROOMS, "tracestream.streams.runtime", "tracestream.producers.otlp", FRONT]
 
 
 def _modules() -> list[tuple[str, Path]]:

@@ -1,0 +1,44 @@
+"""tracestream.producers.otlp: the OTLP/HTTP receiver (install ``tracestream[otlp]``).
+
+Applications instrumented with OpenTelemetry send their traces here
+(``OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318``); each span becomes a
+``span`` event on the events topic, the same as the SDK's, and so goes through
+the same worker (DLQ, redaction, pricing, assembly). Run it with
+``tracestream otlp``; ``docs/otel.md`` maps every attribute.
+
+Not imported by ``tracestream.producers``: the SDK's bare install has no
+protobuf and no web server.
+"""
+
+from ._app import ReceiverConfig, create_app, hash_key
+from ._codec import UndecodableRequest, decode_request
+from ._convert import Conversion, OutRecord, convert_request
+from ._genai import GenAiFields, OtelEvent, map_genai
+from ._identity import span_event_id
+from ._serve import InsecureBinding, build_server, check_binding, is_loopback
+from ._sink import InMemorySink, KafkaSink, RecordSink, SinkBusy, SinkError, SinkUnavailable
+
+__all__ = [
+    "Conversion",
+    "GenAiFields",
+    "InMemorySink",
+    "InsecureBinding",
+    "KafkaSink",
+    "OtelEvent",
+    "OutRecord",
+    "ReceiverConfig",
+    "RecordSink",
+    "SinkBusy",
+    "SinkError",
+    "SinkUnavailable",
+    "UndecodableRequest",
+    "build_server",
+    "check_binding",
+    "convert_request",
+    "create_app",
+    "decode_request",
+    "hash_key",
+    "is_loopback",
+    "map_genai",
+    "span_event_id",
+]
