@@ -5,6 +5,12 @@
 
 VENV := .venv/bin
 
+# A checkout keeps its data and caches in the checkout (git-ignored), not in the
+# per-user directories an installed tracestream uses (docs/configuration.md:
+# `home`, `cache_dir`). The environment wins when it sets them.
+export TRACESTREAM_HOME ?= $(CURDIR)/.tracestream
+export TRACESTREAM_CACHE_DIR ?= $(CURDIR)/.cache
+
 bootstrap:
 	@scripts/bootstrap.sh
 

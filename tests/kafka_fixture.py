@@ -5,7 +5,7 @@ Registered in ``tests/conftest.py`` (``pytest_plugins``). Fixtures:
 - ``kafka_bootstrap`` (session): ``host:port`` of a broker that answers. If
   ``TRACESTREAM_KAFKA_BOOTSTRAP`` is set and a broker answers there, it is
   used as is. Otherwise the project's own starter
-  (:func:`tracestream.broker._local.start`, what ``deploy/kafka/kafka.sh start``
+  (:func:`tracestream.broker.start`, what ``deploy/kafka/kafka.sh start``
   runs) starts one, or reuses the one already running on the default port.
   When it cannot start, the fixture FAILS with the reason; it never skips.
 - ``topic_prefix``: a unique prefix per test (``t-<8 hex>.``).
@@ -13,7 +13,12 @@ Registered in ``tests/conftest.py`` (``pytest_plugins``). Fixtures:
 
 The broker is deliberately left running at session end: several test
 sessions share it on this machine. Stop it with ``deploy/kafka/kafka.sh stop``
-(or ``tracestream kafka stop``).
+(or ``make kafka-stop``).
+
+A test session uses the checkout's broker layout, ``<repo>/.cache`` (unless
+``TRACESTREAM_CACHE_DIR`` says otherwise), as ``make`` and ``kafka.sh`` do:
+so ``.venv/bin/pytest`` and ``make test`` start, reuse and stop one broker,
+and the commands the tests spawn inherit the same cache.
 """
 
 from __future__ import annotations
@@ -23,15 +28,28 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tracestream._settings import load_settings
-from tracestream.broker._local import KafkaLocalError, broker_ready, ensure_topics, start
-from tracestream.broker._topics import delete_topics_with_prefix
-from tracestream.schemas._topics import Topics
+from tracestream.broker import (
+    KafkaLocalError,
+    broker_ready,
+    delete_topics_with_prefix,
+    ensure_topics,
+    start,
+)
+from tracestream.cli._kafka import broker_layout
+from tracestream.schemas import Topics
 
 KAFKA_TOPIC_PARTITIONS = 3
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point the session (and the commands it spawns) at the checkout's broker cache."""
+    os.environ.setdefault("TRACESTREAM_CACHE_DIR", str(REPO / ".cache"))
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +60,7 @@ def kafka_bootstrap() -> str:
         return explicit
     settings = load_settings()
     try:
-        found = start(settings, timeout_s=90.0)
+        found = start(broker_layout(settings), heap_mb=settings.kafka_heap_mb, timeout_s=90.0)
     except KafkaLocalError as exc:
         pytest.fail(f"could not start the local Kafka broker: {exc}", pytrace=False)
     return found.bootstrap

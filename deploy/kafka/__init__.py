@@ -5,7 +5,9 @@ Apache Kafka jars and ``kafka.sh`` ship beside the code as package data, so an
 installed wheel can fetch and start the same broker a checkout does.
 
 - :func:`fetch`, :func:`format_storage`, :func:`start`, :func:`stop`,
-  :func:`status`: one KRaft broker+controller on loopback, from Maven Central.
+  :func:`status`: one KRaft broker+controller on loopback, from Maven Central,
+  with its jars, config, data and logs under a :class:`Layout`'s cache
+  directory (the front passes its ``cache_dir`` setting: never site-packages).
 - :func:`ensure_topics`, :func:`delete_topics_with_prefix`, :func:`wait_until_led`:
   topic administration, used against any cluster (the worker and sink create
   their topics at start).

@@ -1,16 +1,17 @@
 """A real, local Apache Kafka broker for development and the test suite.
 
 One combined broker+controller (KRaft, ``process.roles=broker,controller``)
-on the host and port of the first server in ``kafka_bootstrap``; the
-controller listens on that port + 1. The jars come from Maven Central
-(``deploy/kafka/pom.xml``) into a git-ignored cache; the broker runs on the
-machine's ``java`` (17+). No Docker, no fakes.
+on a :class:`Layout`'s host and port; the controller listens on that port + 1.
+The jars come from Maven Central (``pom.xml``, shipped beside this module as
+package data, so a wheel fetches as a checkout does) into the layout's cache
+directory; the broker runs on the machine's ``java`` (17+). No Docker, no fakes.
 
 This module is the ONE implementation of fetch / format / start / stop /
-status / topics; ``deploy/kafka/kafka.sh`` and the ``tracestream kafka`` CLI
-only call it (``python -m tracestream.cli._kafka <command>``).
+status; ``deploy/kafka/kafka.sh`` and the ``tracestream kafka`` CLI only call
+it (``python -m tracestream.cli._kafka <command>``). It takes typed values
+(a :class:`Layout`, a heap size); the front builds them from its settings.
 
-Files, under ``$TRACESTREAM_CACHE_DIR`` (default ``<repo>/.cache``)::
+Files, under ``Layout.cache_dir``::
 
     kafka/<version>/lib/            the jars (+ .complete when fetched)
     kafka/<version>/run-<port>/     server.properties, log4j2.xml, kafka.pid,
@@ -43,14 +44,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ._errors import KafkaLocalError
 from ._probe import broker_ready, first_server
 from ._topics import ensure_topics
-
-if TYPE_CHECKING:
-    from tracestream._settings import Settings
 
 __all__ = [
     "BrokerStatus",
@@ -65,7 +62,6 @@ __all__ = [
     "stop",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 # Shipped beside this module (package data), in a checkout and in the wheel alike.
 POM = Path(__file__).resolve().parent / "pom.xml"
 EXIT_NOT_RUNNING = 3
@@ -79,7 +75,13 @@ def _quiet(_: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    """Where one local broker keeps its jars, config, data, logs and pid."""
+    """Where one local broker keeps its jars, config, data, logs and pid.
+
+    Build it with :meth:`for_bootstrap`, which resolves ``cache_dir``: the
+    ``server.properties`` path in the broker's command line is how
+    :func:`status` and :func:`stop` recognise their broker, so it must not
+    depend on the working directory or on a symlink in the path.
+    """
 
     version: str
     host: str
@@ -87,11 +89,13 @@ class Layout:
     cache_dir: Path
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Layout:
-        """The layout for ``settings`` (reads ``TRACESTREAM_CACHE_DIR``: this is an edge)."""
-        host, port = first_server(settings.kafka_bootstrap)
-        cache = Path(os.environ.get("TRACESTREAM_CACHE_DIR") or REPO_ROOT / ".cache")
-        return cls(settings.kafka_version, host, port, cache.resolve())
+    def for_bootstrap(cls, bootstrap: str, version: str, cache_dir: Path) -> Layout:
+        """The layout of a broker listening on the first server of ``bootstrap``.
+
+        Touches no file; a relative ``cache_dir`` is taken from the working directory.
+        """
+        host, port = first_server(bootstrap)
+        return cls(version, host, port, Path(cache_dir).resolve())
 
     @property
     def bootstrap(self) -> str:
@@ -162,7 +166,7 @@ def fetch(layout: Layout, progress: Progress = _quiet) -> Path:
     if stamp.is_file():
         return layout.lib
     if not POM.is_file():
-        raise KafkaLocalError(f"{POM} is missing: fetch needs the repository checkout")
+        raise KafkaLocalError(f"{POM} is missing: the installed tracestream is incomplete")
     tmp = layout.lib.with_name("lib.tmp")
     progress(f"kafka: fetching Apache Kafka {layout.version} jars with Maven into {layout.lib}")
     started = time.monotonic()
@@ -327,26 +331,27 @@ def _lock(layout: Layout) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def status(settings: Settings) -> BrokerStatus:
-    """Whether a broker answers at ``settings.kafka_bootstrap`` and whether it is ours. Blocks ≤ ~2 s."""
-    layout = Layout.from_settings(settings)
+def status(layout: Layout) -> BrokerStatus:
+    """Whether a broker answers at ``layout.bootstrap`` and whether it is ours. Blocks ≤ ~2 s."""
     healthy = broker_ready(layout.bootstrap, 0)
     return BrokerStatus(layout.bootstrap, healthy, _our_pid(layout), layout.log_file)
 
 
-def start(settings: Settings, timeout_s: float = 60.0, progress: Progress = _quiet) -> BrokerStatus:
+def start(
+    layout: Layout, *, heap_mb: int, timeout_s: float = 60.0, progress: Progress = _quiet
+) -> BrokerStatus:
     """Start the local broker (fetching and formatting first if needed) and wait until it answers.
 
     Idempotent: a healthy broker at the address (ours or anybody's) is reused
-    (``reused=True``). The broker runs detached in its own session and
-    outlives the caller. Blocks up to ``timeout_s`` for readiness.
+    (``reused=True``), and then nothing is fetched. The broker runs detached in
+    its own session with a Java heap of ``heap_mb`` and outlives the caller.
+    Blocks up to ``timeout_s`` for readiness.
 
     Raises:
         KafkaLocalError: mvn/java failed, the port is taken by something that
             is not a healthy broker, or the broker did not answer in time
             (the message ends with the broker log tail; the process is killed).
     """
-    layout = Layout.from_settings(settings)
     if broker_ready(layout.bootstrap, 0):
         return BrokerStatus(layout.bootstrap, True, _our_pid(layout), layout.log_file, True)
     with _lock(layout):
@@ -365,11 +370,11 @@ def start(settings: Settings, timeout_s: float = 60.0, progress: Progress = _qui
                         "Kafka broker; free it or set TRACESTREAM_KAFKA_BOOTSTRAP to another port"
                     )
         fetch(layout, progress)
-        format_storage(layout, settings.kafka_heap_mb, progress)
+        format_storage(layout, heap_mb, progress)
         progress(f"kafka: starting broker+controller on {layout.bootstrap} (log {layout.log_file})")
         began = time.monotonic()
         pid = _spawn_detached(
-            _java_cmd(layout, settings.kafka_heap_mb, "kafka.Kafka", str(layout.properties)),
+            _java_cmd(layout, heap_mb, "kafka.Kafka", str(layout.properties)),
             layout,
         )
         layout.pid_file.write_text(f"{pid}\n")
@@ -430,13 +435,13 @@ def _terminate(pid: int, grace_s: float) -> None:
             time.sleep(0.1)
 
 
-def stop(settings: Settings, grace_s: float = 30.0, progress: Progress = _quiet) -> bool:
+def stop(layout: Layout, grace_s: float = 30.0, progress: Progress = _quiet) -> bool:
     """Stop the broker this layout started; True if one was stopped.
 
     Idempotent: no broker of ours → False. Never touches a broker somebody
-    else started. Blocks up to ``grace_s`` + 5 s.
+    else started (nor one started from another layout). Blocks up to
+    ``grace_s`` + 5 s.
     """
-    layout = Layout.from_settings(settings)
     pid = _our_pid(layout)
     if pid is None:
         layout.pid_file.unlink(missing_ok=True)

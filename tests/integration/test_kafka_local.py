@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -14,8 +13,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from tracestream._settings import load_settings
-from tracestream.broker._local import broker_ready, ensure_topics, start, status
-from tracestream.schemas._topics import Topics
+from tracestream.broker import broker_ready, ensure_topics, start, status
+from tracestream.cli._kafka import broker_layout
+from tracestream.schemas import Topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -94,15 +94,14 @@ def test_status_names_the_listen_address(kafka_bootstrap: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert kafka_bootstrap in done.stdout
-    assert status(load_settings(kafka_bootstrap=kafka_bootstrap)).healthy
+    assert status(broker_layout(load_settings(kafka_bootstrap=kafka_bootstrap))).healthy
 
 
 def test_start_again_reuses_the_running_broker(kafka_bootstrap: str) -> None:
     settings = load_settings(kafka_bootstrap=kafka_bootstrap)
-    before = status(settings)
-    began = time.monotonic()
-    again = start(settings, timeout_s=30.0)
-    assert time.monotonic() - began < 5.0
+    layout = broker_layout(settings)
+    before = status(layout)
+    again = start(layout, heap_mb=settings.kafka_heap_mb, timeout_s=30.0)
     assert again.reused and again.healthy
     assert again.pid == before.pid
 
@@ -115,3 +114,14 @@ def test_start_again_reuses_the_running_broker(kafka_bootstrap: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "reusing" in done.stdout
+
+
+def test_kafka_sh_in_a_checkout_uses_the_checkouts_cache(kafka_bootstrap: str) -> None:
+    """``make bootstrap`` fetches into ``<repo>/.cache``: kafka.sh's checkout default."""
+    env = {k: v for k, v in _env(kafka_bootstrap).items() if not k.startswith("TRACESTREAM_")}
+    env.update(TRACESTREAM_KAFKA_BOOTSTRAP=kafka_bootstrap, TRACESTREAM_PYTHON=sys.executable)
+    done = subprocess.run(
+        [str(KAFKA_SH), "fetch"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{(REPO / '.cache').resolve()}/kafka/" in done.stdout

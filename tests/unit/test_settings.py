@@ -27,7 +27,44 @@ def test_defaults() -> None:
     settings = load_settings()
     assert settings.kafka_bootstrap == "127.0.0.1:19092"
     assert settings.max_event_bytes == 1024 * 1024
-    assert settings.home == Path(".tracestream")
+
+
+@pytest.fixture
+def user_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A fake user home directory with no XDG variables set."""
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    return tmp_path / "user"
+
+
+def test_data_and_caches_default_to_the_users_directories(user_home: Path) -> None:
+    settings = load_settings()
+    assert settings.home == user_home / ".local/share/tracestream"
+    assert settings.cache_dir == user_home / ".cache/tracestream"
+
+
+def test_xdg_variables_move_the_defaults_and_a_relative_one_is_ignored(
+    user_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", "/srv/data")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    settings = load_settings()
+    assert settings.home == Path("/srv/data/tracestream")
+    assert settings.cache_dir == user_home / ".cache/tracestream"
+
+
+def test_tracestream_home_moves_the_caches_too_unless_they_are_set(
+    user_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRACESTREAM_HOME", "/srv/ts")
+    assert (load_settings().home, load_settings().cache_dir) == (
+        Path("/srv/ts"),
+        Path("/srv/ts/cache"),
+    )
+    monkeypatch.setenv("TRACESTREAM_CACHE_DIR", "/var/cache/ts")
+    assert load_settings().cache_dir == Path("/var/cache/ts")
+    assert load_settings(home="/elsewhere").cache_dir == Path("/var/cache/ts")
 
 
 def test_precedence_argument_over_env_over_file(

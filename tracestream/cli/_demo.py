@@ -61,12 +61,19 @@ async def _run(settings: Settings, traces: int, timeout_s: float, seed: int) -> 
     from tracestream import broker
     from tracestream._open_storage import open_storage
     from tracestream._worker_process import WorkerProcess
+    from tracestream.cli._kafka import broker_layout
     from tracestream.cli._sink import _sink_config
     from tracestream.schemas import Topics
     from tracestream.sinks import QueryServer, Sink, SinkMetrics, StorageError, query_server_file
 
     _say(f"Kafka: starting (or reusing) the local broker on {settings.kafka_bootstrap}")
-    status = await asyncio.to_thread(broker.start, settings, 120.0, _say)
+    status = await asyncio.to_thread(
+        broker.start,
+        broker_layout(settings),
+        heap_mb=settings.kafka_heap_mb,
+        timeout_s=120.0,
+        progress=_say,
+    )
     _say(status.describe())
     topics = Topics(settings.topic_prefix)
     made = await broker.ensure_topics(

@@ -1,4 +1,10 @@
-"""``tracestream kafka``: the local broker (fetch, start, stop, status, topics)."""
+"""``tracestream kafka``: the local broker (fetch, start, stop, status, topics).
+
+The edge between the settings and ``tracestream.broker``: :func:`broker_layout`
+turns settings into the broker's typed :class:`~tracestream.broker.Layout`, and
+every command here (and ``deploy/kafka/kafka.sh``, which runs :func:`main`)
+passes typed values on.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import sys
 
 import click
 
+from tracestream._settings import Settings, load_settings
 from tracestream.broker import (
     EXIT_NOT_RUNNING,
     KafkaLocalError,
@@ -21,9 +28,16 @@ from tracestream.broker import (
     stop,
 )
 
-__all__ = ["kafka", "main"]
+__all__ = ["broker_layout", "kafka", "main"]
 
 _COMMANDS = ("fetch", "format", "start", "stop", "status", "topics", "ready")
+
+
+def broker_layout(settings: Settings) -> Layout:
+    """Where the local broker of ``settings`` lives: its address, Kafka version and cache."""
+    return Layout.for_bootstrap(
+        settings.kafka_bootstrap, settings.kafka_version, settings.cache_dir
+    )
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -36,23 +50,21 @@ def kafka(command: str, timeout: float) -> None:
 
     start reuses a healthy broker already listening; stop leaves nothing behind;
     status exits 3 when no broker answers; topics creates the project topics.
+    Jars, config, data and logs live under the cache_dir setting.
     """
     sys.exit(main([command, "--timeout", str(timeout)]))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tracestream.broker._local fetch|format|start|stop|status|topics|ready``."""
-    from tracestream._settings import load_settings
+    """``python -m tracestream.cli._kafka fetch|format|start|stop|status|topics|ready``."""
     from tracestream.schemas import Topics
 
     parser = argparse.ArgumentParser(prog="kafka.sh", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "command", choices=["fetch", "format", "start", "stop", "status", "topics", "ready"]
-    )
+    parser.add_argument("command", choices=_COMMANDS)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds (start, ready)")
     args = parser.parse_args(argv)
     settings = load_settings()
-    layout = Layout.from_settings(settings)
+    layout = broker_layout(settings)
 
     def say(line: str) -> None:
         print(line, flush=True)
@@ -68,18 +80,20 @@ def main(argv: list[str] | None = None) -> int:
             if not format_storage(layout, settings.kafka_heap_mb, say):
                 say(f"kafka: {layout.data} already formatted")
         elif args.command == "start":
-            found = start(settings, args.timeout, say)
+            found = start(
+                layout, heap_mb=settings.kafka_heap_mb, timeout_s=args.timeout, progress=say
+            )
             if found.reused:
                 say("kafka: reusing the broker already running; " + found.describe()[7:])
             else:
                 say(found.describe())
         elif args.command == "stop":
-            if stop(settings, progress=say):
+            if stop(layout, progress=say):
                 say("kafka: stopped")
             else:
                 say(f"kafka: no broker of ours running on {layout.bootstrap}; nothing to stop")
         elif args.command == "status":
-            found = status(settings)
+            found = status(layout)
             say(found.describe())
             return 0 if found.healthy else EXIT_NOT_RUNNING
         elif args.command == "ready":
