@@ -23,6 +23,7 @@ _COMMANDS: dict[str, str] = {
     "config": "tracestream.cli._config:config",
     "schema": "tracestream.cli._config:schema",
     "kafka": "tracestream.cli._kafka:kafka",
+    "otlp": "tracestream.cli._otlp:otlp",
     "migrate": "tracestream.cli._sink:migrate",
     "sink": "tracestream.cli._sink:sink",
     "query": "tracestream.cli._query:query",
@@ -31,6 +32,7 @@ _COMMANDS: dict[str, str] = {
     "redact": "tracestream.cli._redact:redact",
     "replay": "tracestream.cli._replay:replay",
     "worker": "tracestream.cli._worker:worker",
+    "ui": "tracestream.cli._ui:ui",
 }
 
 
