@@ -16,6 +16,7 @@ from ._common import (
     Usage,
     utc_now,
 )
+from ._construct import construct
 from ._errors import TracestreamError
 from ._events import (
     EVENT_ADAPTER,
@@ -26,6 +27,7 @@ from ._events import (
     SpanEvent,
     SpanStartEvent,
 )
+from ._exact import exact
 from ._jsonschema import SCHEMA_FILE, event_json_schema, render_event_json_schema
 from ._otel import GENAI_OPERATION, from_genai_usage, to_genai_attributes
 from ._parse import (
@@ -83,7 +85,9 @@ __all__ = [
     "TraceStatus",
     "TracestreamError",
     "Usage",
+    "construct",
     "event_json_schema",
+    "exact",
     "from_genai_usage",
     "render_event_json_schema",
     "to_genai_attributes",
