@@ -1,0 +1,45 @@
+"""tracestream.ui: the trace explorer, a read API and web pages over the tracestream tables.
+
+Reads go through :mod:`tracestream.sinks`' storage (the query server's client,
+a chDB directory or a ClickHouse server), read-only; scores go out as
+``score`` events through Kafka. Installed with the ``[ui]`` extra.
+"""
+
+from ._app import STATIC_DIR, create_app
+from ._feedback import (
+    KafkaScoreSender,
+    ScoreRequest,
+    ScoreSender,
+    ScoreUnavailable,
+    build_score_event,
+    parse_score_request,
+)
+from ._openapi import openapi_document
+from ._params import BadRequest, TraceQuery, parse_trace_query
+from ._read import Reader
+from ._security import UiConfigError, check_bind, is_loopback
+from ._server import UiServer, serve
+from ._tree import TreeLayout, layout_tree
+
+__all__ = [
+    "STATIC_DIR",
+    "BadRequest",
+    "KafkaScoreSender",
+    "Reader",
+    "ScoreRequest",
+    "ScoreSender",
+    "ScoreUnavailable",
+    "TraceQuery",
+    "TreeLayout",
+    "UiConfigError",
+    "UiServer",
+    "build_score_event",
+    "check_bind",
+    "create_app",
+    "is_loopback",
+    "layout_tree",
+    "openapi_document",
+    "parse_score_request",
+    "parse_trace_query",
+    "serve",
+]

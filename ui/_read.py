@@ -1,0 +1,396 @@
+"""The read API's answers: typed queries in, JSON-ready dicts out.
+
+:class:`Reader` holds a :class:`~tracestream.sinks.Storage` (the query
+server's client, a chDB directory or a server) and runs the statements of
+:mod:`._sql` read-only (``readonly = 2`` on every query; the query server
+enforces it again on its side). Methods block on the engine: the web layer
+calls them from worker threads.
+
+JSON conventions: times are ISO 8601 UTC strings with microseconds and a
+``Z``; payload columns stored as JSON text (inputs, outputs, tool arguments
+and results, parameters) are decoded back into JSON values; span times in a
+trace are also given as milliseconds from the trace's first span
+(``start_ms``, ``end_ms``), the waterfall's axis.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tracestream.sinks import Storage, result_from_arrow
+
+from . import _sql
+from ._params import (
+    ListQuery,
+    TraceQuery,
+    ch_time,
+    conditions,
+    range_params,
+    render,
+    traces_sql,
+)
+from ._tree import layout_tree
+
+__all__ = ["MAX_TRACE_SPANS", "Reader", "bucket_seconds", "fill_series", "iso"]
+
+#: Spans read for one trace at most. The worker caps traces at
+#: ``max_spans_per_trace`` (10,000 by default); this is a guard above it.
+MAX_TRACE_SPANS = 50_000
+_READONLY = {"readonly": 2}
+_JSON_COLUMNS = frozenset(
+    {
+        "input",
+        "output",
+        "model_parameters",
+        "tool_arguments",
+        "tool_result",
+        "decisions",
+        "redactions",
+        "outcome_detail",
+    }
+)
+_BUCKETS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+
+
+def iso(value: datetime) -> str:
+    """A datetime as ``2026-11-01T10:00:00.000000Z`` (UTC)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _decode_json(text: Any) -> Any:
+    """JSON text back to a value; text that is not JSON (or cut short) stays text."""
+    if not isinstance(text, str) or text == "":
+        return None if text == "" else text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _preview(text: Any, limit: int = 200) -> str:
+    """A one-line preview of a stored JSON payload (cut in SQL, so maybe not valid JSON)."""
+    value = _decode_json(text)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    value = " ".join(value.split())
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Datetimes as ISO strings; everything else as the engine gave it."""
+    return {k: iso(v) if isinstance(v, datetime) else v for k, v in row.items()}
+
+
+def bucket_seconds(start: datetime, end: datetime, buckets: int = 60) -> int:
+    """A round bucket width giving about ``buckets`` points over the range."""
+    raw = (end - start).total_seconds() / max(1, buckets)
+    for step in _BUCKETS:
+        if raw <= step:
+            return step
+    return int(-(-raw // 86400) * 86400)
+
+
+def fill_series(
+    rows: Iterable[Mapping[str, Any]], start: datetime, end: datetime, bucket_s: int
+) -> list[dict[str, Any]]:
+    """One point per bucket from the range's first bucket to its last, zeros where empty.
+
+    Buckets are aligned as ClickHouse's ``toStartOfInterval`` aligns them (on
+    multiples of the width since the epoch).
+    """
+    by_bucket = {iso(r["bucket"]): dict(r) for r in rows}
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    first = int((start - epoch).total_seconds()) // bucket_s * bucket_s
+    points = []
+    at = epoch + timedelta(seconds=first)
+    while at < end:
+        key = iso(at)
+        row = by_bucket.get(key)
+        if row is None:
+            point: dict[str, Any] = {
+                "bucket": key,
+                "traces": 0,
+                "p50_ms": None,
+                "p95_ms": None,
+                "errors": 0,
+                "cost_usd": 0.0,
+            }
+        else:
+            point = _plain(row)
+        point["error_rate"] = (
+            round(point["errors"] / point["traces"], 6) if point["traces"] else 0.0
+        )
+        points.append(point)
+        at += timedelta(seconds=bucket_s)
+    return points
+
+
+class Reader:
+    """The read API over one storage. Thread-safe as the storage is.
+
+    Every method blocks on the engine and raises the storage's errors
+    (``StorageUnavailable``: try again; ``StorageRejected``: a bug in a
+    statement, reported as a server error).
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def _rows(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        table = self._storage.query_arrow(sql, params, settings=_READONLY)
+        return result_from_arrow(table).dicts()
+
+    # -- traces -------------------------------------------------------------
+
+    def traces(self, query: TraceQuery) -> dict[str, Any]:
+        """One page of the Traces list: ``{"items", "limit", "offset", "has_more"}``."""
+        sql, params = traces_sql(query)
+        rows = self._rows(sql, params)
+        items = []
+        for row in rows[: query.limit]:
+            item = _plain(row)
+            item["input_preview"] = _preview(item.pop("input_preview"))
+            items.append(item)
+        return {
+            "items": items,
+            "limit": query.limit,
+            "offset": query.offset,
+            "has_more": len(rows) > query.limit,
+            "from": iso(query.start),
+            "to": iso(query.end),
+        }
+
+    def facets(self, start: datetime, end: datetime) -> dict[str, Any]:
+        """What the filter menus offer in the range."""
+        rows = self._rows(_sql.FACETS, range_params(start, end))
+        return rows[0] if rows else {}
+
+    def trace(self, trace_id: str) -> dict[str, Any] | None:
+        """One trace: aggregates, spans in tree order (no payloads), scores, anomalies.
+
+        ``None`` when neither a trace row nor any span has that id.
+        """
+        found = self._rows(_sql.TRACE, {"trace_id": trace_id})
+        head = found[0] if found else None
+        params: dict[str, Any] = {"trace_id": trace_id, "max_spans": MAX_TRACE_SPANS}
+        bounds = ""
+        if head is not None:
+            bounds = _sql.TRACE_SPANS_BOUNDS
+            end = head["end_time"] or head["start_time"]
+            params.update(
+                project=head["project"],
+                start=ch_time(head["start_time"]),
+                end=ch_time(end),
+            )
+        spans = self._rows(render(_sql.TRACE_SPANS, bounds=bounds), params)
+        if head is None and not spans:
+            return None
+        origin = min([s["start_time"] for s in spans] or [head["start_time"] if head else 0])
+        laid = _span_rows(spans, origin)
+        project = head["project"] if head else None
+        anomalies: list[dict[str, Any]] = []
+        if project is None and spans:
+            project = self._project_of(trace_id)[0]
+        if project is not None and spans:
+            last = max((s["end_time"] or s["start_time"]) for s in spans)
+            anomalies = [
+                _plain(a)
+                for a in self._rows(
+                    _sql.TRACE_ANOMALIES,
+                    {"project": project, "start": ch_time(origin), "end": ch_time(last)},
+                )
+            ]
+            _mark_anomalies(laid, spans, anomalies)
+        scores = [_score(r) for r in self._rows(_sql.TRACE_SCORES, {"trace_id": trace_id})]
+        return {
+            "trace": _plain(head) if head is not None else None,
+            "trace_id": trace_id,
+            "start_time": iso(origin),
+            "spans": laid,
+            "truncated": len(spans) >= MAX_TRACE_SPANS,
+            "scores": scores,
+            "anomalies": anomalies,
+        }
+
+    def span(self, trace_id: str, span_id: str) -> dict[str, Any] | None:
+        """Everything stored about one span, payloads decoded, with its scores."""
+        rows = self._rows(_sql.SPAN_DETAIL, {"trace_id": trace_id, "span_id": span_id})
+        if not rows:
+            return None
+        span = _plain(rows[0])
+        for name in _JSON_COLUMNS:
+            if name in span:
+                span[name] = _decode_json(span[name])
+        span["attributes"] = {
+            k: _decode_json(v) for k, v in sorted((span.get("attributes") or {}).items())
+        }
+        scores = [
+            _score(r)
+            for r in self._rows(_sql.TRACE_SCORES, {"trace_id": trace_id})
+            if r["span_id"] == span_id
+        ]
+        return {"span": span, "scores": scores}
+
+    def _project_of(self, trace_id: str) -> tuple[str, str] | tuple[None, None]:
+        rows = self._rows(_sql.TRACE_PROJECT, {"trace_id": trace_id})
+        return (rows[0]["project"], rows[0]["environment"]) if rows else (None, None)
+
+    def trace_tenant(self, trace_id: str) -> tuple[str, str] | None:
+        """(project, environment) of a stored trace, or None when nothing of it is stored."""
+        found = self._rows(_sql.TRACE, {"trace_id": trace_id})
+        if found:
+            return str(found[0]["project"]), str(found[0]["environment"])
+        project, environment = self._project_of(trace_id)
+        return None if project is None or environment is None else (project, environment)
+
+    # -- sessions -------------------------------------------------------------
+
+    def sessions(self, query: ListQuery) -> dict[str, Any]:
+        """Sessions active in the range, newest first: ``{"items", "has_more"}``."""
+        params = {
+            **range_params(query.start, query.end),
+            **query.filters,
+            "limit": query.limit + 1,
+            "offset": query.offset,
+        }
+        sql = render(_sql.SESSIONS, conditions=conditions(query.filters, _sql.FILTERS))
+        rows = self._rows(sql, params)
+        return {
+            "items": [_plain(r) for r in rows[: query.limit]],
+            "limit": query.limit,
+            "offset": query.offset,
+            "has_more": len(rows) > query.limit,
+        }
+
+    def session(self, key: str, query: ListQuery, *, by_user: bool = False) -> dict[str, Any]:
+        """The turns of one session (or one user's traces), oldest first, as a thread."""
+        params = {
+            **range_params(query.start, query.end),
+            **query.filters,
+            "key": key,
+            "limit": query.limit,
+        }
+        sql = render(
+            _sql.SESSION_TRACES,
+            field="user_id" if by_user else "session_id",
+            conditions=conditions(query.filters, _sql.FILTERS),
+        )
+        turns = []
+        for row in self._rows(sql, params):
+            turn = _plain(row)
+            turn["input"] = _decode_json(turn["input"])
+            turn["output"] = _decode_json(turn["output"])
+            turns.append(turn)
+        return {"key": key, "by": "user" if by_user else "session", "turns": turns}
+
+    # -- overview and anomalies ------------------------------------------------
+
+    def overview(self, query: ListQuery) -> dict[str, Any]:
+        """Charts' data over the range: series per bucket, costs, failing tools, anomalies."""
+        bucket_s = bucket_seconds(query.start, query.end)
+        base = {**range_params(query.start, query.end), **query.filters}
+        trace_conditions = conditions(query.filters, _sql.FILTERS)
+        span_conditions = conditions(query.filters, _sql.SPAN_FILTERS)
+        series = self._rows(
+            render(_sql.OVERVIEW_SERIES, conditions=trace_conditions),
+            {**base, "bucket_s": bucket_s},
+        )
+        by_model = self._rows(
+            render(_sql.OVERVIEW_COST_BY_MODEL, span_conditions=span_conditions), base
+        )
+        by_service = self._rows(
+            render(_sql.OVERVIEW_COST_BY_SERVICE, span_conditions=span_conditions), base
+        )
+        tools = self._rows(
+            render(_sql.OVERVIEW_FAILING_TOOLS, span_conditions=span_conditions), base
+        )
+        anomalies = self.anomalies(ListQuery(query.start, query.end, query.filters, limit=200))
+        return {
+            "from": iso(query.start),
+            "to": iso(query.end),
+            "bucket_s": bucket_s,
+            "series": fill_series(series, query.start, query.end, bucket_s),
+            "cost_by_model": by_model,
+            "cost_by_service": by_service,
+            "failing_tools": tools,
+            "anomalies": anomalies["items"],
+        }
+
+    def anomalies(self, query: ListQuery) -> dict[str, Any]:
+        """Anomaly windows opened in the range, newest first."""
+        params = {**range_params(query.start, query.end), **query.filters, "limit": query.limit}
+        sql = render(_sql.ANOMALIES, conditions=conditions(query.filters, _sql.ANOMALY_FILTERS))
+        return {"items": [_plain(r) for r in self._rows(sql, params)]}
+
+
+def _ms(value: datetime, origin: datetime) -> float:
+    return round((value - origin).total_seconds() * 1000.0, 3)
+
+
+def _span_rows(spans: list[dict[str, Any]], origin: datetime) -> list[dict[str, Any]]:
+    """Spans in tree order with their layout, times as offsets from ``origin``."""
+    for s in spans:
+        s["start_ms"] = _ms(s["start_time"], origin)
+        s["end_ms"] = None if s["end_time"] is None else _ms(s["end_time"], origin)
+    layout = layout_tree(spans)
+    out = []
+    for i in layout.order:
+        row = dict(spans[i])
+        # Absolute times are in start_ms/end_ms from the trace's start_time.
+        del row["start_time"], row["end_time"]
+        row["parent_span_id"] = row["parent_span_id"] or None
+        row["depth"] = layout.depth[i]
+        row["subtree_size"] = layout.subtree_size[i]
+        row["child_count"] = layout.child_count[i]
+        row["orphan"] = layout.orphan[i]
+        row["critical"] = layout.critical[i]
+        row["anomaly"] = False
+        out.append(row)
+    return out
+
+
+def _mark_anomalies(
+    laid: list[dict[str, Any]], spans: list[dict[str, Any]], anomalies: list[dict[str, Any]]
+) -> None:
+    """Flag the spans that fell into an anomaly window of their own operation.
+
+    An anomaly is keyed like a metric window (service, model, kind, name); a
+    span matches when it has that key and started inside the window.
+    """
+    if not anomalies:
+        return
+    windows = [
+        (
+            (a["service"], a["model"], a["kind"], a["name"]),
+            datetime.fromisoformat(a["window_start"].replace("Z", "+00:00")),
+            datetime.fromisoformat(a["window_end"].replace("Z", "+00:00")),
+        )
+        for a in anomalies
+    ]
+    by_id = {s["span_id"]: s for s in spans}
+    for row in laid:
+        span = by_id[row["span_id"]]
+        key = (span["service"], span["model"], span["kind"], span["name"])
+        row["anomaly"] = any(k == key and ws <= span["start_time"] < we for k, ws, we in windows)
+
+
+def _score(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored score with its value in the type it was given (number, bool or label)."""
+    out = _plain(row)
+    kind = out.pop("data_type")
+    value, label = out.pop("value"), out.pop("string_value")
+    out["span_id"] = out["span_id"] or None
+    out["comment"] = out["comment"] or None
+    out["data_type"] = kind
+    if kind == "boolean":
+        out["value"] = bool(value)
+    elif kind == "categorical":
+        out["value"] = label
+    else:
+        out["value"] = value
+    return out

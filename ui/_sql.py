@@ -1,0 +1,336 @@
+"""Every SQL statement of the trace explorer's read API, one per question it answers.
+
+Rules that hold for all of them:
+
+- Values are ClickHouse query parameters (``{name:Type}``), bound by the
+  engine, never formatted into the text. The only text spliced in is chosen
+  from fixed fragments in this module (``FILTERS``, ``SORTS``, ``ORDERS``) by
+  name, so no caller-supplied string ever becomes SQL.
+- ``FINAL`` on the ReplacingMergeTree tables: a re-emitted trace or span
+  (late spans, replays) is shown once, in its newest version.
+- Time ranges are half-open, ``[start, end)``, on ``start_time`` (the column
+  the tables' sort keys bucket by, so a range prunes granules).
+- An aggregate aliased like its column (``sum(...) AS cost_usd``) names the
+  column with its table inside (``spans.cost_usd``): ClickHouse would
+  otherwise substitute the alias into the aggregate.
+- Money is rounded to 9 decimals (a nano-dollar) so sums read the same on
+  every engine and in the tests' expected values.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ANOMALIES",
+    "ANOMALY_FILTERS",
+    "FACETS",
+    "FILTERS",
+    "ORDERS",
+    "OVERVIEW_COST_BY_MODEL",
+    "OVERVIEW_COST_BY_SERVICE",
+    "OVERVIEW_FAILING_TOOLS",
+    "OVERVIEW_SERIES",
+    "SEARCH_TOKEN",
+    "SESSIONS",
+    "SESSION_TRACES",
+    "SORTS",
+    "SPAN_DETAIL",
+    "SPAN_FILTERS",
+    "TRACE",
+    "TRACES",
+    "TRACE_ANOMALIES",
+    "TRACE_PROJECT",
+    "TRACE_SCORES",
+    "TRACE_SEARCH",
+    "TRACE_SPANS",
+    "TRACE_SPANS_BOUNDS",
+]
+
+#: Trace-list filter name -> its condition on the ``traces`` table. A filter is
+#: added when its parameter is given; each binds only its own parameter.
+FILTERS: dict[str, str] = {
+    "project": "project = {project:String}",
+    "service": "has(services, {service:String})",
+    "environment": "environment = {environment:String}",
+    "status": "status = {status:String}",
+    "model": "has(models, {model:String})",
+    "user": "user_id = {user:String}",
+    "session": "session_id = {session:String}",
+    "tag": "has(tags, {tag:String})",
+    "min_duration_ms": "duration_ms >= {min_duration_ms:Float64}",
+    "min_cost_usd": "cost_usd >= {min_cost_usd:Float64}",
+    "has_errors": "(error_count > 0 OR status = 'error') = {has_errors:Bool}",
+    "trace_id": "trace_id = {trace_id:String}",
+}
+
+#: One word of a full-text search (``qN`` becomes ``q0``, ``q1``, ...):
+#: ``hasToken`` is answered by the text indexes on ``spans`` (whole words,
+#: case-sensitive, as the index's splitByNonAlpha tokenizer cut them).
+SEARCH_TOKEN = (
+    "(hasToken(input, {qN:String}) OR hasToken(output, {qN:String})"
+    " OR hasToken(error_message, {qN:String}))"
+)
+
+#: Sortable trace-list columns (the API's ``sort`` values) -> expressions.
+SORTS: dict[str, str] = {
+    "start_time": "start_time",
+    "name": "name",
+    "status": "status",
+    "duration_ms": "duration_ms",
+    "span_count": "span_count",
+    "tokens": "input_tokens + output_tokens",
+    "cost_usd": "cost_usd",
+    "user_id": "user_id",
+    "session_id": "session_id",
+}
+ORDERS: dict[str, str] = {"asc": "ASC", "desc": "DESC"}
+
+# Answers: which traces in the range match the filters, one page of them in
+# the chosen order (the Traces page). `{search}` is either empty or
+# `AND trace_id IN (<spans matching every search word>)`: the text indexes
+# answer it on `spans`, which holds every span's input and output (the
+# `traces` row holds only the root's). The page asks one row more than it
+# shows to know whether there is a next page without counting them all.
+TRACES = """
+SELECT
+    trace_id, project, environment, services, name, status,
+    start_time, duration_ms, span_count, error_count, tool_call_count,
+    input_tokens, output_tokens, cached_tokens, reasoning_tokens,
+    round(cost_usd, 9) AS cost_usd, unpriced_generations,
+    models, user_id, session_id, tags,
+    substring(input, 1, 400) AS input_preview
+FROM traces FINAL
+WHERE start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)}
+    {conditions}
+    {search}
+ORDER BY {sort} {order} NULLS LAST, trace_id {order}
+LIMIT {limit:UInt32} OFFSET {offset:UInt32}
+"""
+
+# The spans behind a search: a span may start a little before its trace's
+# root (clock skew) and long after it, so the range is widened by a day on
+# the right and an hour on the left; the outer query applies the exact range.
+TRACE_SEARCH = """
+AND trace_id IN (
+    SELECT trace_id FROM spans
+    WHERE start_time >= {start:DateTime64(6)} - INTERVAL 1 HOUR
+      AND start_time < {end:DateTime64(6)} + INTERVAL 1 DAY
+      {span_conditions}
+      AND {tokens}
+)
+"""
+
+# Answers: what the filter menus can offer in the range (projects, services,
+# models, environments, tags). No FINAL: a duplicate changes no distinct set.
+FACETS = """
+SELECT
+    arraySort(groupUniqArray(200)(project)) AS projects,
+    arraySort(groupUniqArrayArray(200)(services)) AS services,
+    arraySort(groupUniqArrayArray(200)(models)) AS models,
+    arraySort(groupUniqArray(50)(environment)) AS environments,
+    arraySort(groupUniqArrayArray(200)(tags)) AS tags
+FROM traces
+WHERE start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)}
+"""
+
+# Answers: the aggregates of one trace (the Trace page's header). The newest
+# version wins even if a re-emit moved the trace to another day bucket.
+TRACE = """
+SELECT
+    trace_id, project, environment, services, trace_name, name, status,
+    root_span_id, start_time, end_time, duration_ms, span_count, depth,
+    input_tokens, output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,
+    round(cost_usd, 9) AS cost_usd, unpriced_generations, error_count, tool_call_count,
+    models, user_id, session_id, tags, release,
+    orphan_span_count, dropped_span_count, version
+FROM traces FINAL
+WHERE trace_id = {trace_id:String}
+ORDER BY version DESC
+LIMIT 1
+"""
+
+# Answers: every span of one trace without its payloads (the tree and the
+# waterfall): only what a row draws, as a 10,000-span trace is sent whole
+# (the rest of a span comes with SPAN_DETAIL when it is opened). Bounded by the trace's project and time when they are known
+# (the primary key prunes to a few granules); by the trace id's bloom filter
+# alone otherwise (a trace whose root has not ended yet has no traces row).
+TRACE_SPANS = """
+SELECT
+    span_id, parent_span_id, service, kind, name, status,
+    start_time, end_time, duration_ms, model, tool_name, input_tokens, output_tokens,
+    round(cost_usd, 9) AS cost_usd, error_type, substring(error_message, 1, 200) AS error_message,
+    redaction_detectors
+FROM spans FINAL
+WHERE trace_id = {trace_id:String}
+    {bounds}
+ORDER BY start_time, span_id
+LIMIT {max_spans:UInt32}
+"""
+
+#: Narrows TRACE_SPANS when the trace's row gave its project and time.
+TRACE_SPANS_BOUNDS = (
+    "AND project = {project:String}"
+    " AND start_time >= {start:DateTime64(6)} - INTERVAL 1 HOUR"
+    " AND start_time < {end:DateTime64(6)} + INTERVAL 1 DAY"
+)
+
+# Answers: which project a trace belongs to when it has no traces row yet
+# (used to attach a score to the right tenant).
+TRACE_PROJECT = """
+SELECT project, environment FROM spans
+WHERE trace_id = {trace_id:String}
+LIMIT 1
+"""
+
+# Answers: the scores given to one trace and its spans (newest last).
+TRACE_SCORES = """
+SELECT event_id, span_id, name, data_type, value, string_value, source, comment, timestamp
+FROM scores FINAL
+WHERE trace_id = {trace_id:String}
+ORDER BY timestamp, event_id
+"""
+
+# Answers: the anomaly windows of the trace's project that overlap its time,
+# so the Trace page can mark the spans that fell into one.
+TRACE_ANOMALIES = """
+SELECT service, model, kind, name, metric, window_start, window_end,
+       value, baseline, score, severity
+FROM anomalies FINAL
+WHERE project = {project:String}
+  AND window_start < {end:DateTime64(6)} AND window_end > {start:DateTime64(6)}
+ORDER BY window_start, metric
+"""
+
+# Answers: everything stored about one span, payloads included (the span
+# panel; fetched only when a span is opened). The whole row is the raw JSON.
+SPAN_DETAIL = """
+SELECT * EXCEPT (inserted_at, retention_days)
+FROM spans FINAL
+WHERE trace_id = {trace_id:String} AND span_id = {span_id:String}
+ORDER BY version DESC
+LIMIT 1
+"""
+
+# Answers: the sessions active in the range, newest first, with their turn
+# count, cost, latency and errors (the Sessions page).
+SESSIONS = """
+SELECT
+    session_id,
+    arraySort(groupUniqArray(10)(user_id)) AS users,
+    any(project) AS project,
+    count() AS traces,
+    min(start_time) AS first_start,
+    max(start_time) AS last_start,
+    round(sum(ifNull(traces.cost_usd, 0)), 9) AS cost_usd,
+    round(sum(ifNull(traces.duration_ms, 0)), 3) AS duration_ms,
+    countIf(status = 'error') AS errors
+FROM traces FINAL
+WHERE start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)}
+    AND session_id != ''
+    {conditions}
+GROUP BY session_id
+ORDER BY last_start DESC, session_id
+LIMIT {limit:UInt32} OFFSET {offset:UInt32}
+"""
+
+# Answers: the turns of one session (or one user's traces when `field` is
+# user_id), oldest first, with what was asked and answered, cost and latency.
+SESSION_TRACES = """
+SELECT
+    trace_id, project, name, status, start_time, duration_ms, span_count,
+    round(cost_usd, 9) AS cost_usd, input_tokens, output_tokens, error_count,
+    user_id, session_id,
+    substring(input, 1, 4000) AS input, substring(output, 1, 4000) AS output
+FROM traces FINAL
+WHERE {field} = {key:String}
+    AND start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)}
+    {conditions}
+ORDER BY start_time, trace_id
+LIMIT {limit:UInt32}
+"""
+
+# Answers: per time bucket, how many traces started, their latency p50/p95
+# and the share that failed (the Overview's charts). Exact quantiles, as
+# `analyze`. Empty buckets are filled in by the caller.
+OVERVIEW_SERIES = """
+SELECT
+    toDateTime64(toStartOfInterval(start_time, INTERVAL {bucket_s:UInt32} SECOND), 6, 'UTC')
+        AS bucket,
+    count() AS traces,
+    round(quantileExactInclusive(0.5)(traces.duration_ms), 3) AS p50_ms,
+    round(quantileExactInclusive(0.95)(traces.duration_ms), 3) AS p95_ms,
+    countIf(status = 'error') AS errors,
+    round(sum(ifNull(traces.cost_usd, 0)), 9) AS cost_usd
+FROM traces FINAL
+WHERE start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)}
+    {conditions}
+GROUP BY bucket
+ORDER BY bucket
+"""
+
+# Answers: spend by model over the range, with the calls that could not be
+# priced counted apart (they are not free: their cost is unknown).
+OVERVIEW_COST_BY_MODEL = """
+SELECT model, count() AS generations,
+       sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+       countIf(spans.cost_usd IS NULL) AS unpriced,
+       round(sum(ifNull(spans.cost_usd, 0)), 9) AS cost_usd
+FROM spans FINAL
+WHERE kind = 'generation'
+    AND start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)}
+    {span_conditions}
+GROUP BY model
+ORDER BY cost_usd DESC, model
+LIMIT 20
+"""
+
+# Answers: spend and span counts by service over the range.
+OVERVIEW_COST_BY_SERVICE = """
+SELECT service, count() AS span_count, countIf(status = 'error') AS errors,
+       round(sum(ifNull(spans.cost_usd, 0)), 9) AS cost_usd
+FROM spans FINAL
+WHERE start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)}
+    {span_conditions}
+GROUP BY service
+ORDER BY cost_usd DESC, service
+LIMIT 20
+"""
+
+# Answers: which tools fail most often in the range, with a sample error.
+OVERVIEW_FAILING_TOOLS = """
+SELECT if(tool_name != '', tool_name, name) AS tool, count() AS calls,
+       countIf(status = 'error') AS errors,
+       round(countIf(status = 'error') / count(), 6) AS error_rate,
+       anyIf(error_type, status = 'error') AS error_type
+FROM spans FINAL
+WHERE kind = 'tool'
+    AND start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)}
+    {span_conditions}
+GROUP BY tool
+HAVING errors > 0
+ORDER BY errors DESC, tool
+LIMIT 10
+"""
+
+# Answers: the anomaly windows that opened in the range, newest first (the
+# Anomalies page, and the marks on the Overview's charts).
+ANOMALIES = """
+SELECT project, service, model, kind, name, metric, window_start, window_end,
+       value, baseline, scale, score, threshold, direction, severity, detected_at
+FROM anomalies FINAL
+WHERE window_start >= {start:DateTime64(6)} AND window_start < {end:DateTime64(6)}
+    {conditions}
+ORDER BY window_start DESC, project, service, name, metric
+LIMIT {limit:UInt32}
+"""
+
+#: Conditions on tables with a plain ``service`` column (spans, anomalies).
+SPAN_FILTERS: dict[str, str] = {
+    "project": "project = {project:String}",
+    "service": "service = {service:String}",
+    "environment": "environment = {environment:String}",
+}
+#: Conditions on ``anomalies`` (it has no environment column).
+ANOMALY_FILTERS: dict[str, str] = {
+    "project": "project = {project:String}",
+    "service": "service = {service:String}",
+}
