@@ -45,3 +45,15 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
 else
   step "prometheus and promtool present"
 fi
+
+# The explorer's browser tests (tests/e2e/test_ui_browser.py) drive Debian's
+# chromium through Playwright; Playwright's own browser download is never used.
+if ! command -v chromium >/dev/null 2>&1; then
+  step "installing Debian's chromium (headless browser tests of the trace explorer)"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends chromium >/dev/null
+else
+  step "chromium present"
+fi

@@ -36,6 +36,7 @@ ROOMS: dict[str, tuple[str, frozenset[str]]] = {
         "replay",
         frozenset({"tracestream.schemas", "tracestream.streams", "tracestream.sinks"}),
     ),
+    "tracestream.ui": ("ui", frozenset({"tracestream.schemas", "tracestream.sinks"})),
 }
 #: The front may import every room, through their public names only.
 FRONT = "tracestream"
