@@ -174,9 +174,13 @@ class KafkaSink:
             producer = AIOKafkaProducer(**self._options)
             try:
                 await producer.start()
-            except Exception as exc:  # noqa: BLE001 - Kafka down: retry with backoff
+            except BaseException as exc:
+                # Closed on every way out (a cancelled start too): an unclosed producer
+                # warns from its __del__ at garbage collection.
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(producer.stop(), 2.0)
+                if not isinstance(exc, Exception):
+                    raise
                 self._warn(f"cannot reach Kafka at {self._options['bootstrap_servers']} ({exc})")
                 await asyncio.sleep(backoff_s)
                 backoff_s = min(backoff_s * 2, 5.0)
