@@ -442,3 +442,13 @@ def test_usage_of_every_dialect_is_priced_once(attributes: dict[str, object], us
 )  # fmt: skip
 def test_no_usable_count_is_no_usage(attributes: dict[str, object]) -> None:
     assert from_genai_usage(attributes) is None
+
+
+def test_docs_table_names_every_usage_attribute_read() -> None:
+    from pathlib import Path
+
+    from tracestream.schemas._otel import USAGE_ATTRIBUTES
+
+    docs = (Path(__file__).parents[4] / "docs" / "otel.md").read_text(encoding="utf-8")
+    missing = [n for names in USAGE_ATTRIBUTES.values() for n in names if f"`{n}`" not in docs]
+    assert not missing, f"docs/otel.md does not name: {missing}"
