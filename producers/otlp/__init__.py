@@ -10,11 +10,12 @@ Not imported by ``tracestream.producers``: the SDK's bare install has no
 protobuf and no web server.
 """
 
-from ._app import ReceiverConfig, create_app, hash_key
+from ._app import ReceiverConfig, create_app
 from ._codec import UndecodableRequest, decode_request
 from ._convert import Conversion, OutRecord, convert_request
 from ._genai import GenAiFields, OtelEvent, map_genai
 from ._identity import span_event_id
+from ._keys import add_key, hash_key, new_key, parse_keys
 from ._serve import InsecureBinding, build_server, check_binding, is_loopback
 from ._sink import InMemorySink, KafkaSink, RecordSink, SinkBusy, SinkError, SinkUnavailable
 
@@ -32,6 +33,7 @@ __all__ = [
     "SinkError",
     "SinkUnavailable",
     "UndecodableRequest",
+    "add_key",
     "build_server",
     "check_binding",
     "convert_request",
@@ -40,5 +42,7 @@ __all__ = [
     "hash_key",
     "is_loopback",
     "map_genai",
+    "new_key",
+    "parse_keys",
     "span_event_id",
 ]

@@ -25,7 +25,6 @@ uses the request's content type; failures carry a ``google.rpc.Status``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,9 +47,10 @@ from ._codec import (
     encode_status,
 )
 from ._convert import convert_request
+from ._keys import hash_key
 from ._sink import RecordSink, SinkBusy, SinkError
 
-__all__ = ["ReceiverConfig", "create_app", "hash_key"]
+__all__ = ["ReceiverConfig", "create_app"]
 
 logger = logging.getLogger("tracestream.producers.otlp")
 
@@ -60,11 +60,6 @@ _RESOURCE_EXHAUSTED: Final = 8
 _UNAVAILABLE: Final = 14
 _UNAUTHENTICATED: Final = 16
 _UNIMPLEMENTED: Final = 12
-
-
-def hash_key(key: str) -> str:
-    """The stored form of an ingest key: SHA-256, hex. Keys are random, so no salt is needed."""
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

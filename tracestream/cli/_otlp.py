@@ -1,8 +1,11 @@
 """``tracestream otlp``: the OTLP/HTTP receiver (needs ``pip install 'tracestream[otlp]'``).
 
 Reads the Kafka settings like every command; the receiver's own options are
-flags. Ingest keys come from ``--ingest-key`` or ``TRACESTREAM_OTLP_INGEST_KEYS``
-(whitespace-separated); they are hashed at once and never printed or logged.
+flags. Ingest keys come from a keys file (``--keys-file``: one
+``<project> <sha256 of the key>`` per line, made with ``--add-key PROJECT``) or
+from ``--ingest-key`` / ``TRACESTREAM_OTLP_INGEST_KEYS`` (for ``--project``).
+Keys are hashed at once and never printed or logged, except the one
+``--add-key`` prints when it creates it.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 
 import click
 
@@ -24,12 +28,24 @@ __all__ = ["otlp"]
 @click.option("--port", default=4318, show_default=True, type=int, help="OTLP/HTTP port.")
 @click.option("--project", default=None, help="Project of the spans (default: settings' project).")
 @click.option(
+    "--keys-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Per-project ingest keys, stored hashed: '<project> <sha256 hex>' per line.",
+)
+@click.option(
+    "--add-key",
+    "add_key_project",
+    metavar="PROJECT",
+    default=None,
+    help="Create a key for PROJECT in --keys-file, print it once, and exit.",
+)
+@click.option(
     "--ingest-key",
     "ingest_keys",
     multiple=True,
     envvar="TRACESTREAM_OTLP_INGEST_KEYS",
-    help="Accept only requests with 'Authorization: Bearer <key>'; repeatable. "
-    "Required to listen beyond loopback.",
+    help="A key for --project (repeatable; the variable is whitespace-separated).",
 )
 @click.option(
     "--max-body-mib", default=64, show_default=True, type=int,
@@ -43,41 +59,59 @@ def otlp(
     host: str,
     port: int,
     project: str | None,
+    keys_file: Path | None,
+    add_key_project: str | None,
     ingest_keys: tuple[str, ...],
     max_body_mib: int,
     produce_timeout_s: float,
 ) -> None:
-    """Receive OpenTelemetry traces (OTLP/HTTP, POST /v1/traces) into the events topic."""
+    """Receive OpenTelemetry traces (OTLP/HTTP, POST /v1/traces) into the events topic.
+
+    Without ingest keys it listens on loopback only; with keys, every request
+    needs 'Authorization: Bearer <key>' and the key decides the project.
+    """
     try:
-        from tracestream.producers.otlp import (
-            InsecureBinding,
-            ReceiverConfig,
-            build_server,
-            check_binding,
-            hash_key,
-        )
+        from tracestream.producers import otlp as receiver
     except ImportError as exc:
         raise click.ClickException(
             f"`tracestream otlp` needs {exc.name}. Fix: pip install 'tracestream[otlp]'"
         ) from None
+
+    if add_key_project is not None:
+        if keys_file is None:
+            raise click.UsageError("--add-key needs --keys-file")
+        try:
+            key = receiver.add_key(keys_file, add_key_project)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"new ingest key for project {add_key_project!r} (shown once):\n{key}")
+        return
+
     settings = load_settings()
     chosen = project or settings.project
-    config = ReceiverConfig(
+    keys: dict[str, str] = {}
+    if keys_file is not None:
+        try:
+            keys.update(receiver.parse_keys(keys_file.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"{keys_file}: {exc}") from None
+    keys.update({receiver.hash_key(key): chosen for key in ingest_keys if key})
+    config = receiver.ReceiverConfig(
         project=chosen,
-        ingest_keys={hash_key(key): chosen for key in ingest_keys if key},
+        ingest_keys=keys,
         default_environment=settings.environment,
         max_body_bytes=max_body_mib * 1024 * 1024,
     )
     try:
-        notice = check_binding(host, config.ingest_keys)
-    except InsecureBinding as exc:
+        notice = receiver.check_binding(host, config.ingest_keys)
+    except receiver.InsecureBinding as exc:
         raise click.ClickException(str(exc)) from None
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="[%(asctime)s] [%(levelname)s] %(name)s: %(message)s",
     )
     topics = Topics(settings.topic_prefix)
-    server = build_server(
+    server = receiver.build_server(
         config,
         host=host,
         port=port,
@@ -86,9 +120,10 @@ def otlp(
         produce_timeout_s=produce_timeout_s,
     )
     asyncio.run(_ensure_topics(settings, topics))
+    projects = sorted(set(keys.values())) if keys else [chosen]
     click.echo(
         f"tracestream otlp: listening on http://{host}:{port}/v1/traces -> {topics.events} "
-        f"(project {chosen!r}); {notice}"
+        f"(projects: {', '.join(projects)}); {notice}",
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(server.serve())
