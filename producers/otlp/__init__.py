@@ -16,6 +16,7 @@ from ._convert import Conversion, OutRecord, convert_request
 from ._genai import GenAiFields, OtelEvent, map_genai
 from ._identity import span_event_id
 from ._keys import add_key, hash_key, new_key, parse_keys
+from ._metrics import ReceiverMetrics
 from ._serve import InsecureBinding, build_server, check_binding, is_loopback
 from ._sink import InMemorySink, KafkaSink, RecordSink, SinkBusy, SinkError, SinkUnavailable
 
@@ -28,6 +29,7 @@ __all__ = [
     "OtelEvent",
     "OutRecord",
     "ReceiverConfig",
+    "ReceiverMetrics",
     "RecordSink",
     "SinkBusy",
     "SinkError",

@@ -26,9 +26,10 @@ uses the request's content type; failures carry a ``google.rpc.Status``.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -48,6 +49,7 @@ from ._codec import (
 )
 from ._convert import convert_request
 from ._keys import hash_key
+from ._metrics import ReceiverMetrics
 from ._sink import RecordSink, SinkBusy, SinkError
 
 __all__ = ["ReceiverConfig", "create_app"]
@@ -60,6 +62,7 @@ _RESOURCE_EXHAUSTED: Final = 8
 _UNAVAILABLE: Final = 14
 _UNAUTHENTICATED: Final = 16
 _UNIMPLEMENTED: Final = 12
+_LOG_INTERVAL_S: Final = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +104,11 @@ def _answer_type(request: Request) -> str:
 
 
 class _Receiver:
-    def __init__(self, config: ReceiverConfig, sink: RecordSink) -> None:
+    def __init__(self, config: ReceiverConfig, sink: RecordSink, metrics: ReceiverMetrics) -> None:
         self.config = config
         self.sink = sink
+        self.metrics = metrics
+        self._last_log: dict[str, float] = {}
 
     def _project(self, request: Request) -> str:
         keys = self.config.ingest_keys
@@ -145,31 +150,44 @@ class _Receiver:
             raise _Failure(400, _INVALID_ARGUMENT, str(exc)) from None
 
     async def traces(self, request: Request) -> Response:
+        started = time.perf_counter()
         answer = _answer_type(request)
         try:
-            project = self._project(request)
-            media = _media_type(request.headers.get("content-type"))
-            body = await self._body(request, media)
-            try:
-                export = decode_request(body, media)
-            except UndecodableRequest as exc:
-                raise _Failure(400, _INVALID_ARGUMENT, str(exc)) from None
-            conversion = convert_request(
-                export,
-                project=project,
-                default_environment=self.config.default_environment,
-                max_event_bytes=self.config.max_event_bytes,
-            )
-            if not conversion.records:
-                return Response(encode_response(answer), media_type=answer)
-            try:
-                refused = await self.sink.produce(conversion.records)
-            except SinkBusy as exc:
-                raise _Failure(429, _RESOURCE_EXHAUSTED, str(exc)) from None
-            except SinkError as exc:
-                raise _Failure(503, _UNAVAILABLE, str(exc)) from None
+            response, accepted, rejected = await self._export(request, answer)
         except _Failure as failure:
-            return self._failure(answer, failure)
+            response, accepted, rejected = self._failure(answer, failure), 0, 0
+        self.metrics.observe(
+            response.status_code, accepted, rejected, time.perf_counter() - started
+        )
+        return response
+
+    async def _export(self, request: Request, answer: str) -> tuple[Response, int, int]:
+        """The answer to a trace export, with the spans accepted and rejected.
+
+        Raises:
+            _Failure: the request is answered with an error status.
+        """
+        project = self._project(request)
+        media = _media_type(request.headers.get("content-type"))
+        body = await self._body(request, media)
+        try:
+            export = decode_request(body, media)
+        except UndecodableRequest as exc:
+            raise _Failure(400, _INVALID_ARGUMENT, str(exc)) from None
+        conversion = convert_request(
+            export,
+            project=project,
+            default_environment=self.config.default_environment,
+            max_event_bytes=self.config.max_event_bytes,
+        )
+        if not conversion.records:
+            return Response(encode_response(answer), media_type=answer), 0, 0
+        try:
+            refused = await self.sink.produce(conversion.records)
+        except SinkBusy as exc:
+            raise _Failure(429, _RESOURCE_EXHAUSTED, str(exc)) from None
+        except SinkError as exc:
+            raise _Failure(503, _UNAVAILABLE, str(exc)) from None
         rejected = conversion.rejected
         messages = list(conversion.messages)
         # A record Kafka refused for good: an event is a lost span, a dead letter is
@@ -180,18 +198,32 @@ class _Receiver:
             messages.append(lost[0])
         message = "; ".join(messages)
         if rejected:
-            logger.info("tracestream otlp: rejected %d of %d spans: %s", rejected,
-                        conversion.accepted + conversion.rejected, message)  # fmt: skip
-        return Response(
+            self._log(logging.INFO, "tracestream otlp: rejected %d of %d spans: %s", rejected,
+                      conversion.accepted + conversion.rejected, message)  # fmt: skip
+        response = Response(
             encode_response(answer, rejected, message if rejected else ""), media_type=answer
         )
+        return response, conversion.accepted - len(lost), rejected
+
+    def _log(self, level: int, message: str, *args: object) -> None:
+        """Log at most one line per ``_LOG_INTERVAL_S`` per message: a down Kafka under
+        load would otherwise write a line per request."""
+        now = time.monotonic()
+        if now - self._last_log.get(message, -_LOG_INTERVAL_S) >= _LOG_INTERVAL_S:
+            self._last_log[message] = now
+            logger.log(level, message, *args)
 
     def _failure(self, answer: str, failure: _Failure) -> Response:
         headers = {}
         if failure.status in (429, 503):
             headers["Retry-After"] = str(self.config.retry_after_s)
         if failure.status >= 500 or failure.status == 429:
-            logger.warning("tracestream otlp: answering %d: %s", failure.status, failure.message)
+            self._log(
+                logging.WARNING,
+                "tracestream otlp: answering %d: %s",
+                failure.status,
+                failure.message,
+            )
         return Response(
             encode_status(answer, failure.code, failure.message),
             status_code=failure.status,
@@ -205,16 +237,37 @@ class _Receiver:
         return self._failure(_answer_type(request), failure)
 
 
-def create_app(config: ReceiverConfig, sink: RecordSink, **starlette: object) -> Starlette:
+def create_app(
+    config: ReceiverConfig,
+    sink: RecordSink,
+    *,
+    metrics: ReceiverMetrics | None = None,
+    lifespan: Any = None,
+) -> Starlette:
     """The ASGI app of the receiver, producing through ``sink``.
 
-    Extra keyword arguments go to :class:`starlette.applications.Starlette`
-    (``lifespan`` starts and stops a :class:`KafkaSink` in ``serve``).
+    Args:
+        metrics: where requests and spans are counted (served on ``GET /metrics``);
+            a fresh registry of its own by default.
+        lifespan: Starlette's lifespan context (``build_server`` starts and stops
+            its :class:`KafkaSink` with it).
     """
-    receiver = _Receiver(config, sink)
+    if metrics is None:
+        from prometheus_client import CollectorRegistry
+
+        metrics = ReceiverMetrics(CollectorRegistry())
+    receiver = _Receiver(config, sink, metrics)
+    registry = metrics.registry
+
+    async def scrape(_: Request) -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
     routes = [
         Route("/v1/traces", receiver.traces, methods=["POST"]),
         Route("/v1/metrics", receiver.unsupported_signal, methods=["POST"]),
         Route("/v1/logs", receiver.unsupported_signal, methods=["POST"]),
+        Route("/metrics", scrape, methods=["GET"]),
     ]
-    return Starlette(routes=routes, **starlette)  # type: ignore[arg-type]
+    return Starlette(routes=routes, lifespan=lifespan)

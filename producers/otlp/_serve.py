@@ -11,6 +11,7 @@ from typing import Any
 from tracestream.schemas import Topics, TracestreamError
 
 from ._app import ReceiverConfig, create_app
+from ._metrics import ReceiverMetrics
 from ._sink import KafkaSink
 
 __all__ = ["InsecureBinding", "build_server", "check_binding", "is_loopback"]
@@ -60,11 +61,13 @@ def build_server(
     topics: Topics,
     produce_timeout_s: float = 8.0,
     log_level: str = "warning",
+    metrics: ReceiverMetrics | None = None,
 ) -> Any:
     """A ``uvicorn.Server`` serving the receiver, its KafkaSink started and stopped with it.
 
     Run it with ``await server.serve()`` (or ``server.run()``); ``server.should_exit = True``
-    stops it. Raises :class:`InsecureBinding` before anything listens.
+    stops it. ``GET /metrics`` serves ``metrics`` (a fresh registry by default).
+    Raises :class:`InsecureBinding` before anything listens.
     """
     import uvicorn
 
@@ -84,7 +87,7 @@ def build_server(
         finally:
             await sink.stop()
 
-    app = create_app(config, sink, lifespan=lifespan)
+    app = create_app(config, sink, metrics=metrics, lifespan=lifespan)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

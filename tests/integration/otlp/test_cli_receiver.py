@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -38,6 +39,12 @@ def _wait_listening(port: int, child: subprocess.Popen[bytes], timeout_s: float)
                 return
         time.sleep(0.1)
     raise AssertionError("tracestream otlp did not listen in time")
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        body: bytes = answer.read()
+        return body.decode()
 
 
 def _start(command: list[str], env: dict[str, str], workdir: Path) -> subprocess.Popen[bytes]:
@@ -71,6 +78,9 @@ async def test_keys_decide_the_project_and_a_wrong_key_is_401(
         assert result == SpanExportResult.SUCCESS
         records = await consume(kafka_bootstrap, kafka_topics.events, 3, timeout_s=30)
         assert {orjson.loads(r.value)["project"] for r in records} == {"alpha"}
+        text = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/metrics")
+        assert 'tracestream_otlp_requests_total{status="401"} 1.0' in text
+        assert 'tracestream_otlp_spans_total{outcome="accepted"} 3.0' in text
     finally:
         child.send_signal(signal.SIGTERM)
         await asyncio.to_thread(child.wait, 30)

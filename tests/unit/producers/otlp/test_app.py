@@ -206,3 +206,26 @@ async def test_retry_of_the_same_batch_produces_identical_records() -> None:
         assert (await call(app, "/v1/traces", GOOD.SerializeToString(), PB)).status == 200
     first, second = sink.records[:2], sink.records[2:]
     assert first == second
+
+
+async def test_metrics_count_requests_by_status_and_spans_by_outcome() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from tracestream.producers.otlp import ReceiverMetrics
+
+    metrics = ReceiverMetrics(CollectorRegistry())
+    config = ReceiverConfig(ingest_keys={hash_key("k"): "p"})
+    app = create_app(config, InMemorySink(), metrics=metrics)
+    auth = {**PB, "authorization": "Bearer k"}
+    mixed = _request(bytes.fromhex("10f067aa0ba902b7"), b"\0" * 8)
+    await call(app, "/v1/traces", mixed.SerializeToString(), auth)
+    await call(app, "/v1/traces", b"", {**PB, "authorization": "Bearer nope"})
+    await call(app, "/v1/traces", b"\xff", auth)
+    text = (await call(app, "/metrics", method="GET")).body.decode()
+    assert 'tracestream_otlp_requests_total{status="200"} 1.0' in text
+    assert 'tracestream_otlp_requests_total{status="401"} 1.0' in text
+    assert 'tracestream_otlp_requests_total{status="400"} 1.0' in text
+    assert 'tracestream_otlp_requests_total{status="503"} 0.0' in text
+    assert 'tracestream_otlp_spans_total{outcome="accepted"} 1.0' in text
+    assert 'tracestream_otlp_spans_total{outcome="rejected"} 1.0' in text
+    assert "tracestream_otlp_request_duration_seconds_count 3.0" in text
