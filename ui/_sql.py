@@ -211,12 +211,13 @@ LIMIT 1
 """
 
 # Answers: the sessions active in the range, newest first, with their turn
-# count, cost, latency and errors (the Sessions page).
+# count, cost, latency and errors (the Sessions page). Per project: session
+# ids are a tenant's own.
 SESSIONS = """
 SELECT
     session_id,
+    project,
     arraySort(groupUniqArray(10)(user_id)) AS users,
-    any(project) AS project,
     count() AS traces,
     min(start_time) AS first_start,
     max(start_time) AS last_start,
@@ -227,8 +228,8 @@ FROM traces FINAL
 WHERE start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)}
     AND session_id != ''
     {conditions}
-GROUP BY session_id
-ORDER BY last_start DESC, session_id
+GROUP BY project, session_id
+ORDER BY last_start DESC, project, session_id
 LIMIT {limit:UInt32} OFFSET {offset:UInt32}
 """
 
