@@ -25,6 +25,7 @@ uses the request's content type; failures carry a ``google.rpc.Status``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -47,7 +48,7 @@ from ._codec import (
     encode_response,
     encode_status,
 )
-from ._convert import convert_request
+from ._convert import Conversion, convert_request
 from ._keys import hash_key
 from ._metrics import ReceiverMetrics
 from ._sink import RecordSink, SinkBusy, SinkError
@@ -63,6 +64,8 @@ _UNAVAILABLE: Final = 14
 _UNAUTHENTICATED: Final = 16
 _UNIMPLEMENTED: Final = 12
 _LOG_INTERVAL_S: Final = 10.0
+#: Bodies from this size on are decoded and converted in a worker thread.
+_THREAD_BODY_BYTES: Final = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,15 +174,14 @@ class _Receiver:
         media = _media_type(request.headers.get("content-type"))
         body = await self._body(request, media)
         try:
-            export = decode_request(body, media)
+            if len(body) < _THREAD_BODY_BYTES:
+                conversion = self._convert(body, media, project)
+            else:
+                # Seconds of CPU for a large body: off the event loop, so it keeps
+                # taking Kafka's acks and other requests meanwhile.
+                conversion = await asyncio.to_thread(self._convert, body, media, project)
         except UndecodableRequest as exc:
             raise _Failure(400, _INVALID_ARGUMENT, str(exc)) from None
-        conversion = convert_request(
-            export,
-            project=project,
-            default_environment=self.config.default_environment,
-            max_event_bytes=self.config.max_event_bytes,
-        )
         if not conversion.records:
             return Response(encode_response(answer), media_type=answer), 0, 0
         try:
@@ -204,6 +206,15 @@ class _Receiver:
             encode_response(answer, rejected, message if rejected else ""), media_type=answer
         )
         return response, conversion.accepted - len(lost), rejected
+
+    def _convert(self, body: bytes, media: str, project: str) -> Conversion:
+        """Decode and convert a body. Pure CPU; raises :class:`UndecodableRequest`."""
+        return convert_request(
+            decode_request(body, media),
+            project=project,
+            default_environment=self.config.default_environment,
+            max_event_bytes=self.config.max_event_bytes,
+        )
 
     def _log(self, level: int, message: str, *args: object) -> None:
         """Log at most one line per ``_LOG_INTERVAL_S`` per message: a down Kafka under

@@ -229,3 +229,17 @@ async def test_metrics_count_requests_by_status_and_spans_by_outcome() -> None:
     assert 'tracestream_otlp_spans_total{outcome="accepted"} 1.0' in text
     assert 'tracestream_otlp_spans_total{outcome="rejected"} 1.0' in text
     assert "tracestream_otlp_request_duration_seconds_count 3.0" in text
+
+
+async def test_a_large_body_is_converted_off_the_event_loop_with_the_same_result() -> None:
+    big = ExportTraceServiceRequest()
+    spans = big.resource_spans.add().scope_spans.add().spans
+    for i in range(1, 600):
+        span = spans.add(trace_id=TRACE, span_id=i.to_bytes(8, "big"), name="op",
+                         start_time_unix_nano=1, end_time_unix_nano=2)  # fmt: skip
+        span.attributes.add(key="payload").value.string_value = "x" * 2000
+    body = big.SerializeToString()
+    assert len(body) > 1024 * 1024
+    sink = InMemorySink()
+    answer = await call(create_app(ReceiverConfig(), sink), "/v1/traces", body, PB)
+    assert answer.status == 200 and len(sink.records) == 599
