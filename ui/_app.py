@@ -224,7 +224,7 @@ def create_app(
         given = form.get("key", [None])[0]
         if access_key is None or not key_matches(given, access_key):
             return HTMLResponse(
-                _LOGIN_PAGE.format(error="<p class='error'>Wrong key.</p>"), status_code=401
+                _LOGIN_PAGE.format(error="<p class='login-error'>Wrong key.</p>"), status_code=401
             )
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(COOKIE, access_key, httponly=True, samesite="strict")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from tests.integration.ui.conftest import RANGE, call, serve
+from tests.integration.ui._client import RANGE, call, serve
 from tracestream.schemas import EVENT_ADAPTER, ScoreEvent, Topics
 from tracestream.sinks import (
     TABLE_MAPPINGS,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.ui.conftest import RANGE, call
+from tests.integration.ui._client import RANGE, call
 
 pytestmark = pytest.mark.integration
 

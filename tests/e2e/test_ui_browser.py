@@ -1,0 +1,221 @@
+"""The explorer's pages in a real headless Chromium (Debian's package, driven by Playwright).
+
+A person's path: open the list, filter it, search, open a trace, collapse and
+expand its tree, open spans, add a score (it arrives on Kafka as a score
+event), open a 2,000-span trace and scroll to its end, then the overview,
+anomalies and sessions pages; no console error anywhere. Screenshots of
+every page go to ``screenshots/ui/`` (git-ignored) to be looked at.
+
+Playwright's own browser download is never used: ``executable_path`` points
+at ``/usr/bin/chromium`` (scripts/bootstrap.sh installs it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.integration.ui._client import serve
+from tests.integration.ui._ui_data import insert_ui_data, sid
+from tracestream.schemas import EVENT_ADAPTER, ScoreEvent, Topics
+from tracestream.sinks import ChdbStorage, apply_migrations
+from tracestream.ui import KafkaScoreSender
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+SHOTS = Path(__file__).parents[2] / "screenshots" / "ui"
+RANGE = "from=2026-11-01T10:00:00Z&to=2026-11-01T12:00:00Z"
+B5, B6, A2 = f"{0xB5:032x}", f"{0xB6:032x}", f"{0xA2:032x}"
+BIG_SPANS = 2000
+
+
+@pytest.fixture
+def worker_engine() -> str:
+    """This module starts no worker: one run, not one per engine (tests/e2e/conftest.py)."""
+    return "none"
+
+
+@pytest.fixture
+def explorer(
+    tmp_path: Path, kafka_bootstrap: str, kafka_topics: Topics
+) -> Iterator[tuple[str, Topics]]:
+    storage = ChdbStorage(tmp_path / "chdb", "tracestream")
+    storage.open()
+    try:
+        apply_migrations(storage)
+        insert_ui_data(storage, big_spans=BIG_SPANS)
+        sender = KafkaScoreSender(bootstrap_servers=kafka_bootstrap, topic=kafka_topics.events)
+        with serve(storage, scores=sender) as server:
+            yield server.url, kafka_topics
+    finally:
+        storage.close()
+
+
+@pytest.fixture
+def page() -> Iterator[tuple[Page, list[str]]]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/bootstrap.sh (apt-get install chromium)")
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            tab = browser.new_page(viewport={"width": 1500, "height": 900})
+            tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            tab.on("pageerror", lambda e: errors.append(str(e)))
+            yield tab, errors
+        finally:
+            browser.close()
+
+
+def shot(tab: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def rows(tab: Page) -> list[str]:
+    return tab.locator("#traces-table tbody tr[data-trace-id]").evaluate_all(
+        "rows => rows.map(r => r.dataset.traceId)"
+    )
+
+
+def consume_one(bootstrap: str, topic: str) -> bytes:
+    async def run() -> list[bytes]:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
+                                    auto_offset_reset="earliest", group_id=None)  # fmt: skip
+        await consumer.start()
+        try:
+            batches = await consumer.getmany(timeout_ms=10_000)
+        finally:
+            await consumer.stop()
+        return [r.value for batch in batches.values() for r in batch]
+
+    # Playwright's sync API keeps an event loop in this thread: use another one.
+    with ThreadPoolExecutor(1) as pool:
+        values = pool.submit(asyncio.run, run()).result()
+    assert len(values) == 1, values
+    return values[0]
+
+
+def test_a_person_explores_traces_and_scores_a_span(
+    explorer: tuple[str, Topics], page: tuple[Page, list[str]], kafka_bootstrap: str
+) -> None:
+    url, topics = explorer
+    tab, errors = page
+
+    # The list, then a filter, then a search.
+    tab.goto(f"{url}/#/traces?{RANGE}&live=0")
+    expect(tab.locator("#traces-table tbody tr[data-trace-id]")).to_have_count(6)
+    shot(tab, "01-traces")
+    tab.select_option("select[name=status]", "error")
+    tab.click("#trace-filters button[type=submit]")
+    expect(tab.locator("#traces-table tbody tr[data-trace-id]")).to_have_count(2)
+    assert rows(tab) == [B5, A2]
+    shot(tab, "02-traces-errors")
+    tab.fill("input[name=q]", "Monday")
+    tab.click("#trace-filters button[type=submit]")
+    expect(tab.locator("#traces-table tbody tr[data-trace-id]")).to_have_count(1)
+    assert rows(tab) == [B5]
+    shot(tab, "03-traces-search")
+
+    # Open the trace: six spans, the failed tool marked.
+    tab.click(f"tr[data-trace-id='{B5}'] td.num >> nth=0")
+    tree_rows = tab.locator(".tree-row")
+    expect(tree_rows).to_have_count(6)
+    assert tab.url.endswith(f"#/trace/{B5}")
+    expect(tab.locator(f".tree-row.error[data-span-id='{sid(0xB5, 4)}']")).to_have_count(1)
+    shot(tab, "04-trace")
+
+    # Collapse the root, expand it again.
+    root_toggle = tab.locator(f".tree-row[data-span-id='{sid(0xB5, 1)}'] .toggle")
+    root_toggle.click()
+    expect(tree_rows).to_have_count(1)
+    root_toggle.click()
+    expect(tree_rows).to_have_count(6)
+
+    # The failed tool: its error and stack; the planning generation as a conversation.
+    tab.click(f".tree-row[data-span-id='{sid(0xB5, 4)}']")
+    panel = tab.locator("#span-panel")
+    expect(panel).to_contain_text("orders-db refused the connection")
+    expect(panel.locator("pre.stack")).to_contain_text("ConnectionError")
+    shot(tab, "05-span-failed-tool")
+    tab.click(f".tree-row[data-span-id='{sid(0xB5, 3)}']")
+    expect(panel.locator(".msg.role-user")).to_contain_text("Reach me at [EMAIL].")
+    expect(panel.locator(".tool-call")).to_contain_text("lookup_order")
+    expect(panel).to_contain_text("input[1].content")
+    expect(panel).to_contain_text("$0.00203")
+    shot(tab, "06-span-generation")
+
+    # A thumbs-up on that span goes to Kafka as a score event.
+    panel.locator("form.score-form button[name=up]").click()
+    expect(panel.locator(".score-status.ok")).to_contain_text("sent")
+    event = EVENT_ADAPTER.validate_json(consume_one(kafka_bootstrap, topics.events))
+    assert isinstance(event, ScoreEvent)
+    assert (event.trace_id, event.span_id, event.name, event.value, event.project) == (
+        B5, sid(0xB5, 3), "thumbs", True, "shop",
+    )  # fmt: skip
+    shot(tab, "07-span-scored")
+    assert errors == []
+
+
+def test_a_big_trace_draws_only_the_rows_in_view(
+    explorer: tuple[str, Topics], page: tuple[Page, list[str]]
+) -> None:
+    url, _ = explorer
+    tab, errors = page
+    tab.goto(f"{url}/#/trace/{B6}")
+    tree_rows = tab.locator(".tree-row")
+    # Past 300 spans a trace opens with its first level only: the root and 19 agents.
+    expect(tree_rows).to_have_count(20)
+    expect(tab.locator(".tree-toolbar")).to_contain_text("2,000 spans")
+    tab.click("#expand-all")
+    expect(tab.locator(f".tree-row[data-span-id='{sid(0xB6, 3)}']")).to_have_count(1)
+    drawn = tree_rows.count()
+    assert 20 < drawn < 100, drawn  # a screenful and the overscan, not 2,000
+    tab.locator("#tree-viewport").evaluate("v => { v.scrollTop = v.scrollHeight; }")
+    last = tab.locator(f".tree-row[data-span-id='{sid(0xB6, BIG_SPANS)}']")
+    expect(last).to_be_visible()
+    assert tree_rows.count() < 100
+    shot(tab, "08-big-trace-end")
+    last.click()
+    expect(tab.locator("#span-panel h2")).to_have_text("agent-18")
+    assert errors == []
+
+
+def test_overview_anomalies_and_sessions_pages(
+    explorer: tuple[str, Topics], page: tuple[Page, list[str]]
+) -> None:
+    url, _ = explorer
+    tab, errors = page
+    tab.goto(f"{url}/#/overview?{RANGE}")
+    expect(tab.locator("svg.chart")).to_have_count(4)
+    expect(tab.locator(".hbar")).to_have_count(7)  # 3 models + 4 services
+    expect(tab.locator("rect.anomaly-mark")).to_have_count(4 * 2)
+    shot(tab, "09-overview")
+    # A bar links to the traces of its bucket.
+    tab.locator("svg.chart >> nth=0").locator("a >> nth=0").click()
+    expect(tab.locator("#traces-table tbody tr[data-trace-id]")).to_have_count(2)
+    tab.goto(f"{url}/#/anomalies?{RANGE}")
+    expect(tab.locator("#anomalies-table tbody tr")).to_have_count(2)
+    shot(tab, "10-anomalies")
+    tab.locator("#anomalies-table a >> nth=0").click()
+    expect(tab.locator("#traces-table tbody tr[data-trace-id]")).to_have_count(1)
+    assert rows(tab) == [A2]
+    tab.goto(f"{url}/#/sessions?{RANGE}")
+    expect(tab.locator("#sessions-table tbody tr")).to_have_count(5)
+    shot(tab, "11-sessions")
+    tab.goto(f"{url}/#/session/u-1?by=user&{RANGE}")
+    expect(tab.locator("article.turn")).to_have_count(4)
+    shot(tab, "12-user-thread")
+    assert errors == []
