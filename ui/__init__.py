@@ -19,6 +19,7 @@ from ._params import BadRequest, TraceQuery, parse_trace_query
 from ._read import Reader
 from ._security import UiConfigError, check_bind, is_loopback
 from ._server import UiServer, serve
+from ._terminal import render_span, render_trace
 from ._tree import TreeLayout, layout_tree
 
 __all__ = [
@@ -41,5 +42,7 @@ __all__ = [
     "openapi_document",
     "parse_score_request",
     "parse_trace_query",
+    "render_span",
+    "render_trace",
     "serve",
 ]

@@ -33,6 +33,7 @@ _COMMANDS: dict[str, str] = {
     "replay": "tracestream.cli._replay:replay",
     "worker": "tracestream.cli._worker:worker",
     "ui": "tracestream.cli._ui:ui",
+    "show": "tracestream.cli._show:show",
 }
 
 
