@@ -1,8 +1,8 @@
-"""PII redaction: the policy, the redactor, and how it walks events.
+"""PII redaction: the redactor, and how it walks strings, JSON values and events.
 
 Pure and synchronous: no Kafka, no Faust, no I/O. One :class:`Redactor` is
-built per worker from a :class:`RedactionPolicy` (the edge builds the policy
-from settings, see ``tracestream._redaction_settings``) and is safe to share
+built per worker from a :class:`RedactionPolicy` (``_redaction_policy.py``; the
+edge builds it from settings, see ``tracestream._redaction_settings``) and is safe to share
 between threads. Nothing it returns or raises contains a redacted value.
 
 Modes, per detector:
@@ -12,6 +12,15 @@ Modes, per detector:
   of the normalised value, so equal values stay joinable but unreadable;
 - ``drop``: the whole string that contained the value is removed (JSON
   ``null``; ``""`` where the contract needs a string, and from ``redact_text``).
+
+Events are covered field by field (see :meth:`Redactor.redact_event` and
+``docs/redaction.md``): every string a producer sets goes through the policy
+except the tenant and deployment names (``project``, ``service``,
+``environment``), ids and enums. User and session ids take their own mode
+(``id_mode``, by default the keyed hash when a key is set), so they stay
+joinable. A name the contract requires is never emptied: ``drop`` there leaves
+the detector's placeholder; and every redacted string is cut to its field's
+length limit in the contract, so names stay valid keys for storage and metrics.
 """
 
 from __future__ import annotations
@@ -21,108 +30,57 @@ import hashlib
 import hmac
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, TypeVar, cast
+from typing import Literal, TypeVar, cast, overload
 
-from pydantic import BaseModel, JsonValue
+from pydantic import JsonValue
 
 from tracestream.schemas import (
     Decision,
+    ErrorInfo,
+    ModelInfo,
     Redaction,
     ScoreEvent,
     SpanEndEvent,
     SpanEvent,
     SpanStartEvent,
+    ToolCall,
+    TraceInfo,
 )
 
 from ._detector import Detector, Finding
 from ._detectors import (
-    BUILTIN_DETECTORS,
     LiteralDetector,
     RegexDetector,
     builtin_detectors,
     builtin_triage,
+    shortest_match,
 )
+from ._redaction_fields import (
+    LIMITS,
+    SCORE,
+    SHAPES,
+    TRACE_FIELDS,
+    Closing,
+    Opening,
+    Shape,
+    SpanLike,
+    redaction_records,
+    replaced,
+    shape_of,
+)
+from ._redaction_policy import IdMode, Mode, RedactionConfigError, RedactionPolicy
 
-__all__ = ["Mode", "RedactionConfigError", "RedactionPolicy", "Redactor"]
+__all__ = ["IdMode", "Mode", "RedactionConfigError", "RedactionPolicy", "Redactor"]
 
-Mode = Literal["mask", "hash", "drop"]
-_MODES: frozenset[str] = frozenset(("mask", "hash", "drop"))
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DIGITY = frozenset(("credit_card", "us_ssn", "phone", "iban"))
-_PATH_MAX = 256
 # Each memo holds at most this many characters (a few MB; up to 4 bytes each), in
 # strings of at most _MEMO_MAX_LEN; a full memo is emptied and refills.
 _MEMO_CHARS = 1 << 21
 _MEMO_MAX_LEN = 8192
+# Trace infos found clean, each at most 5 labels and 64 tags (a few MB at most).
+_CLEAN_TRACES_MAX = 4096
 _blake2b = hashlib.blake2b
-AnyEvent = TypeVar("AnyEvent", SpanStartEvent, SpanEndEvent, SpanEvent, ScoreEvent)
-M = TypeVar("M", bound=BaseModel)
-
-
-class RedactionConfigError(ValueError):
-    """The redaction policy is unusable (unknown detector or mode, bad regex, hash without key)."""
-
-
-@dataclass(frozen=True, slots=True)
-class RedactionPolicy:
-    """What to detect and what to do with it. Validated on construction.
-
-    Attributes:
-        modes: mode per detector name; detectors not listed use ``default_mode``.
-        default_mode: ``mask``, ``hash`` or ``drop``.
-        hmac_key: key of ``hash`` mode; required (non-empty) when any detector hashes.
-        detectors: enabled built-in detectors (default: all, see ``BUILTIN_DETECTORS``).
-        extra_patterns: name -> regex; each becomes a detector of that name.
-        deny_list: literals redacted as detector ``deny_list`` (whole word, any case).
-        attribute_keys: span attribute keys to redact (``fnmatch`` globs; ``*`` = all).
-        phone_regions: regions whose national phone formats are recognised.
-
-    Raises:
-        RedactionConfigError: on construction, naming the bad part and the fix.
-    """
-
-    modes: Mapping[str, Mode] = field(default_factory=dict)
-    default_mode: Mode = "mask"
-    hmac_key: bytes = b""
-    detectors: tuple[str, ...] = BUILTIN_DETECTORS
-    extra_patterns: Mapping[str, str] = field(default_factory=dict)
-    deny_list: tuple[str, ...] = ()
-    attribute_keys: tuple[str, ...] = ("*",)
-    phone_regions: tuple[str, ...] = ("US", "GB")
-
-    def __post_init__(self) -> None:
-        unknown = set(self.detectors) - set(BUILTIN_DETECTORS)
-        if unknown:
-            raise RedactionConfigError(
-                f"unknown detectors {sorted(unknown)}; known: {', '.join(BUILTIN_DETECTORS)}"
-            )
-        for name, pattern in self.extra_patterns.items():
-            if not _NAME.match(name) or name in BUILTIN_DETECTORS or name == "deny_list":
-                raise RedactionConfigError(
-                    f"extra pattern name {name!r} must match {_NAME.pattern} and not be a "
-                    "built-in detector name"
-                )
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise RedactionConfigError(
-                    f"extra pattern {name!r} is not a regex: {exc}"
-                ) from None
-        for name, mode in {**self.modes, "*": self.default_mode}.items():
-            if mode not in _MODES:
-                raise RedactionConfigError(f"mode {mode!r} for {name!r}: use mask, hash or drop")
-        if not self.hmac_key and "hash" in (self.default_mode, *self.modes.values()):
-            raise RedactionConfigError(
-                "hash mode needs an HMAC key and none is set. Fix: set "
-                "TRACESTREAM_REDACT_HMAC_KEY or TRACESTREAM_REDACT_HMAC_KEY_FILE, "
-                "or use mask mode"
-            )
-
-    def mode_for(self, detector: str) -> Mode:
-        """The mode applied to values found by ``detector``."""
-        return self.modes.get(detector, self.default_mode)
+AnyEvent = TypeVar("AnyEvent", bound=SpanStartEvent | SpanEndEvent | SpanEvent | ScoreEvent)
 
 
 class Redactor:
@@ -147,6 +105,9 @@ class Redactor:
         self._detectors = tuple(detectors)
         self._priority = {d.name: i for i, d in enumerate(detectors)}
         self._modes = {d.name: policy.mode_for(d.name) for d in detectors}
+        self._id_modes = dict.fromkeys(self._modes, policy.effective_id_mode)
+        # Strings shorter than every detector's shortest match are clean without a look.
+        self._short = min((shortest_match(d) for d in detectors), default=1 << 30)
         self._key = policy.hmac_key
         self._all_attributes = "*" in policy.attribute_keys
         # Per string, only the detectors whose necessary condition holds run (see
@@ -158,6 +119,7 @@ class Redactor:
         # the memo never holds a value that was redacted.
         self._clean: set[str] = set()
         self._clean_chars = 0
+        self._clean_traces: dict[int, TraceInfo] = {}
         # Strings redacted before, keyed by a keyed digest so the memo holds no value
         # that was found: a user message with a card number comes back in the input of
         # every later generation of the conversation.
@@ -211,10 +173,13 @@ class Redactor:
         new = self._replace(text, findings) if findings else text
         return ("" if new is None else new), findings
 
-    def _replace(self, text: str, findings: list[Finding]) -> str | None:
+    def _replace(
+        self, text: str, findings: list[Finding], modes: dict[str, Mode] | None = None
+    ) -> str | None:
         parts: list[str] = []
         pos = 0
-        modes = self._modes
+        if modes is None:
+            modes = self._modes
         for f in findings:
             mode = modes[f.detector]
             if mode == "drop":
@@ -247,7 +212,7 @@ class Redactor:
         """
         counts: dict[tuple[str, str], int] = {}
         new = self._walk(value, field, counts)
-        return new, _redactions(counts)
+        return new, redaction_records(counts)
 
     # The walk builds a field path only where something is found or a container is
     # entered, and copies a dict or list only once one of its items changed: most
@@ -262,7 +227,7 @@ class Redactor:
         return value
 
     def _text(self, text: str, path: str, counts: dict[tuple[str, str], int]) -> str | None:
-        if len(text) < 6 or text in self._clean:  # nothing we detect is shorter than 6
+        if len(text) < self._short or text in self._clean:
             return text
         redacted = self._redacted(text)
         if redacted is None:
@@ -270,14 +235,17 @@ class Redactor:
         _count(redacted[1], path, counts)
         return redacted[0]
 
-    def _redacted(self, text: str) -> tuple[str | None, list[Finding]] | None:
+    def _redacted(self, text: str, ids: bool = False) -> tuple[str | None, list[Finding]] | None:
         """The walk's ``_replace(text, scan(text))`` and the findings; None where nothing
-        is found. Remembers clean strings, and redacted ones by a keyed digest."""
+        is found. Remembers clean strings, and redacted ones by a keyed digest.
+
+        ``ids``: replace in the id mode (user and session ids); remembered apart.
+        """
         # hash() is cached on the string (the clean-set lookup computed it): a digest
         # is made only for strings that may be in the memo, or are about to be.
         maybe_known = hash(text) in self._redacted_hashes
         if maybe_known:
-            known = self._redacted_memo.get(self._digest_of(text))
+            known = self._redacted_memo.get(self._digest_of(text, ids))
             if known is not None:
                 return known
         detectors = self._triage(text)
@@ -288,7 +256,7 @@ class Redactor:
         if not findings:
             self._remember_clean(text)
             return None
-        redacted = (self._replace(text, findings), findings)
+        redacted = (self._replace(text, findings, self._id_modes if ids else None), findings)
         size = len(text)
         if size <= _MEMO_MAX_LEN:
             memo, hashes = self._redacted_memo, self._redacted_hashes
@@ -297,13 +265,15 @@ class Redactor:
                 memo.clear()
                 hashes.clear()
                 self._redacted_chars = size
-            memo[self._digest_of(text)] = redacted
+            memo[self._digest_of(text, ids)] = redacted
             hashes.add(hash(text))
         return redacted
 
-    def _digest_of(self, text: str) -> bytes:
+    def _digest_of(self, text: str, ids: bool = False) -> bytes:
         data = text.encode("utf-8", "surrogatepass")
-        return _blake2b(data, key=self._memo_key, digest_size=16).digest()
+        # An id and the same text elsewhere are replaced in different modes.
+        person = b"id" if ids else b""
+        return _blake2b(data, key=self._memo_key, digest_size=16, person=person).digest()
 
     def _remember_clean(self, text: str) -> None:
         size = len(text)
@@ -321,10 +291,11 @@ class Redactor:
     ) -> dict[str, JsonValue]:
         out: dict[str, JsonValue] | None = None
         clean = self._clean
+        short = self._short
         new: JsonValue
         for k, v in value.items():
             if isinstance(v, str):
-                if len(v) < 6 or v in clean:
+                if len(v) < short or v in clean:
                     continue
                 redacted = self._redacted(v)
                 if redacted is None:
@@ -349,10 +320,11 @@ class Redactor:
     ) -> list[JsonValue]:
         out: list[JsonValue] | None = None
         clean = self._clean
+        short = self._short
         new: JsonValue
         for i, v in enumerate(value):
             if isinstance(v, str):
-                if len(v) < 6 or v in clean:
+                if len(v) < short or v in clean:
                     continue
                 redacted = self._redacted(v)
                 if redacted is None:
@@ -381,34 +353,164 @@ class Redactor:
         return selected
 
     def redact_event(self, event: AnyEvent) -> tuple[AnyEvent, tuple[Redaction, ...]]:
-        """A copy of ``event`` with its free-text fields redacted, and what was redacted.
+        """A copy of ``event`` with every text field redacted, and what was redacted.
 
-        Covers ``input``, ``output``, ``error.message``/``error.stack``, the
-        selected ``attributes``, ``tool.arguments``/``tool.result``,
-        ``decisions[i].choice``/``reason``, ``outcome.detail`` and a score's
-        ``comment``. Span end/whole events also get the redactions appended to
-        their ``redactions`` field; start and score events have no such field,
-        so callers carry the returned tuple (e.g. into the assembled span).
+        Covers the trace's ``name``, ``user_id``, ``session_id`` (in the id
+        mode), ``tags`` and ``release``; a span's ``name``, ``input``,
+        ``output``, ``model`` (name, provider, parameter values), ``tool``
+        (name, call id, arguments, result), ``error`` (type, message, stack),
+        ``outcome`` (label, detail), ``decisions`` (name, choice, reason), the
+        selected ``attributes`` values and any ``redactions`` a producer set;
+        a score's ``name``, categorical ``value`` and ``comment``. Not the
+        envelope's ``project``, ``service`` and ``environment`` (deployment
+        names the operator configures), ids, enums, numbers, or dict keys.
+
+        A dropped string becomes ``None`` where the field is optional, leaves
+        the tuple (tags), or becomes the finding's placeholder where the
+        contract requires a non-empty string (names, labels, types). A
+        replacement longer than its field allows is cut to the limit.
+
+        Span end/whole events also get the redactions appended to their
+        ``redactions`` field; start and score events have no such field, so
+        callers carry the returned tuple (e.g. into the assembled span).
         """
         counts: dict[tuple[str, str], int] = {}
         update: dict[str, object] = {}
-        shape = _SHAPES.get(type(event)) or _shape(type(event))
-        if shape is _SCORE:
-            if isinstance(event, ScoreEvent) and event.comment:
-                update["comment"] = self._text(event.comment, "comment", counts)
+        shape = SHAPES.get(type(event)) or shape_of(type(event))
+        trace = event.trace
+        if trace is not None:
+            new_trace = self._trace_info(trace, counts)
+            if new_trace is not trace:
+                update["trace"] = new_trace
+        if shape is SCORE:
+            if isinstance(event, ScoreEvent):  # always; narrows the type
+                self._redact_score(event, update, counts)
         else:
-            self._redact_span(cast(_Span, event), shape, update, counts)
+            self._redact_span(cast(SpanLike, event), shape, update, counts)
         if not counts:
             return event, ()
-        found: list[Redaction] = _redactions(counts)
+        found: list[Redaction] = redaction_records(counts)
         if shape.closing:  # only end and whole span events have the field
-            update["redactions"] = (*cast(_Closing, event).redactions, *found)
-        return _replaced(event, update), tuple(found)
+            earlier: object = update.get("redactions", cast(Closing, event).redactions)
+            update["redactions"] = (*cast(tuple[Redaction, ...], earlier), *found)
+        return replaced(event, update), tuple(found)
+
+    @overload
+    def _label(
+        self,
+        text: str,
+        path: str,
+        counts: dict[tuple[str, str], int],
+        limit: int,
+        *,
+        required: Literal[True],
+        ids: bool = False,
+    ) -> str: ...
+
+    @overload
+    def _label(
+        self,
+        text: str,
+        path: str,
+        counts: dict[tuple[str, str], int],
+        limit: int,
+        *,
+        required: Literal[False] = False,
+        ids: bool = False,
+    ) -> str | None: ...
+
+    def _label(
+        self,
+        text: str,
+        path: str,
+        counts: dict[tuple[str, str], int],
+        limit: int,
+        *,
+        required: bool = False,
+        ids: bool = False,
+    ) -> str | None:
+        """``text`` redacted and cut to ``limit`` characters (the same object when clean).
+
+        A dropped text is ``None``, or the placeholder of the detector that
+        dropped it when ``required`` (the contract needs a non-empty string).
+        """
+        if len(text) < self._short or text in self._clean:
+            return text
+        redacted = self._redacted(text, ids)
+        if redacted is None:
+            return text
+        new, findings = redacted
+        _count(findings, path, counts)
+        if new is None:
+            if not required:
+                return None
+            modes = self._id_modes if ids else self._modes
+            dropped = next(f.detector for f in findings if modes[f.detector] == "drop")
+            new = f"<{dropped.upper()}>"
+        return new if len(new) <= limit else new[:limit]
+
+    def _trace_info(self, info: TraceInfo, counts: dict[tuple[str, str], int]) -> TraceInfo:
+        # Every event of a trace repeats its trace info, most hold nothing to redact, and
+        # the fast parser hands out one shared instance per distinct value: clean ones
+        # are remembered by identity (held, so their ids cannot be reused meanwhile).
+        clean_traces = self._clean_traces
+        if clean_traces.get(id(info)) is info:
+            return info
+        new_info = self._trace_fields(info, counts)
+        if new_info is info:
+            if len(clean_traces) >= _CLEAN_TRACES_MAX:
+                clean_traces.clear()
+            clean_traces[id(info)] = info
+        return new_info
+
+    def _trace_fields(self, info: TraceInfo, counts: dict[tuple[str, str], int]) -> TraceInfo:
+        update: dict[str, object] = {}
+        label = self._label
+        fields = info.__dict__
+        for name, path, limit, ids in TRACE_FIELDS:
+            value = fields[name]
+            if value is not None:
+                new = label(value, path, counts, limit, ids=ids)
+                if new is not value:
+                    update[name] = new
+        tags = info.tags
+        if tags:
+            short, clean = self._short, self._clean
+            kept: list[str] = []
+            changed = False
+            for i, tag in enumerate(tags):
+                if len(tag) < short or tag in clean:
+                    kept.append(tag)
+                    continue
+                new_tag = label(tag, f"trace.tags[{i}]", counts, LIMITS.tag)
+                if new_tag is not None:  # a dropped tag leaves the tuple
+                    kept.append(new_tag)
+                changed = changed or new_tag is not tag
+            if changed:
+                update["tags"] = tuple(kept)
+        return replaced(info, update) if update else info
+
+    def _redact_score(
+        self, event: ScoreEvent, update: dict[str, object], counts: dict[tuple[str, str], int]
+    ) -> None:
+        label = self._label
+        name = label(event.name, "name", counts, LIMITS.score_name, required=True)
+        if name is not event.name:
+            update["name"] = name
+        value = event.value
+        if isinstance(value, str):
+            new_value = label(value, "value", counts, LIMITS.score_value, required=True)
+            if new_value is not value:
+                update["value"] = new_value
+        if event.comment:
+            comment = label(event.comment, "comment", counts, LIMITS.comment)
+            if comment is not event.comment:
+                update["comment"] = comment
 
     def _redact_span(
         self,
-        event: _Span,
-        shape: _Shape,
+        event: SpanLike,
+        shape: Shape,
         update: dict[str, object],
         counts: dict[tuple[str, str], int],
     ) -> None:
@@ -426,52 +528,127 @@ class Redactor:
             if new_attributes is not attributes:
                 update["attributes"] = new_attributes
         if shape.opening:
-            opening = cast(_Opening, event)
-            new = self._walk(opening.input, "input", counts)
-            if new is not opening.input:
-                update["input"] = new
-            tool = opening.tool
-            if tool is not None:
-                arguments = self._walk(tool.arguments, "tool.arguments", counts)
-                result = self._walk(tool.result, "tool.result", counts)
-                if arguments is not tool.arguments or result is not tool.result:
-                    update["tool"] = tool.model_copy(
-                        update={"arguments": arguments, "result": result}
-                    )
-        if not shape.closing:
-            return
-        closing = cast(_Closing, event)
-        output = self._walk(closing.output, "output", counts)
-        if output is not closing.output:
+            self._redact_opening(cast(Opening, event), update, counts)
+        if shape.closing:
+            self._redact_closing(cast(Closing, event), update, counts)
+
+    def _redact_opening(
+        self, event: Opening, update: dict[str, object], counts: dict[tuple[str, str], int]
+    ) -> None:
+        name = event.name
+        if len(name) >= self._short and name not in self._clean:
+            new_name = self._label(name, "name", counts, LIMITS.span_name, required=True)
+            if new_name is not name:
+                update["name"] = new_name
+        new = self._walk(event.input, "input", counts)
+        if new is not event.input:
+            update["input"] = new
+        model = event.model
+        if model is not None:
+            new_model = self._model(model, counts)
+            if new_model is not model:
+                update["model"] = new_model
+        tool = event.tool
+        if tool is not None:
+            new_tool = self._tool(tool, counts)
+            if new_tool is not tool:
+                update["tool"] = new_tool
+
+    def _model(self, model: ModelInfo, counts: dict[tuple[str, str], int]) -> ModelInfo:
+        label, short, clean = self._label, self._short, self._clean
+        name = model.name
+        if len(name) >= short and name not in clean:
+            name = label(name, "model.name", counts, LIMITS.model_name, required=True)
+        provider = new_provider = model.provider
+        if provider is not None and len(provider) >= short and provider not in clean:
+            new_provider = label(provider, "model.provider", counts, LIMITS.provider)
+        parameters = model.parameters
+        new_parameters = (
+            self._dict(parameters, "model.parameters", counts) if parameters else parameters
+        )
+        if name is model.name and new_provider is provider and new_parameters is parameters:
+            return model
+        return replaced(
+            model, {"name": name, "provider": new_provider, "parameters": new_parameters}
+        )
+
+    def _tool(self, tool: ToolCall, counts: dict[tuple[str, str], int]) -> ToolCall:
+        label = self._label
+        name = label(tool.name, "tool.name", counts, LIMITS.tool_name, required=True)
+        call_id = tool.call_id
+        new_call_id = call_id and label(call_id, "tool.call_id", counts, LIMITS.call_id)
+        arguments = self._walk(tool.arguments, "tool.arguments", counts)
+        result = self._walk(tool.result, "tool.result", counts)
+        if (
+            name is tool.name
+            and new_call_id is call_id
+            and arguments is tool.arguments
+            and result is tool.result
+        ):
+            return tool
+        return replaced(
+            tool,
+            {"name": name, "call_id": new_call_id, "arguments": arguments, "result": result},
+        )
+
+    def _redact_closing(
+        self, event: Closing, update: dict[str, object], counts: dict[tuple[str, str], int]
+    ) -> None:
+        output = self._walk(event.output, "output", counts)
+        if output is not event.output:
             update["output"] = output
-        error = closing.error
+        error = event.error
         if error is not None:
-            message = self._text(error.message, "error.message", counts)
-            stack = self._text(error.stack, "error.stack", counts) if error.stack else None
-            if message is not error.message or (error.stack and stack is not error.stack):
-                update["error"] = error.model_copy(
-                    update={"message": message or "", "stack": stack}
-                )
-        outcome = closing.outcome
+            new_error = self._error(error, counts)
+            if new_error is not error:
+                update["error"] = new_error
+        outcome = event.outcome
         if outcome is not None:
+            label = outcome.label
+            if not self._settled(label):
+                label = self._label(
+                    label, "outcome.label", counts, LIMITS.outcome_label, required=True
+                )
             detail = self._walk(outcome.detail, "outcome.detail", counts)
-            if detail is not outcome.detail:
-                update["outcome"] = outcome.model_copy(update={"detail": detail})
-        decisions = closing.decisions
+            if label is not outcome.label or detail is not outcome.detail:
+                update["outcome"] = replaced(outcome, {"label": label, "detail": detail})
+        decisions = event.decisions
         if decisions:
             changed = [self._decision(d, i, counts) for i, d in enumerate(decisions)]
             if any(new is not old for new, old in zip(changed, decisions, strict=True)):
                 update["decisions"] = tuple(changed)
+        if event.redactions:  # set by the worker; a producer's are text like any other
+            redactions = [self._redaction(r, i, counts) for i, r in enumerate(event.redactions)]
+            if any(new is not old for new, old in zip(redactions, event.redactions, strict=True)):
+                update["redactions"] = tuple(redactions)
+
+    def _error(self, error: ErrorInfo, counts: dict[tuple[str, str], int]) -> ErrorInfo:
+        label = self._label
+        type_ = label(error.type, "error.type", counts, LIMITS.error_type, required=True)
+        message = label(error.message, "error.message", counts, LIMITS.message)
+        stack = error.stack and label(error.stack, "error.stack", counts, LIMITS.stack)
+        if type_ is error.type and message is error.message and stack is error.stack:
+            return error
+        # A dropped message is empty (the field is a string); an empty stack is none.
+        return replaced(error, {"type": type_, "message": message or "", "stack": stack or None})
 
     def _settled(self, value: JsonValue) -> bool:
         """True when ``value`` certainly needs no redaction: saves building its path."""
         if isinstance(value, str):
-            return len(value) < 6 or value in self._clean
+            return len(value) < self._short or value in self._clean
         return not isinstance(value, _CONTAINERS)
 
     def _decision(self, decision: Decision, i: int, counts: dict[tuple[str, str], int]) -> Decision:
+        name = decision.name
         choice = decision.choice
         reason = decision.reason
+        new_name = (
+            name
+            if self._settled(name)
+            else self._label(
+                name, f"decisions[{i}].name", counts, LIMITS.decision_name, required=True
+            )
+        )
         new_choice = (
             choice
             if self._settled(choice)
@@ -480,96 +657,29 @@ class Redactor:
         new_reason = (
             reason
             if not reason or self._settled(reason)
-            else self._text(reason, f"decisions[{i}].reason", counts)
+            else self._label(reason, f"decisions[{i}].reason", counts, LIMITS.reason)
         )
-        if new_choice is choice and new_reason is reason:
+        if new_name is name and new_choice is choice and new_reason is reason:
             return decision
-        return decision.model_copy(update={"choice": new_choice, "reason": new_reason})
+        return replaced(decision, {"name": new_name, "choice": new_choice, "reason": new_reason})
+
+    def _redaction(
+        self, record: Redaction, i: int, counts: dict[tuple[str, str], int]
+    ) -> Redaction:
+        label = self._label
+        detector = label(
+            record.detector, f"redactions[{i}].detector", counts, LIMITS.path, required=True
+        )
+        field = label(record.field, f"redactions[{i}].field", counts, LIMITS.path, required=True)
+        if detector is record.detector and field is record.field:
+            return record
+        return replaced(record, {"detector": detector, "field": field})
 
 
-_Span = SpanStartEvent | SpanEndEvent | SpanEvent
-_Opening = SpanStartEvent | SpanEvent
-_Closing = SpanEndEvent | SpanEvent
 _CONTAINERS = (dict, list)
-
-
-class _Shape(NamedTuple):
-    """Which groups of redactable fields an event class has."""
-
-    opening: bool  # input, tool
-    closing: bool  # output, error, outcome, decisions, redactions
-
-
-_SCORE = _Shape(False, False)
-# By exact class: a dict lookup instead of isinstance checks through pydantic's
-# metaclass on every event; subclasses are classified once by _shape.
-_SHAPES: dict[type, _Shape] = {
-    ScoreEvent: _SCORE,
-    SpanStartEvent: _Shape(True, False),
-    SpanEndEvent: _Shape(False, True),
-    SpanEvent: _Shape(True, True),
-}
-
-
-def _shape(cls: type) -> _Shape:
-    for base, shape in list(_SHAPES.items()):
-        if issubclass(cls, base):
-            _SHAPES[cls] = shape
-            return shape
-    raise TypeError(f"not an event: {cls.__name__}")
 
 
 def _count(findings: list[Finding], path: str, counts: dict[tuple[str, str], int]) -> None:
     for f in findings:
         key = (f.detector, path)
         counts[key] = counts.get(key, 0) + 1
-
-
-# Redaction records are immutable and few distinct ones occur (a detector and a field
-# path), so equal ones are shared instead of validated again; the memo is bounded
-# because paths include producers' attribute keys.
-_RECORDS: dict[tuple[str, str, int], Redaction] = {}
-_RECORDS_MAX = 8192
-
-
-def _redactions(counts: dict[tuple[str, str], int]) -> list[Redaction]:
-    records = _RECORDS
-    out: list[Redaction] = []
-    for (detector, path), count in counts.items():
-        key = (detector, path, count)
-        record = records.get(key)
-        if record is None:
-            record = Redaction(detector=detector, field=path[:_PATH_MAX], count=count)
-            if len(records) < _RECORDS_MAX:
-                records[key] = record
-        out.append(record)
-    return out
-
-
-_setattr = object.__setattr__
-_new = object.__new__
-_PLAIN: dict[type, bool] = {}
-
-
-def _replaced(model: M, update: dict[str, object]) -> M:
-    """``model.model_copy(update=update)`` without its generic copying, for models
-    without private attributes or extra fields (every event model)."""
-    cls = type(model)
-    plain = _PLAIN.get(cls)
-    if plain is None:
-        plain = _PLAIN[cls] = not cls.__private_attributes__ and (
-            cls.model_config.get("extra") != "allow"
-        )
-    if not plain:
-        return model.model_copy(update=update)
-    new = _new(cls)
-    _setattr(new, "__dict__", {**model.__dict__, **update})
-    fields_set = model.__pydantic_fields_set__
-    # Holding every field, it cannot grow: keep it (a constructed model's is shared,
-    # see schemas/_construct.py); else the copy gets a set of its own.
-    if len(fields_set) != len(cls.__pydantic_fields__):
-        fields_set = fields_set | update.keys()
-    _setattr(new, "__pydantic_fields_set__", fields_set)
-    _setattr(new, "__pydantic_extra__", None)
-    _setattr(new, "__pydantic_private__", None)
-    return new

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from tracestream.streams import RedactionConfigError, RedactionPolicy
+import fnmatch
+import logging
+
+from tracestream.streams import BUILTIN_DETECTORS, RedactionConfigError, RedactionPolicy
 
 from ._settings import Settings, SettingsError
 
-__all__ = ["redaction_policy"]
+__all__ = ["detector_names", "redaction_policy"]
+
+
+def detector_names(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    """The built-in detectors ``patterns`` (names or globs, ``*`` = all) select, in
+    priority order; a pattern that selects none is kept as is, so the policy reports it."""
+    chosen = [d for d in BUILTIN_DETECTORS if any(fnmatch.fnmatchcase(d, p) for p in patterns)]
+    unmatched = [
+        p for p in patterns if not any(fnmatch.fnmatchcase(d, p) for d in BUILTIN_DETECTORS)
+    ]
+    return (*chosen, *unmatched)
 
 
 def redaction_policy(settings: Settings) -> RedactionPolicy:
@@ -30,16 +43,22 @@ def redaction_policy(settings: Settings) -> RedactionPolicy:
             ) from None
     elif settings.redact_hmac_key is not None:
         key = settings.redact_hmac_key.get_secret_value().encode()
+    if settings.redact_id_mode == "auto" and not key:
+        logging.getLogger(__name__).info(
+            "no redaction HMAC key is set: PII in user and session ids is masked, not "
+            "hashed (set TRACESTREAM_REDACT_HMAC_KEY_FILE to keep them joinable)"
+        )
     try:
         return RedactionPolicy(
             modes=dict(settings.redact_modes),
             default_mode=settings.redact_default_mode,
             hmac_key=key,
-            detectors=settings.redact_detectors,
+            detectors=detector_names(settings.redact_detectors),
             extra_patterns=dict(settings.redact_extra_patterns),
             deny_list=settings.redact_deny_list,
             attribute_keys=settings.redact_attributes,
             phone_regions=settings.redact_phone_regions,
+            id_mode=settings.redact_id_mode,
         )
     except RedactionConfigError as exc:
         raise SettingsError(f"invalid redaction settings: {exc}") from None

@@ -326,20 +326,11 @@ class Settings(BaseSettings):
         True,
         description="Redact PII and secrets from spans and scores before anything stores them.",
     )
+    # The default names no detector: "*" is expanded where the policy is built, from
+    # the list in streams (the one source), which the bare SDK install does not import.
     redact_detectors: tuple[str, ...] = Field(
-        (
-            "private_key",
-            "jwt",
-            "api_key",
-            "email",
-            "iban",
-            "credit_card",
-            "us_ssn",
-            "phone",
-            "ipv6",
-            "ipv4",
-        ),
-        description="Built-in detectors to run (JSON list in env).",
+        ("*",),
+        description="Built-in detectors to run, by name or glob; `*` = every built-in one (docs/redaction.md lists them; JSON list in env).",
     )
     redact_default_mode: Literal["mask", "hash", "drop"] = Field(
         "mask",
@@ -348,6 +339,10 @@ class Settings(BaseSettings):
     redact_modes: dict[str, Literal["mask", "hash", "drop"]] = Field(
         {},
         description='Mode per detector, overriding the default, e.g. {"email": "hash"} (JSON in env).',
+    )
+    redact_id_mode: Literal["auto", "mask", "hash", "drop"] = Field(
+        "auto",
+        description="Mode of every finding in user and session ids; auto: hash (joinable) when an HMAC key is set, else mask.",
     )
     redact_hmac_key: SecretStr | None = Field(
         None, description="Key of hash mode. Required when any detector hashes; prefer the file."

@@ -116,3 +116,35 @@ def test_reference_docs_are_in_step_with_the_code() -> None:
     assert DOCS.read_text() == settings_markdown(), (
         "docs/configuration.md is stale: run `tracestream config --markdown > docs/configuration.md`"
     )
+
+
+def test_the_default_detectors_are_the_streams_list() -> None:
+    # One source: the settings name no detector; the policy gets the streams list.
+    from tracestream._redaction_settings import redaction_policy
+    from tracestream.streams import BUILTIN_DETECTORS, RedactionPolicy
+
+    default = load_settings().redact_detectors
+    assert not set(default) & set(BUILTIN_DETECTORS)
+    assert redaction_policy(load_settings()).detectors == BUILTIN_DETECTORS
+    assert RedactionPolicy().detectors == BUILTIN_DETECTORS
+
+
+def test_detectors_are_chosen_by_name_or_glob(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracestream._redaction_settings import redaction_policy
+
+    monkeypatch.setenv("TRACESTREAM_REDACT_DETECTORS", '["ipv*", "email"]')
+    assert redaction_policy(load_settings()).detectors == ("email", "ipv6", "ipv4")
+    with pytest.raises(SettingsError, match="passport"):
+        redaction_policy(load_settings(redact_detectors=("email", "passport")))
+
+
+def test_ids_hash_when_a_key_is_set_and_mask_when_not(tmp_path: Path) -> None:
+    from tracestream._redaction_settings import redaction_policy
+
+    assert redaction_policy(load_settings()).effective_id_mode == "mask"
+    key_file = tmp_path / "key"
+    key_file.write_text("a key\n")
+    keyed = load_settings(redact_hmac_key_file=key_file)
+    assert redaction_policy(keyed).effective_id_mode == "hash"
+    with pytest.raises(SettingsError, match="HMAC key"):
+        redaction_policy(load_settings(redact_id_mode="hash"))
