@@ -62,14 +62,17 @@ def build_server(
     produce_timeout_s: float = 8.0,
     log_level: str = "warning",
     metrics: ReceiverMetrics | None = None,
+    grpc_port: int | None = None,
 ) -> Any:
     """A ``uvicorn.Server`` serving the receiver, its KafkaSink started and stopped with it.
 
     Run it with ``await server.serve()`` (or ``server.run()``); ``server.should_exit = True``
     stops it. ``GET /metrics`` serves ``metrics`` (a fresh registry by default).
-    Raises :class:`InsecureBinding` before anything listens.
+    With ``grpc_port``, OTLP/gRPC is served on it as well, from the same event loop,
+    sink and metrics. Raises :class:`InsecureBinding` before anything listens.
     """
     import uvicorn
+    from prometheus_client import CollectorRegistry
 
     check_binding(host, config.ingest_keys)
     sink = KafkaSink(
@@ -79,12 +82,24 @@ def build_server(
         max_record_bytes=config.max_event_bytes,
     )
 
+    if metrics is None:
+        metrics = ReceiverMetrics(CollectorRegistry())
+    counted = metrics
+
     @contextlib.asynccontextmanager
     async def lifespan(_: object) -> AsyncIterator[None]:
         await sink.start()
+        grpc_server = None
         try:
+            if grpc_port is not None:
+                from ._grpc import build_grpc_server
+
+                grpc_server = build_grpc_server(config, sink, counted, host=host, port=grpc_port)
+                await grpc_server.start()
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop(5.0)
             await sink.stop()
 
     app = create_app(config, sink, metrics=metrics, lifespan=lifespan)

@@ -131,6 +131,7 @@ class KafkaSink:
         }
         self._producer: Any = None
         self._connector: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._last_warning = -float("inf")
 
     @property
@@ -154,10 +155,13 @@ class KafkaSink:
 
     async def stop(self) -> None:
         """Stop connecting, flush what was produced and close the producer."""
+        self._stopping.set()
         if self._connector is not None:
             self._connector.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connector
+            # asyncio.wait, not awaiting the task: on Python < 3.12 a wait_for inside
+            # aiokafka (or ours) can swallow the cancellation, and the flag then ends
+            # the loop at its next turn; this never hangs the shutdown either way.
+            await asyncio.wait({self._connector}, timeout=10.0)
             self._connector = None
         producer, self._producer = self._producer, None
         if producer is not None:
@@ -170,7 +174,7 @@ class KafkaSink:
         from aiokafka import AIOKafkaProducer  # deferred: the extra's import cost at start only
 
         backoff_s = 0.2
-        while True:
+        while not self._stopping.is_set():
             producer = AIOKafkaProducer(**self._options)
             try:
                 await producer.start()
@@ -185,6 +189,9 @@ class KafkaSink:
                 await asyncio.sleep(backoff_s)
                 backoff_s = min(backoff_s * 2, 5.0)
                 continue
+            if self._stopping.is_set():
+                await asyncio.wait_for(producer.stop(), 5.0)
+                return
             self._producer = producer
             logger.info("tracestream otlp: connected to Kafka")
             return

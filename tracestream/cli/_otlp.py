@@ -26,6 +26,9 @@ __all__ = ["otlp"]
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=4318, show_default=True, type=int, help="OTLP/HTTP port.")
+@click.option(
+    "--grpc-port", default=4317, show_default=True, type=int, help="OTLP/gRPC port; 0: no gRPC."
+)
 @click.option("--project", default=None, help="Project of the spans (default: settings' project).")
 @click.option(
     "--keys-file",
@@ -58,6 +61,7 @@ __all__ = ["otlp"]
 def otlp(
     host: str,
     port: int,
+    grpc_port: int,
     project: str | None,
     keys_file: Path | None,
     add_key_project: str | None,
@@ -65,7 +69,7 @@ def otlp(
     max_body_mib: int,
     produce_timeout_s: float,
 ) -> None:
-    """Receive OpenTelemetry traces (OTLP/HTTP, POST /v1/traces) into the events topic.
+    """Receive OpenTelemetry traces (OTLP/HTTP and OTLP/gRPC) into the events topic.
 
     Without ingest keys it listens on loopback only; with keys, every request
     needs 'Authorization: Bearer <key>' and the key decides the project.
@@ -118,11 +122,13 @@ def otlp(
         bootstrap_servers=settings.kafka_bootstrap,
         topics=topics,
         produce_timeout_s=produce_timeout_s,
+        grpc_port=grpc_port or None,
     )
     asyncio.run(_ensure_topics(settings, topics))
     projects = sorted(set(keys.values())) if keys else [chosen]
+    grpc = f" and grpc://{host}:{grpc_port}" if grpc_port else ""
     click.echo(
-        f"tracestream otlp: listening on http://{host}:{port}/v1/traces -> {topics.events} "
+        f"tracestream otlp: listening on http://{host}:{port}/v1/traces{grpc} -> {topics.events} "
         f"(projects: {', '.join(projects)}); {notice}",
     )
     with contextlib.suppress(KeyboardInterrupt):

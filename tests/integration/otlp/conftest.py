@@ -14,12 +14,16 @@ from tracestream.schemas import Topics
 
 
 async def start_receiver(
-    bootstrap: str, topics: Topics, config: ReceiverConfig | None = None
+    bootstrap: str,
+    topics: Topics,
+    config: ReceiverConfig | None = None,
+    *,
+    grpc_port: int | None = None,
 ) -> tuple[Any, asyncio.Task[None], str]:
     """A started receiver (uvicorn server, its serving task, its /v1/traces URL)."""
     port = free_port()
     server = build_server(config or ReceiverConfig(project="p"), host="127.0.0.1", port=port,
-                          bootstrap_servers=bootstrap, topics=topics)  # fmt: skip
+                          bootstrap_servers=bootstrap, topics=topics, grpc_port=grpc_port)  # fmt: skip
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -12,9 +12,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import grpc
 import orjson
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from tests.integration.streams._kafka_io import consume
@@ -61,7 +64,9 @@ async def test_keys_decide_the_project_and_a_wrong_key_is_401(
     port = free_port()
     env = {**os.environ, "TRACESTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap,
            "TRACESTREAM_TOPIC_PREFIX": topic_prefix, "TRACESTREAM_HOME": str(tmp_path / "home")}  # fmt: skip
-    command = [TRACESTREAM, "otlp", "--port", str(port), "--keys-file", str(keys)]
+    grpc_port = free_port()
+    command = [TRACESTREAM, "otlp", "--port", str(port), "--grpc-port", str(grpc_port),
+               "--keys-file", str(keys)]  # fmt: skip
     child = await asyncio.to_thread(_start, command, env, tmp_path)
     try:
         await asyncio.to_thread(_wait_listening, port, child, 60)
@@ -78,8 +83,13 @@ async def test_keys_decide_the_project_and_a_wrong_key_is_401(
         assert result == SpanExportResult.SUCCESS
         records = await consume(kafka_bootstrap, kafka_topics.events, 3, timeout_s=30)
         assert {orjson.loads(r.value)["project"] for r in records} == {"alpha"}
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            stub = trace_service_pb2_grpc.TraceServiceStub(channel)  # type: ignore[no-untyped-call]
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.Export(ExportTraceServiceRequest(), timeout=30)
+            assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
         text = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/metrics")
-        assert 'tracestream_otlp_requests_total{status="401"} 1.0' in text
+        assert 'tracestream_otlp_requests_total{status="401"} 2.0' in text  # HTTP and gRPC
         assert 'tracestream_otlp_spans_total{outcome="accepted"} 3.0' in text
     finally:
         child.send_signal(signal.SIGTERM)
