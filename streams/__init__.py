@@ -2,8 +2,8 @@
 
 The core (validation, redaction, pricing, assembly, windows, anomaly scoring)
 is plain synchronous code exported here; the runtimes that move data in and
-out of Kafka (``_kafka_runtime.py``, ``_app.py`` for Faust) are started by
-``tracestream worker``.
+out of Kafka live in :mod:`tracestream.streams.runtime` (aiokafka by default,
+or Faust) and are started by ``tracestream worker``.
 """
 
 from ._anomaly import AnomalyScorer, BaselineState

@@ -2,7 +2,7 @@
 
 :class:`Pipeline` chains the pure stages (validate, redact, price, assemble,
 rolling windows, anomaly scoring) over a batch of :class:`SourceRecord`. It has
-no Kafka and no Faust in it: the adapter (``streams/_app.py``) turns consumed
+no Kafka and no Faust in it: the adapter (``streams/runtime/``) turns consumed
 messages into source records, hands a batch to :meth:`Pipeline.process`, and
 produces the :class:`BatchOutput`. Tests drive it directly with a dict as the
 trace store.

@@ -28,8 +28,13 @@ def config(markdown: bool) -> None:
 
 @click.command()
 @click.option("--check", is_flag=True, help="Exit 1 if the checked-in schema is stale.")
-def schema(check: bool) -> None:
-    """Write the event JSON Schema to schemas/event.schema.json (or --check it)."""
+@click.option(
+    "--write",
+    is_flag=True,
+    help="Rewrite schemas/event.schema.json of a source checkout (maintainers, after a change).",
+)
+def schema(check: bool, write: bool) -> None:
+    """Print the event JSON Schema (or --check / --write the checked-in copy)."""
     from tracestream.schemas import SCHEMA_FILE, render_event_json_schema
 
     rendered = render_event_json_schema()
@@ -37,11 +42,23 @@ def schema(check: bool) -> None:
         current = SCHEMA_FILE.read_bytes() if SCHEMA_FILE.exists() else b""
         if current != rendered:
             click.echo(
-                f"{SCHEMA_FILE} is stale. Fix: run `tracestream schema` and commit the file.",
+                f"{SCHEMA_FILE} is stale. Fix: run `tracestream schema --write` and commit the file.",
                 err=True,
             )
             sys.exit(1)
         click.echo(f"{SCHEMA_FILE} is up to date")
         return
+    if not write:
+        click.echo(rendered.decode(), nl=False)
+        return
+    # The checked-in file lives in the source tree; an installed package's copy is
+    # package data that must not change under pip's feet.
+    checkout = SCHEMA_FILE.resolve().parent.parent
+    if not (checkout / "pyproject.toml").is_file():
+        raise click.ClickException(
+            f"{SCHEMA_FILE} is not in a source checkout, so it is not rewritten. "
+            "Fix: run `tracestream schema --write` from a git checkout of tracestream, "
+            "or `tracestream schema > event.schema.json` for a copy."
+        )
     SCHEMA_FILE.write_bytes(rendered)
     click.echo(f"wrote {SCHEMA_FILE}")

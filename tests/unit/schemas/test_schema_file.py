@@ -12,7 +12,7 @@ pytestmark = pytest.mark.unit
 
 def test_checked_in_schema_matches_the_models() -> None:
     assert SCHEMA_FILE.read_bytes() == render_event_json_schema(), (
-        "schemas/event.schema.json is stale: run `tracestream schema` and commit it"
+        "schemas/event.schema.json is stale: run `tracestream schema --write` and commit it"
     )
 
 
