@@ -6,13 +6,17 @@ Applications instrumented with OpenTelemetry send their traces here
 the same worker (DLQ, redaction, pricing, assembly). Run it with
 ``tracestream otlp``; ``docs/otel.md`` maps every attribute.
 
+The other direction too: :class:`TracestreamSpanExporter` sends an OTel SDK's
+spans through the same conversion to a transport, no receiver in between.
+
 Not imported by ``tracestream.producers``: the SDK's bare install has no
-protobuf and no web server.
+protobuf, no OpenTelemetry SDK and no web server.
 """
 
 from ._app import ReceiverConfig, create_app
 from ._codec import UndecodableRequest, decode_request
 from ._convert import Conversion, OutRecord, convert_request
+from ._exporter import TracestreamSpanExporter
 from ._genai import GenAiFields, OtelEvent, map_genai
 from ._identity import span_event_id
 from ._keys import add_key, hash_key, new_key, parse_keys
@@ -34,6 +38,7 @@ __all__ = [
     "SinkBusy",
     "SinkError",
     "SinkUnavailable",
+    "TracestreamSpanExporter",
     "UndecodableRequest",
     "add_key",
     "build_server",
