@@ -38,12 +38,13 @@ def agent_spans() -> list[ReadableSpan]:
     tracer = provider.get_tracer("agent", "0.1")
     with tracer.start_as_current_span("answer") as root:
         root.set_attribute("gen_ai.conversation.id", "conv-1")
+        root.set_attribute("customer.contact", "write to jane.doe@example.com")
         with tracer.start_as_current_span("chat gpt-4o") as gen:
             gen.set_attributes({
                 "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
                 "gen_ai.provider.name": "openai", "gen_ai.usage.input_tokens": 1200,
                 "gen_ai.usage.output_tokens": 80, "gen_ai.usage.cache_read.input_tokens": 200,
-                "gen_ai.input.messages": '[{"role": "user", "parts": [{"type": "text", "content": "hi"}]}]',
+                "gen_ai.input.messages": '[{"role": "user", "parts": [{"type": "text", "content": "I am jane.doe@example.com"}]}]',
             })  # fmt: skip
         with tracer.start_as_current_span("execute_tool lookup") as tool:
             tool.set_attributes({"gen_ai.operation.name": "execute_tool",

@@ -1,4 +1,5 @@
-"""An exporter's retry of the same batch adds no span row, through the real worker and sink."""
+"""OTLP through the real worker and sink into chDB: a re-sent batch adds no span row, and
+the rows carry what the spans said, PII redacted as from the SDK."""
 
 from __future__ import annotations
 
@@ -77,9 +78,21 @@ async def test_the_same_batch_twice_stores_each_span_once(
     assert scalar("SELECT uniqExact(span_id) FROM spans") == 3
     assert scalar("SELECT count() FROM spans FINAL") == 3
     assert scalar("SELECT span_count FROM traces FINAL") == 3
-    row = chdb_storage.query(
-        "SELECT model, input_tokens, cached_tokens, output_tokens, cost_usd FROM spans "
-        "WHERE kind = 'generation'"
-    ).rows[0]
-    assert row[:4] == ("gpt-4o", 1000, 200, 80)
-    assert row[4] is not None and row[4] > 0  # priced once, cached tokens at their own rate
+    rows = chdb_storage.query(
+        "SELECT name, kind, service, environment, status, parent_span_id, model, provider, "
+        "input_tokens, cached_tokens, output_tokens, cost_usd, error_type, error_message, "
+        "session_id, input, toString(attributes), redaction_detectors FROM spans ORDER BY name"
+    ).rows
+    root, gen, tool = rows
+    assert root[:5] == ("answer", "step", "support-bot", "prod", "unset")
+    assert gen[:5] == ("chat gpt-4o", "generation", "support-bot", "prod", "unset")
+    assert tool[:5] == ("execute_tool lookup", "tool", "support-bot", "prod", "error")
+    assert gen[5] == tool[5] != "" and root[5] == ""
+    assert gen[6:11] == ("gpt-4o", "openai", 1000, 200, 80)
+    assert gen[11] is not None and gen[11] > 0  # priced once, cached tokens at their own rate
+    assert tool[12:14] == ("TimeoutError", "backend slow")
+    assert root[14] == "conv-1"
+    # PII in OTLP content and attributes is redacted as the SDK's is.
+    assert "jane.doe@example.com" not in gen[15] and "<EMAIL>" in gen[15]
+    assert "jane.doe@example.com" not in root[16] and "customer.contact" in root[16]
+    assert "email" in gen[17] and "email" in root[17]
