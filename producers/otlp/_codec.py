@@ -2,10 +2,9 @@
 
 JSON follows the OTLP rules, which differ from protobuf's standard JSON
 mapping in one way that matters: trace and span ids are hex, not base64.
-:func:`decode_request` turns those hex ids into base64 before handing the
-object to ``google.protobuf.json_format`` (which then handles what it does
-right: integer enums, unknown fields ignored, 64-bit integers as strings or
-numbers, lowerCamelCase keys), and :func:`request_json` turns them back.
+:func:`decode_request` reads it with :func:`parse_otlp_json` (the rules and why
+it is not ``json_format`` are there); :func:`request_json` writes it with
+``google.protobuf.json_format`` and turns the ids it writes as base64 into hex.
 """
 
 from __future__ import annotations
@@ -23,6 +22,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+
+from ._otlp_json import OtlpJsonError, parse_otlp_json
 
 __all__ = [
     "JSON",
@@ -42,16 +43,6 @@ _ID_FIELDS: Final = ("traceId", "spanId", "parentSpanId")
 
 class UndecodableRequest(ValueError):
     """The body is not an ``ExportTraceServiceRequest`` in the declared encoding."""
-
-
-def _hex_to_b64(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        raw = bytes.fromhex(value)
-    except ValueError:
-        raise UndecodableRequest(f"id {value[:40]!r} is not hex") from None
-    return base64.b64encode(raw).decode()
 
 
 def _b64_to_hex(value: Any) -> Any:
@@ -112,14 +103,10 @@ def decode_request(body: bytes, content_type: str) -> ExportTraceServiceRequest:
         obj = orjson.loads(body) if body.strip() else {}
     except orjson.JSONDecodeError as exc:
         raise UndecodableRequest(f"not JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise UndecodableRequest("the JSON body must be an object (ExportTraceServiceRequest)")
-    _convert_ids(obj, _hex_to_b64)
     try:
-        json_format.ParseDict(obj, request, ignore_unknown_fields=True)
-    except (json_format.ParseError, TypeError, ValueError) as exc:
+        return parse_otlp_json(obj)
+    except OtlpJsonError as exc:
         raise UndecodableRequest(f"not an OTLP/JSON ExportTraceServiceRequest: {exc}") from None
-    return request
 
 
 def request_json(request: ExportTraceServiceRequest) -> bytes:
