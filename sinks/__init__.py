@@ -11,6 +11,14 @@ from ._errors import (
     StorageUnavailable,
 )
 from ._export import ExportFilter, chat_records, example_records, select_traces
+from ._feedback import (
+    FEEDBACK_REPORTS,
+    FeedbackOptions,
+    examples_selection,
+    feedback,
+    read_selection,
+    write_selection,
+)
 from ._metrics import SinkMetrics
 from ._migrate import Migration, apply_migrations, load_migrations, split_statements
 from ._open import chdb_path, make_storage
@@ -34,6 +42,7 @@ from ._tabular import result_csv, result_json, rich_table, terminal_console
 from ._writer import DeadLetter, KafkaRow, write_block
 
 __all__ = [
+    "FEEDBACK_REPORTS",
     "INSERT_SETTINGS",
     "TABLE_MAPPINGS",
     "AnalysisReport",
@@ -41,6 +50,7 @@ __all__ = [
     "ChdbStorage",
     "DeadLetter",
     "ExportFilter",
+    "FeedbackOptions",
     "KafkaRow",
     "MappedBatch",
     "Migration",
@@ -64,11 +74,14 @@ __all__ = [
     "chdb_path",
     "discover_query_server",
     "example_records",
+    "examples_selection",
+    "feedback",
     "load_migrations",
     "make_storage",
     "map_records",
     "parse_duration",
     "query_server_file",
+    "read_selection",
     "record_json",
     "report_html",
     "report_json",
@@ -84,4 +97,5 @@ __all__ = [
     "split_statements",
     "terminal_console",
     "write_block",
+    "write_selection",
 ]

@@ -1,0 +1,757 @@
+"""The SQL behind ``tracestream analyze --report ...``: what to change, per report.
+
+One statement per report table; each says above it which question it answers.
+The statements share :mod:`._analytics_sql`'s conventions and parameters
+(``{start:DateTime64(6)}``, ``{end:DateTime64(6)}``, ``{top_n:UInt32}``, the
+optional ``project``/``service``/``model`` filters), plus the judgement
+thresholds of :class:`~tracestream.sinks.FeedbackOptions`:
+``{low_score:Float64}``, ``{good_score:Float64}``,
+``{long_reasoning_factor:Float64}``. Every value is a bound parameter; the
+only text substituted is the filter placeholders of :mod:`._analytics`.
+
+The unit of a finding is the trace. Filters choose traces: ``{trace_filter}``
+is applied to ``spans`` (its columns ``start_time``, ``project``,
+``trace_id`` exist there too), so a trace is in scope when it has a span in
+the range that matches service/model/``where``, and then all of its spans in
+the range are read. A tool's failure is then judged against the whole trace,
+not only against the spans the filter matched.
+
+Shared definitions (written once below as fragments):
+
+- a trace **failed** when a root span (no parent) has status ``error`` or an
+  outcome with ``success = false``;
+- a trace's **score** is the mean of its numeric and boolean scores in the
+  range; it **scored low** below ``low_score``;
+- a trace is **bad** when it failed or scored low; a trace without scores
+  is judged on failure alone;
+- **example trace ids** are the smallest ids of the matching traces (up to
+  three): stable across runs, so tests and READMEs can name them.
+
+Each span carries ``start_ms``/``end_ms`` (milliseconds since the epoch as
+Float64, end = start + duration) in the per-trace arrays; durations are
+recorded at microsecond precision, so differences are exact to ~1 us.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FEEDBACK_QUERIES", "REPORTS"]
+
+#: Report -> its tables in display order.
+REPORTS: dict[str, tuple[str, ...]] = {
+    "tools": ("tools", "error_types", "failure_arguments", "never_called"),
+    "workflows": ("workflows", "variants", "steps"),
+    "context": ("retrievals", "input_tokens", "caching"),
+    "reasoning": ("by_outcome", "decisions", "long_failures"),
+    "examples": ("candidates",),
+}
+
+# Per trace: its workflow (root span name), whether it failed, its cost.
+# PREWHERE on parent_span_id before FINAL: a span's parent is fixed by its
+# start event, so every version of a span passes it alike (see _analytics_sql).
+_OUTCOMES = """
+    SELECT
+        trace_id,
+        argMin(name, (start_time, span_id)) AS workflow,
+        max(status = 'error' OR NOT ifNull(outcome_success, true)) AS failed
+    FROM spans FINAL
+    PREWHERE parent_span_id = ''
+    WHERE {trace_filter}
+    GROUP BY trace_id
+"""
+
+# Per trace: the mean of its numeric/boolean scores in the range.
+_SCORES = """
+    SELECT trace_id, avg(value) AS score
+    FROM scores FINAL
+    WHERE {score_filter} AND value IS NOT NULL
+    GROUP BY trace_id
+"""
+
+# Per trace: failed, score and bad together (NULL score: no score recorded).
+_JUDGED = f"""
+    SELECT
+        o.trace_id AS trace_id,
+        o.workflow AS workflow,
+        o.failed AS failed,
+        s.score AS score,
+        o.failed OR ifNull(s.score < {{low_score:Float64}}, false) AS bad
+    FROM ({_OUTCOMES}) AS o
+    LEFT JOIN ({_SCORES}) AS s ON s.trace_id = o.trace_id
+"""
+
+# Up to three example traces of the rows where `cond` holds, smallest id first.
+# Sorted and de-duplicated from a bounded sample, never from every id.
+_EX = "arraySlice(arrayDistinct(groupArraySortedIf(12)({ids}, {cond})), 1, 3)"
+
+# ---------------------------------------------------------------------------
+# tools
+
+# Which tools fail, how slow are they, how often are they retried, and does a
+# failed call make the trace fail or score low? A retry is a call of the same
+# tool in the same trace after one of its calls failed. The failure impact
+# compares traces where the tool failed at least once with traces where it
+# was called and never failed: both counts and rates are shown.
+_TOOLS = f"""
+SELECT
+    c.tool AS tool,
+    sum(c.calls) AS calls,
+    sum(c.errors) AS errors,
+    round(errors / calls, 6) AS error_rate,
+    quantilesExactInclusiveArray(0.5, 0.95)(c.durations) AS q,
+    round(q[1], 3) AS p50_ms,
+    round(q[2], 3) AS p95_ms,
+    sum(c.retries) AS retries,
+    countIf(c.retries > 0) AS retried_traces,
+    countIf(c.errors > 0) AS traces_with_failure,
+    countIf(c.errors > 0 AND t.bad) AS bad_with_failure,
+    countIf(c.errors = 0) AS traces_without_failure,
+    countIf(c.errors = 0 AND t.bad) AS bad_without_failure,
+    round(bad_with_failure / nullIf(traces_with_failure, 0), 6) AS bad_rate_with_failure,
+    round(bad_without_failure / nullIf(traces_without_failure, 0), 6) AS bad_rate_without_failure,
+    {_EX.format(ids="c.trace_id", cond="c.errors > 0")} AS example_trace_ids
+FROM
+(
+    SELECT
+        trace_id,
+        if(tool_name = '', name, tool_name) AS tool,
+        count() AS calls,
+        countIf(status = 'error') AS errors,
+        groupArray(duration_ms) AS durations,
+        arrayMap(x -> x.3, arraySort(groupArray((start_time, span_id, status = 'error')))) AS seq,
+        if(has(seq, 1), length(seq) - indexOf(seq, 1), 0) AS retries
+    FROM spans FINAL
+    PREWHERE kind = 'tool'
+    WHERE {{trace_filter}}
+    GROUP BY trace_id, tool
+) AS c
+LEFT JOIN ({_JUDGED}) AS t ON t.trace_id = c.trace_id
+GROUP BY tool
+ORDER BY errors DESC, calls DESC, tool
+LIMIT {{top_n:UInt32}}
+SETTINGS join_use_nulls = 1
+"""
+
+# Which error types does each tool fail with, and how are they shared out?
+_TOOL_ERRORS = f"""
+SELECT
+    tool,
+    error_type,
+    errors,
+    traces,
+    round(errors / sum(errors) OVER (PARTITION BY tool), 6) AS share_of_tool_errors,
+    example_message,
+    example_trace_ids
+FROM
+(
+    SELECT
+        if(tool_name = '', name, tool_name) AS tool,
+        error_type,
+        count() AS errors,
+        uniqExact(trace_id) AS traces,
+        argMin(substring(error_message, 1, 200), (start_time, span_id)) AS example_message,
+        {_EX.format(ids="trace_id", cond="1")} AS example_trace_ids
+    FROM spans FINAL
+    PREWHERE kind = 'tool'
+    WHERE {{trace_filter}} AND status = 'error'
+    GROUP BY tool, error_type
+)
+ORDER BY errors DESC, tool, error_type
+LIMIT {{top_n:UInt32}}
+"""
+
+# Which argument keys go with failures? For each top-level key of a tool's
+# arguments: the failure rate of the calls that pass it against the calls
+# that do not. Shown only where the key's calls fail more often than the
+# rest: a key every call passes says nothing (no calls without it), and a
+# key that never failed is not a lead. The '' key row per call carries the
+# tool's totals through the same GROUP BY (one scan).
+_TOOL_ARGUMENTS = f"""
+SELECT
+    tool,
+    key,
+    calls_with_key,
+    failures_with_key,
+    round(failures_with_key / calls_with_key, 6) AS failure_rate_with_key,
+    calls - calls_with_key AS calls_without_key,
+    failures - failures_with_key AS failures_without_key,
+    round(failures_without_key / calls_without_key, 6) AS failure_rate_without_key,
+    example_trace_ids
+FROM
+(
+    SELECT
+        tool,
+        key,
+        count() AS calls_with_key,
+        countIf(failed) AS failures_with_key,
+        max(calls_with_key) OVER (PARTITION BY tool) AS calls,
+        max(failures_with_key) OVER (PARTITION BY tool) AS failures,
+        {_EX.format(ids="trace_id", cond="failed")} AS example_trace_ids
+    FROM
+    (
+        SELECT
+            trace_id,
+            if(tool_name = '', name, tool_name) AS tool,
+            status = 'error' AS failed,
+            arrayPushFront(
+                if(JSONType(tool_arguments) = 'Object', JSONExtractKeys(tool_arguments), []), ''
+            ) AS keys
+        FROM spans FINAL
+        PREWHERE kind = 'tool'
+        WHERE {{trace_filter}}
+    )
+    ARRAY JOIN keys AS key
+    GROUP BY tool, key
+)
+WHERE key != ''
+    AND failures_with_key > 0
+    AND calls_without_key > 0
+    AND failure_rate_with_key > failure_rate_without_key
+ORDER BY failure_rate_with_key - failure_rate_without_key DESC, failures_with_key DESC, tool, key
+LIMIT {{top_n:UInt32}}
+"""
+
+# Which tools are offered to the model but never called? Tool definitions are
+# read from a generation's model parameters, key "tools" (the OpenAI / Anthropic
+# request shape: {{"type": "function", "function": {{"name": ...}}}},
+# {{"name": ...}}, or a plain name). Without recorded definitions: no rows.
+_TOOLS_NEVER_CALLED = f"""
+SELECT
+    tool,
+    count() AS offered_in_generations,
+    uniqExact(trace_id) AS offered_in_traces,
+    {_EX.format(ids="trace_id", cond="1")} AS example_trace_ids
+FROM
+(
+    SELECT
+        trace_id,
+        arrayJoin(arrayDistinct(arrayMap(
+            t -> multiIf(
+                JSONHas(t, 'function'), JSONExtractString(t, 'function', 'name'),
+                JSONType(t) = 'String', JSONExtractString(t),
+                JSONExtractString(t, 'name')),
+            JSONExtractArrayRaw(model_parameters, 'tools')))) AS tool
+    FROM spans FINAL
+    PREWHERE kind = 'generation'
+    WHERE {{trace_filter}} AND model_parameters LIKE '%"tools"%'
+)
+WHERE tool != ''
+    AND tool NOT IN
+    (
+        SELECT DISTINCT if(tool_name = '', name, tool_name)
+        FROM spans
+        PREWHERE kind = 'tool'
+        WHERE {{trace_filter}}
+    )
+GROUP BY tool
+ORDER BY offered_in_traces DESC, tool
+LIMIT {{top_n:UInt32}}
+"""
+
+# ---------------------------------------------------------------------------
+# workflows
+
+# Per trace, the shape the workflow queries read: its spans in start order
+# (id, parent, start and end in ms, step name), its cost and its outcome.
+#
+# `crit` is each span's time on the critical path, computed as tracing UIs do:
+# from the root's end walk back; at each span take the child that ended last
+# before the cursor, give the span the gap (time it spent on nothing
+# recorded, or on children off the path), descend into that child, and
+# continue before the child's start. A child that ends after its parent's
+# cursor ran in parallel with a later one and is off the path. The walk is a
+# fold over an explicit stack (ClickHouse has no recursion over arrays), at
+# most 2 x spans + 1 steps; per-span times sum to the root's duration.
+#
+# `wait` is each span's idle time before it started: the gap since its
+# parent started or an earlier-started sibling ended, whichever is later.
+_TRACE_SHAPE = f"""
+    SELECT
+        shaped.trace_id AS trace_id,
+        workflow,
+        failed,
+        s.score AS score,
+        cost,
+        ids, pids, starts, ends, steps,
+        indexOf(pids, '') AS root,
+        ends[root] - starts[root] AS duration_ms,
+        arrayStringConcat(
+            arrayFilter((s, p) -> p != '', steps, pids), ' > ') AS variant,
+        arrayFold(
+            (acc, i) -> if(empty(acc.1), acc,
+                arrayMap(top -> arrayMap(kid -> (
+                    if(kid = 0,
+                       arrayPopBack(acc.1),
+                       arrayPushBack(
+                           arrayPushBack(arrayPopBack(acc.1), (top.1, starts[kid])),
+                           (kid, ends[kid]))),
+                    arrayMap((v, k) -> if(k = top.1,
+                                          v + top.2 - if(kid = 0, starts[k], ends[kid]), v),
+                             acc.2, arrayEnumerate(acc.2))),
+                    [arrayLast(j -> 1, arraySort(j -> ends[j], arrayPushFront(
+                        arrayFilter(j -> pids[j] = ids[top.1] AND ends[j] <= top.2
+                                         AND starts[j] < top.2, arrayEnumerate(ids)),
+                        toUInt32(0))))])[1],
+                    [(acc.1)[-1]])[1]),
+            range(2 * length(ids) + 1),
+            (if(root = 0, [], [(toUInt32(root), ends[root])]), arrayMap(x -> 0., ids))
+        ).2 AS crit,
+        arrayMap(j -> if(pids[j] = '' OR indexOf(ids, pids[j]) = 0, 0.,
+            greatest(0., starts[j] - greatest(starts[indexOf(ids, pids[j])],
+                arrayMax(arrayPushFront(arrayMap(k -> ends[k], arrayFilter(
+                    k -> pids[k] = pids[j] AND starts[k] < starts[j], arrayEnumerate(ids))),
+                    0.))))),
+            arrayEnumerate(ids)) AS wait
+    FROM
+    (
+        SELECT
+            trace_id,
+            argMinIf(name, (start_time, span_id), parent_span_id = '') AS workflow,
+            maxIf(status = 'error' OR NOT ifNull(outcome_success, true),
+                  parent_span_id = '') AS failed,
+            countIf(parent_span_id = '') AS roots,
+            sum(ifNull(cost_usd, 0)) AS cost,
+            arraySort(x -> (x.3, x.1), groupArray((
+                span_id,
+                parent_span_id,
+                toUnixTimestamp64Micro(start_time) / 1000,
+                toUnixTimestamp64Micro(start_time) / 1000 + ifNull(duration_ms, 0),
+                toString(name)))) AS spans_,
+            arrayMap(x -> x.1, spans_) AS ids,
+            arrayMap(x -> x.2, spans_) AS pids,
+            arrayMap(x -> x.3, spans_) AS starts,
+            arrayMap(x -> x.4, spans_) AS ends,
+            arrayMap(x -> x.5, spans_) AS steps
+        FROM spans FINAL
+        WHERE {{trace_filter}}
+        GROUP BY trace_id
+        HAVING roots > 0
+    ) AS shaped
+    LEFT JOIN ({_SCORES}) AS s ON s.trace_id = shaped.trace_id
+"""
+
+# Per workflow: how many runs, how many succeed, how long, what they cost
+# and how they score.
+_WORKFLOWS = f"""
+SELECT
+    workflow,
+    count() AS traces,
+    round(1 - countIf(failed) / traces, 6) AS success_rate,
+    quantilesExactInclusive(0.5, 0.95)(duration_ms) AS q,
+    round(q[1], 3) AS p50_ms,
+    round(q[2], 3) AS p95_ms,
+    round(avg(cost), 6) AS mean_cost_usd,
+    round(avg(score), 6) AS mean_score,
+    count(score) AS scored_traces,
+    {_EX.format(ids="trace_id", cond="failed")} AS example_failed_trace_ids
+FROM
+(
+    SELECT trace_id, workflow, failed, score, cost, duration_ms
+    FROM ({_TRACE_SHAPE})
+)
+GROUP BY workflow
+ORDER BY traces DESC, workflow
+LIMIT {{top_n:UInt32}}
+SETTINGS join_use_nulls = 1
+"""
+
+# Which step orders does each workflow run in, how common is each, and how
+# does each variant do (success, cost, score)? A variant is the names of
+# the non-root spans in start order.
+_VARIANTS = f"""
+SELECT
+    workflow,
+    variant,
+    count() AS traces,
+    round(traces / sum(traces) OVER (PARTITION BY workflow), 6) AS share,
+    round(1 - countIf(failed) / traces, 6) AS success_rate,
+    round(avg(cost), 6) AS mean_cost_usd,
+    round(avg(score), 6) AS mean_score,
+    {_EX.format(ids="trace_id", cond="1")} AS example_trace_ids
+FROM ({_TRACE_SHAPE})
+GROUP BY workflow, variant
+ORDER BY workflow, traces DESC, variant
+LIMIT {{top_n:UInt32}} BY workflow
+SETTINGS join_use_nulls = 1
+"""
+
+# Per workflow step: which steps dominate end-to-end time (share of the
+# workflow's time on the critical path), which are repeated within a run or
+# skipped by some runs, and how long runs wait before each step. The root
+# appears as a step too: its critical time is the time no recorded child
+# covered. `skipped_traces` counts the workflow's runs without the step.
+_STEPS = f"""
+SELECT
+    workflow,
+    step,
+    traces_with_step,
+    max(traces_with_step) OVER (PARTITION BY workflow) - traces_with_step AS skipped_traces,
+    repeated_traces,
+    occurrences,
+    round(critical_ms / sum(critical_ms) OVER (PARTITION BY workflow), 6) AS critical_share,
+    round(critical_ms / traces_with_step, 3) AS mean_critical_ms,
+    round(wait_ms / occurrences, 3) AS mean_wait_ms,
+    round(wait_ms, 3) AS total_wait_ms,
+    example_trace_ids
+FROM
+(
+    SELECT
+        workflow,
+        step,
+        count() AS traces_with_step,
+        countIf(n > 1) AS repeated_traces,
+        sum(n) AS occurrences,
+        sum(c) AS critical_ms,
+        sum(w) AS wait_ms,
+        {_EX.format(ids="trace_id", cond="1")} AS example_trace_ids
+    FROM
+    (
+        SELECT workflow, trace_id, step, count() AS n, sum(c_) AS c, sum(w_) AS w
+        FROM ({_TRACE_SHAPE})
+        ARRAY JOIN steps AS step, crit AS c_, wait AS w_
+        GROUP BY workflow, trace_id, step
+    )
+    GROUP BY workflow, step
+)
+ORDER BY workflow, critical_share DESC, step
+LIMIT {{top_n:UInt32}} BY workflow
+SETTINGS join_use_nulls = 1
+"""
+
+# ---------------------------------------------------------------------------
+# context
+
+# A retrieval's items: its output when that is a JSON array, else the array
+# under "items", "documents" or "results". An item's id: its "id", "doc_id"
+# or "document_id" (string or number).
+_ITEMS = """arrayConcat(JSONExtractArrayRaw({o}), JSONExtractArrayRaw({o}, 'items'),
+    JSONExtractArrayRaw({o}, 'documents'), JSONExtractArrayRaw({o}, 'results'))"""
+_ITEM_IDS = """arrayFilter(x -> x != '', arrayMap(i -> trim(BOTH '"' FROM multiIf(
+    JSONHas(i, 'id'), JSONExtractRaw(i, 'id'), JSONHas(i, 'doc_id'), JSONExtractRaw(i, 'doc_id'),
+    JSONExtractRaw(i, 'document_id'))), {items}))"""
+
+# Per retrieval name: how much is retrieved (items, bytes), how fast, how
+# often nothing comes back and what the trace does next (the next span to
+# start after it ended, and whether the trace went bad), and which share of
+# the items the next generation used: an item counts as used when its id
+# appears as a whole token in that generation's output (so "doc-1" is not
+# found inside "doc-10"). Items without an id are counted but cannot be
+# matched.
+_RETRIEVALS = f"""
+SELECT
+    name AS retrieval,
+    count() AS retrievals,
+    quantilesExactInclusive(0.5, 0.95)(dur) AS q,
+    round(q[1], 3) AS p50_ms,
+    round(q[2], 3) AS p95_ms,
+    sum(n_items) AS items,
+    round(items / retrievals, 3) AS mean_items,
+    sum(bytes) AS bytes,
+    countIf(n_items = 0) AS empty,
+    round(countIf(n_items = 0 AND t.bad) / nullIf(empty, 0), 6) AS bad_rate_after_empty,
+    round(countIf(n_items > 0 AND t.bad) / nullIf(retrievals - empty, 0), 6)
+        AS bad_rate_after_results,
+    arrayFilter(x -> x != '', topKIf(3)(next_step, n_items = 0)) AS next_after_empty,
+    sum(length(item_ids)) AS items_with_ids,
+    sum(used) AS used_items,
+    round(used_items / nullIf(items_with_ids, 0), 6) AS used_share,
+    {_EX.format(ids="r.trace_id", cond="n_items = 0")} AS example_empty_trace_ids,
+    {_EX.format(ids="r.trace_id", cond="used < length(item_ids)")} AS example_unused_trace_ids
+FROM
+(
+    SELECT
+        trace_id,
+        names[i] AS name,
+        ends[i] - starts[i] AS dur,
+        {_ITEMS.format(o="outs[i]")} AS items_,
+        length(items_) AS n_items,
+        length(outs[i]) AS bytes,
+        {_ITEM_IDS.format(items="items_")} AS item_ids,
+        arrayFirstIndex(j -> j != i AND starts[j] >= ends[i], arrayEnumerate(ids)) AS nxt,
+        if(nxt = 0, '', names[nxt]) AS next_step,
+        arrayFirstIndex(j -> kinds[j] = 'generation' AND starts[j] >= ends[i],
+                        arrayEnumerate(ids)) AS gen,
+        extractAll(if(gen = 0, '', outs[gen]), '[\\\\w./:-]*\\\\w') AS gen_tokens,
+        length(arrayFilter(x -> has(gen_tokens, x), item_ids)) AS used
+    FROM
+    (
+        SELECT
+            trace_id,
+            arraySort(x -> (x.3, x.1), groupArray((
+                span_id,
+                toString(kind),
+                toUnixTimestamp64Micro(start_time) / 1000,
+                toUnixTimestamp64Micro(start_time) / 1000 + ifNull(duration_ms, 0),
+                toString(name),
+                if(kind IN ('retrieval', 'generation'), output, '')))) AS spans_,
+            arrayMap(x -> x.1, spans_) AS ids,
+            arrayMap(x -> x.2, spans_) AS kinds,
+            arrayMap(x -> x.3, spans_) AS starts,
+            arrayMap(x -> x.4, spans_) AS ends,
+            arrayMap(x -> x.5, spans_) AS names,
+            arrayMap(x -> x.6, spans_) AS outs
+        FROM spans FINAL
+        WHERE {{trace_filter}}
+        GROUP BY trace_id
+        HAVING has(kinds, 'retrieval')
+    )
+    ARRAY JOIN arrayFilter(j -> kinds[j] = 'retrieval', arrayEnumerate(ids)) AS i
+) AS r
+LEFT JOIN ({_JUDGED}) AS t ON t.trace_id = r.trace_id
+GROUP BY retrieval
+ORDER BY retrievals DESC, retrieval
+LIMIT {{top_n:UInt32}}
+SETTINGS join_use_nulls = 1
+"""
+
+# Does more context help? Traces bucketed by the input tokens of their
+# generations (uncached + cached + cache writes), with success and score per
+# bucket. Buckets grow by 4x so a few rows cover small and large prompts.
+_INPUT_TOKENS = f"""
+SELECT
+    multiIf(tokens < 1000, '<1k', tokens < 4000, '1k-4k', tokens < 16000, '4k-16k',
+            tokens < 64000, '16k-64k', '>=64k') AS input_tokens,
+    count() AS traces,
+    round(avg(tokens), 3) AS mean_input_tokens,
+    round(1 - countIf(t.failed) / traces, 6) AS success_rate,
+    round(countIf(t.bad) / traces, 6) AS bad_rate,
+    round(avg(t.score), 6) AS mean_score,
+    count(t.score) AS scored_traces,
+    {_EX.format(ids="g.trace_id", cond="t.bad")} AS example_bad_trace_ids
+FROM
+(
+    SELECT trace_id, sum(input_tokens + cached_tokens + cache_write_tokens) AS tokens
+    FROM spans FINAL
+    PREWHERE kind = 'generation'
+    WHERE {{trace_filter}}
+    GROUP BY trace_id
+) AS g
+INNER JOIN ({_JUDGED}) AS t ON t.trace_id = g.trace_id
+GROUP BY input_tokens
+ORDER BY min(tokens)
+SETTINGS join_use_nulls = 1
+"""
+
+# Is prompt caching working? Per model: the share of input tokens read from
+# the provider's cache, and how many calls had no cache hit at all.
+_CACHING = f"""
+SELECT
+    model,
+    count() AS generations,
+    sum(input_tokens) AS uncached_input_tokens,
+    sum(cached_tokens) AS cached_input_tokens,
+    sum(cache_write_tokens) AS cache_write_input_tokens,
+    round(cached_input_tokens
+          / nullIf(uncached_input_tokens + cached_input_tokens + cache_write_input_tokens, 0),
+          6) AS cached_share,
+    countIf(cached_tokens = 0) AS generations_without_cache_hit,
+    {_EX.format(ids="trace_id", cond="cached_tokens = 0")} AS example_uncached_trace_ids
+FROM spans FINAL
+PREWHERE kind = 'generation'
+WHERE {{trace_filter}}
+GROUP BY model
+ORDER BY cached_share ASC, generations DESC, model
+LIMIT {{top_n:UInt32}}
+"""
+
+# ---------------------------------------------------------------------------
+# reasoning
+
+# Per trace: reasoning tokens (all spans), reasoning spans and their time,
+# with the trace's judgement.
+_REASONING_TRACES = f"""
+    SELECT
+        r.trace_id AS trace_id,
+        t.workflow AS workflow,
+        t.failed AS failed,
+        t.bad AS bad,
+        t.score AS score,
+        multiIf(t.failed, 'failed', t.bad, 'scored low', 'succeeded') AS outcome,
+        r.reasoning_tokens AS reasoning_tokens,
+        r.reasoning_spans AS reasoning_spans,
+        r.reasoning_ms AS reasoning_ms
+    FROM
+    (
+        SELECT
+            trace_id,
+            sum(reasoning_tokens) AS reasoning_tokens,
+            countIf(kind = 'reasoning') AS reasoning_spans,
+            sumIf(ifNull(duration_ms, 0), kind = 'reasoning') AS reasoning_ms
+        FROM spans FINAL
+        WHERE {{trace_filter}}
+        GROUP BY trace_id
+    ) AS r
+    INNER JOIN ({_JUDGED}) AS t ON t.trace_id = r.trace_id
+"""
+
+# Do traces that reason more end better? Reasoning per trace against its
+# outcome (failed, scored low, succeeded).
+_REASONING_BY_OUTCOME = f"""
+SELECT
+    outcome,
+    count() AS traces,
+    countIf(reasoning_tokens > 0 OR reasoning_spans > 0) AS traces_with_reasoning,
+    round(avg(reasoning_tokens), 3) AS mean_reasoning_tokens,
+    round(avg(reasoning_spans), 3) AS mean_reasoning_spans,
+    round(avg(reasoning_ms), 3) AS mean_reasoning_ms,
+    round(avg(score), 6) AS mean_score,
+    {_EX.format(ids="trace_id", cond="1")} AS example_trace_ids
+FROM ({_REASONING_TRACES})
+GROUP BY outcome
+ORDER BY indexOf(['failed', 'scored low', 'succeeded'], outcome)
+SETTINGS join_use_nulls = 1
+"""
+
+# Which choices do recorded decisions take, and how do the traces that took
+# each choice end? A string choice is shown as the string, anything else as
+# its JSON text.
+_DECISIONS = f"""
+SELECT
+    decision,
+    choice,
+    count() AS times,
+    round(times / sum(times) OVER (PARTITION BY decision), 6) AS share,
+    uniqExact(d.trace_id) AS traces,
+    round(1 - countIf(t.failed) / times, 6) AS success_rate,
+    round(countIf(t.bad) / times, 6) AS bad_rate,
+    round(avg(t.score), 6) AS mean_score,
+    {_EX.format(ids="d.trace_id", cond="1")} AS example_trace_ids
+FROM
+(
+    SELECT
+        trace_id,
+        JSONExtractString(dec, 'name') AS decision,
+        if(JSONType(dec, 'choice') = 'String', JSONExtractString(dec, 'choice'),
+           JSONExtractRaw(dec, 'choice')) AS choice
+    FROM spans FINAL
+    ARRAY JOIN JSONExtractArrayRaw(decisions) AS dec
+    WHERE {{trace_filter}} AND decisions != ''
+) AS d
+LEFT JOIN ({_JUDGED}) AS t ON t.trace_id = d.trace_id
+GROUP BY decision, choice
+ORDER BY decision, times DESC, choice
+LIMIT {{top_n:UInt32}}
+SETTINGS join_use_nulls = 1
+"""
+
+# Where did long reasoning end badly? Bad traces (failed or scored low) whose
+# reasoning tokens are at least `long_reasoning_factor` times the median of
+# the traces that succeeded with some reasoning. Without such a baseline
+# (no successful trace reasoned) nothing is called long.
+_LONG_FAILURES = f"""
+SELECT
+    trace_id,
+    workflow,
+    outcome,
+    reasoning_tokens,
+    reasoning_spans,
+    round(reasoning_ms, 3) AS reasoning_ms,
+    round(baseline, 3) AS succeeded_median_reasoning_tokens,
+    round(reasoning_tokens / baseline, 3) AS times_median,
+    round(score, 6) AS score
+FROM
+(
+    SELECT
+        *,
+        quantileExactInclusiveIf(0.5)(reasoning_tokens, NOT bad AND reasoning_tokens > 0)
+            OVER () AS baseline
+    FROM ({_REASONING_TRACES})
+)
+WHERE bad AND baseline > 0
+    AND reasoning_tokens >= {{long_reasoning_factor:Float64}} * baseline
+ORDER BY reasoning_tokens DESC, trace_id
+LIMIT {{top_n:UInt32}}
+SETTINGS join_use_nulls = 1
+"""
+
+# ---------------------------------------------------------------------------
+# examples
+
+# Which traces are worth keeping as examples? Per operation (root span name):
+# good cases scored at least `good_score`, had no error span, did not fail
+# and cost at most the operation's median; bad cases failed, had an error
+# span or scored below `low_score`. Near-duplicate inputs are collapsed: the
+# root input is lower-cased, ids of 8+ hex digits and numbers replaced, and
+# punctuation and spacing removed; one case per (operation, label, that
+# key) is kept, the best for good (highest score, then cheapest) and the
+# worst for bad (failed first, then lowest score), with the others listed.
+_EXAMPLES = f"""
+SELECT
+    operation,
+    label,
+    argMin(c.trace_id, c.rank) AS trace_id,
+    round(argMin(c.score, c.rank), 6) AS score,
+    round(argMin(c.cost, c.rank), 6) AS cost_usd,
+    argMin(c.errors, c.rank) AS errors,
+    argMin(c.failed, c.rank) AS failed,
+    count() - 1 AS duplicates,
+    arraySlice(arrayFilter(x -> x != trace_id, groupArraySorted(4)(c.trace_id)), 1, 3)
+        AS duplicate_trace_ids,
+    argMin(c.root_input, c.rank) AS input_json,
+    substring(if(JSONType(input_json) = 'String', JSONExtractString(input_json), input_json),
+              1, 160) AS input
+FROM
+(
+    SELECT
+        *,
+        multiIf(failed OR errors > 0 OR ifNull(score < {{low_score:Float64}}, false), 'bad',
+                ifNull(score >= {{good_score:Float64}}, false)
+                    AND cost <= median(cost) OVER (PARTITION BY operation), 'good',
+                '') AS label,
+        if(label = 'good', (-ifNull(score, 0), cost, trace_id),
+           (toFloat64(NOT failed), ifNull(score, 1), trace_id)) AS rank
+    FROM
+    (
+        SELECT
+            x.trace_id AS trace_id,
+            x.operation AS operation,
+            x.failed AS failed,
+            x.errors AS errors,
+            x.cost AS cost,
+            x.root_input AS root_input,
+            x.input_key AS input_key,
+            s.score AS score
+        FROM
+        (
+            SELECT
+                trace_id,
+                argMinIf(name, (start_time, span_id), parent_span_id = '') AS operation,
+                maxIf(status = 'error' OR NOT ifNull(outcome_success, true),
+                      parent_span_id = '') AS failed,
+                countIf(status = 'error') AS errors,
+                sum(ifNull(cost_usd, 0)) AS cost,
+                argMinIf(input, (start_time, span_id), parent_span_id = '') AS root_input,
+                cityHash64(trimBoth(replaceRegexpAll(replaceRegexpAll(replaceRegexpAll(
+                    lowerUTF8(root_input), '[0-9a-f]{{8,}}', '#'), '[0-9]+', '0'),
+                    '[^[:alnum:]#]+', ' '))) AS input_key
+            FROM spans FINAL
+            WHERE {{trace_filter}}
+            GROUP BY trace_id
+            HAVING countIf(parent_span_id = '') > 0
+        ) AS x
+        LEFT JOIN ({_SCORES}) AS s ON s.trace_id = x.trace_id
+    )
+) AS c
+WHERE label != ''
+GROUP BY operation, label, input_key
+ORDER BY operation, label DESC, min(c.rank)
+LIMIT {{top_n:UInt32}} BY operation, label
+SETTINGS join_use_nulls = 1
+"""
+
+#: Report table key ("report.table") -> SQL.
+FEEDBACK_QUERIES: dict[str, str] = {
+    "tools.tools": _TOOLS,
+    "tools.error_types": _TOOL_ERRORS,
+    "tools.failure_arguments": _TOOL_ARGUMENTS,
+    "tools.never_called": _TOOLS_NEVER_CALLED,
+    "workflows.workflows": _WORKFLOWS,
+    "workflows.variants": _VARIANTS,
+    "workflows.steps": _STEPS,
+    "context.retrievals": _RETRIEVALS,
+    "context.input_tokens": _INPUT_TOKENS,
+    "context.caching": _CACHING,
+    "reasoning.by_outcome": _REASONING_BY_OUTCOME,
+    "reasoning.decisions": _DECISIONS,
+    "reasoning.long_failures": _LONG_FAILURES,
+    "examples.candidates": _EXAMPLES,
+}
