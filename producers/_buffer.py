@@ -38,6 +38,9 @@ class DropCounter:
         self._warn_interval_s = warn_interval_s
         self._last_warning = -float("inf")
         self._what = what
+        #: While True, drops are counted but not warned about: the owner reports
+        #: them itself (the transport during an outage, in its recovery line).
+        self.muted = False
 
     def add(self, reason: str, count: int = 1) -> None:
         """Count ``count`` events dropped for ``reason``; warn if the interval passed."""
@@ -45,7 +48,7 @@ class DropCounter:
             self._by_reason[reason] = self._by_reason.get(reason, 0) + count
             self._unreported += count
             now = time.monotonic()
-            if now - self._last_warning < self._warn_interval_s:
+            if self.muted or now - self._last_warning < self._warn_interval_s:
                 return
             self._last_warning = now
             unreported, self._unreported = self._unreported, 0
@@ -60,6 +63,12 @@ class DropCounter:
             )
         except Exception:  # noqa: BLE001 - a broken logging handler must not reach the host
             pass
+
+    def mark_reported(self) -> None:
+        """The owner just reported every drop so far: the next warning starts from here."""
+        with self._lock:
+            self._unreported = 0
+            self._last_warning = time.monotonic()
 
     @property
     def total(self) -> int:
@@ -121,6 +130,25 @@ class EventBuffer:
             out = [popleft() for _ in range(n)]
             self._bytes -= sum(len(k) + len(v) for k, v in out) + n * RECORD_OVERHEAD_BYTES
             return out
+
+    def requeue(self, records: list[tuple[bytes, bytes]]) -> bool:
+        """Put records taken earlier back at the head, oldest first, to be taken again.
+
+        For records that were accepted but could not be handed on (the broker
+        went away mid-batch, or rejected them unwritten). They bypass the
+        bounds, which they met when offered, so the buffer may briefly hold up
+        to one taken batch more than ``max_events``.
+
+        Returns:
+            False when the buffer is closed: the records are not kept.
+        """
+        size = sum(len(k) + len(v) for k, v in records) + len(records) * RECORD_OVERHEAD_BYTES
+        with self._lock:
+            if self.closed:
+                return False
+            self._queue.extendleft(reversed(records))
+            self._bytes += size
+            return True
 
     def close(self) -> list[tuple[bytes, bytes]]:
         """Refuse further offers and return what was still queued."""

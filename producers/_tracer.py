@@ -503,11 +503,30 @@ class Tracer:
             with contextlib.suppress(Exception):
                 self._registry.unregister(self._collector)
         try:
-            return self.transport.shutdown(
+            ok = self.transport.shutdown(
                 self.shutdown_timeout_s if timeout_s is None else timeout_s
             )
         except Exception:  # noqa: BLE001
-            return False
+            ok = False
+        self._log_totals()
+        return ok
+
+    def _log_totals(self) -> None:
+        """The last word on drops: the periodic warnings are rate limited, so the
+        final count would otherwise never be logged. Equal to ``stats().dropped``."""
+        stats = self.stats()
+        try:
+            logger.log(
+                logging.WARNING if stats.dropped else logging.INFO,
+                "tracestream Tracer shut down (service %s): %d trace events sent, "
+                "dropped %d in total (by reason: %s)",
+                self.service,
+                stats.sent,
+                stats.dropped,
+                stats.dropped_by_reason,
+            )
+        except Exception:  # noqa: BLE001 - a broken logging handler must not reach the host
+            pass
 
     def _exit_hook(self) -> None:
         self.shutdown()
