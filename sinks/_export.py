@@ -15,7 +15,10 @@ Two formats, one JSON object per line:
        "metadata": {"trace_id": ..., "project": ..., "models": [...], "scores": {...}}}
 
 - ``examples`` (an example suite): ``{"id", "input", "expected_output",
-  "metadata"}`` from the trace's input and output.
+  "metadata"}`` from the trace's input and output. The traces can be the
+  selection the examples report wrote (``tracestream analyze --report
+  examples --write-examples FILE``): its trace ids and each case's label
+  (good or bad, in ``metadata.label``).
 
 The data read is what the tables hold: the worker redacted it before the
 sink wrote it, so exports carry the redacted text. Selection is by time,
@@ -24,7 +27,7 @@ project, status, model, tags and mean score per score name.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,6 +52,7 @@ class ExportFilter:
         models: the trace used one of these models (empty: any).
         tags: the trace carries all of these tags.
         min_scores: score name -> the trace's mean score of that name must be >= value.
+        trace_ids: only these traces (empty: any), e.g. an examples selection.
         limit: at most this many traces, oldest first.
     """
 
@@ -60,6 +64,7 @@ class ExportFilter:
     tags: tuple[str, ...] = ()
     min_scores: tuple[tuple[str, float], ...] = ()
     limit: int = 10_000
+    trace_ids: tuple[str, ...] = ()
 
 
 def _parse(text: str | None) -> Any:
@@ -92,6 +97,9 @@ def select_traces(storage: Storage, flt: ExportFilter) -> list[dict[str, Any]]:
     if flt.tags:
         conds.append("hasAll(tags, {tags:Array(String)})")
         params["tags"] = list(flt.tags)
+    if flt.trace_ids:
+        conds.append("trace_id IN {trace_ids:Array(String)}")
+        params["trace_ids"] = list(flt.trace_ids)
     for i, (name, minimum) in enumerate(flt.min_scores):
         conds.append(
             f"trace_id IN (SELECT trace_id FROM scores FINAL WHERE name = {{sn{i}:String}}"
@@ -189,14 +197,23 @@ def chat_records(storage: Storage, traces: list[dict[str, Any]]) -> Iterator[dic
         yield {"messages": messages, "metadata": _metadata(trace)}
 
 
-def example_records(traces: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """One example per trace: input, expected output and metadata. Pure."""
+def example_records(
+    traces: list[dict[str, Any]], labels: Mapping[str, str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """One example per trace: input, expected output and metadata. Pure.
+
+    ``labels`` (trace id -> "good"/"bad", from an examples selection) adds
+    ``metadata.label`` to the traces it names.
+    """
     for trace in traces:
+        metadata = _metadata(trace)
+        if labels and trace["trace_id"] in labels:
+            metadata["label"] = labels[trace["trace_id"]]
         yield {
             "id": trace["trace_id"],
             "input": trace["input"],
             "expected_output": trace["output"],
-            "metadata": _metadata(trace),
+            "metadata": metadata,
         }
 
 

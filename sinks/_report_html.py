@@ -7,7 +7,8 @@ a megabyte of JavaScript. Pure functions; every value from the data is
 escaped with :func:`html.escape`.
 
 Charts: latency p50/p95 over time, error rate over time, cost by model
-(horizontal bars), cost over time.
+(horizontal bars), cost over time; each feedback report's section opens with
+its own bar charts (:func:`feedback_charts`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ._analytics import AnalysisReport
 from ._report_render import TITLES
 from ._tabular import format_cell
 
-__all__ = ["bar_chart_svg", "line_chart_svg", "report_html"]
+__all__ = ["bar_chart_svg", "feedback_charts", "line_chart_svg", "report_html"]
 
 _W, _H = 640, 220
 _PAD_L, _PAD_R, _PAD_T, _PAD_B = 56, 16, 16, 36
@@ -210,17 +211,104 @@ def report_html(report: AnalysisReport) -> str:
         section = key.split(".", 1)[0]
         if section != current:
             sections.append(f"<h2>{_e(section.capitalize())}</h2>")
+            sections.extend(feedback_charts(report, section))
             current = section
         sections.append(_table_html(TITLES.get(key, key), table.column_names, table.rows))
     filters = " · ".join(
         f"{k}: {v}" for k, v in scope.items() if k in ("project", "service", "model", "where") and v
     )
     timing = f"{len(report.timings_s)} queries, {report.total_s:.3f} s"
+    overview = f"<h2>Charts</h2>{''.join(charts)}" if charts else ""
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>tracestream report {_e(scope['from'])} to {_e(scope['to'])}</title>"
         f"<style>{_CSS}</style></head><body>"
         f'<h1>tracestream analysis</h1><p class="meta">{_e(scope["from"])} → {_e(scope["to"])}'
         f"{' · ' + _e(filters) if filters else ''} · {_e(timing)}</p>"
-        f"<h2>Charts</h2>{''.join(charts)}{''.join(sections)}</body></html>\n"
+        f"{overview}{''.join(sections)}</body></html>\n"
     )
+
+
+def _bars(
+    report: AnalysisReport, key: str, label: Any, value: str, *, scale: float = 1.0
+) -> list[tuple[str, float]]:
+    table = report.tables.get(key)
+    if table is None:
+        return []
+    return [
+        (label(r) if callable(label) else str(r[label]), scale * float(r[value] or 0))
+        for r in table.dicts()
+    ]
+
+
+def feedback_charts(report: AnalysisReport, section: str) -> list[str]:
+    """The bar charts that open a feedback report's section (none for other sections)."""
+    charts: list[tuple[str, list[tuple[str, float]], str]] = []
+    if section == "tools":
+        charts = [
+            (
+                "Error rate by tool (%)",
+                _bars(report, "tools.tools", "tool", "error_rate", scale=100),
+                "",
+            ),
+            ("Retries by tool", _bars(report, "tools.tools", "tool", "retries"), ""),
+        ]
+    elif section == "workflows":
+        charts = [
+            (
+                "Success rate by workflow (%)",
+                _bars(report, "workflows.workflows", "workflow", "success_rate", scale=100),
+                "",
+            ),
+            (
+                "Share of end-to-end time on the critical path (%)",
+                _bars(
+                    report,
+                    "workflows.steps",
+                    lambda r: f"{r['workflow']} / {r['step']}",
+                    "critical_share",
+                    scale=100,
+                ),
+                "",
+            ),
+        ]
+    elif section == "context":
+        charts = [
+            (
+                "Success rate by input tokens (%)",
+                _bars(report, "context.input_tokens", "input_tokens", "success_rate", scale=100),
+                "",
+            ),
+            (
+                "Cached share of input tokens by model (%)",
+                _bars(report, "context.caching", "model", "cached_share", scale=100),
+                "",
+            ),
+        ]
+    elif section == "reasoning":
+        charts = [
+            (
+                "Mean reasoning tokens by outcome",
+                _bars(report, "reasoning.by_outcome", "outcome", "mean_reasoning_tokens"),
+                "",
+            ),
+            (
+                "Decision choices: success rate (%)",
+                _bars(
+                    report,
+                    "reasoning.decisions",
+                    lambda r: f"{r['decision']} = {r['choice']}",
+                    "success_rate",
+                    scale=100,
+                ),
+                "",
+            ),
+        ]
+    elif section == "examples":
+        table = report.tables.get("examples.candidates")
+        counts: dict[str, float] = {}
+        for row in table.dicts() if table is not None else []:
+            name = f"{row['operation']} / {row['label']}"
+            counts[name] = counts.get(name, 0.0) + 1
+        charts = [("Candidates by operation and label", list(counts.items()), "")]
+    return [bar_chart_svg(title, bars, unit=unit) for title, bars, unit in charts]

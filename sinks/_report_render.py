@@ -18,7 +18,7 @@ from ._tabular import jsonable, rich_table
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-__all__ = ["TITLES", "report_json", "report_renderables"]
+__all__ = ["TERMINAL_COLUMNS", "TITLES", "report_json", "report_renderables"]
 
 #: Human titles of the report tables.
 TITLES: dict[str, str] = {
@@ -35,7 +35,64 @@ TITLES: dict[str, str] = {
     "patterns.tool_sequences": "Patterns: most frequent tool-call sequences",
     "patterns.error_signatures": "Patterns: error signatures",
     "anomalies.anomalies": "Anomalies (strongest first)",
+    "tools.tools": "Tools: failures, latency, retries and what a failure costs the trace",
+    "tools.error_types": "Tools: error types",
+    "tools.failure_arguments": "Tools: argument keys that go with failures",
+    "tools.never_called": "Tools offered to the model but never called",
+    "workflows.workflows": "Workflows: runs, success, latency, cost, score",
+    "workflows.variants": "Workflows: step-order variants",
+    "workflows.steps": "Workflows: steps on the critical path, skipped, repeated, waited for",
+    "context.retrievals": "Context: retrievals, empty results and items used",
+    "context.input_tokens": "Context: does more input help? (traces by input tokens)",
+    "context.caching": "Context: prompt caching by model",
+    "reasoning.by_outcome": "Reasoning against outcome",
+    "reasoning.decisions": "Reasoning: decisions and how they ended",
+    "reasoning.long_failures": "Reasoning: long reasoning that ended badly",
+    "examples.candidates": "Examples: good and bad cases per operation (near duplicates collapsed)",
 }
+
+#: The columns a terminal shows for the wide feedback tables (``--json`` and
+#: ``--html`` have all of them); a table not listed shows every column.
+TERMINAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "tools.tools": ("tool", "calls", "errors", "error_rate", "p95_ms", "retries",
+                    "bad_with_failure", "traces_with_failure", "bad_without_failure",
+                    "traces_without_failure", "example_trace_ids"),
+    "workflows.workflows": ("workflow", "traces", "success_rate", "p50_ms", "p95_ms",
+                            "mean_cost_usd", "mean_score", "example_failed_trace_ids"),
+    "workflows.steps": ("workflow", "step", "critical_share", "mean_critical_ms",
+                        "skipped_traces", "repeated_traces", "mean_wait_ms",
+                        "example_trace_ids"),
+    "context.retrievals": ("retrieval", "retrievals", "p95_ms", "mean_items", "empty",
+                           "bad_rate_after_empty", "bad_rate_after_results",
+                           "next_after_empty", "used_share", "example_empty_trace_ids"),
+    "context.caching": ("model", "generations", "cached_share",
+                        "generations_without_cache_hit", "example_uncached_trace_ids"),
+    "reasoning.decisions": ("decision", "choice", "times", "share", "success_rate",
+                            "mean_score", "example_trace_ids"),
+    "reasoning.long_failures": ("trace_id", "workflow", "outcome", "reasoning_tokens",
+                                "succeeded_median_reasoning_tokens", "score"),
+    "examples.candidates": ("operation", "label", "trace_id", "score", "cost_usd", "errors",
+                            "duplicates", "input"),
+}  # fmt: skip
+
+
+def _terminal_rows(
+    key: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    """The columns a terminal shows, with id lists as "first id +n" (ids stay whole
+    so they can be pasted into ``tracestream show``)."""
+    shown = TERMINAL_COLUMNS.get(key, columns)
+    index = [columns.index(c) for c in shown if c in columns]
+    out = []
+    for row in rows:
+        cells = []
+        for i in index:
+            value = row[i]
+            if columns[i].endswith("trace_ids") and isinstance(value, list | tuple):
+                value = f"{value[0]} +{len(value) - 1}" if len(value) > 1 else "".join(value)
+            cells.append(value)
+        out.append(tuple(cells))
+    return tuple(columns[i] for i in index), out
 
 
 def report_dict(report: AnalysisReport) -> dict[str, Any]:
@@ -61,7 +118,8 @@ def report_json(report: AnalysisReport) -> str:
 
 def report_renderables(report: AnalysisReport, *, max_chars: int = 60) -> list[RenderableType]:
     """Rich renderables, one table per report table (the time series is skipped:
-    it is for charts; ``--json`` and ``--html`` have it)."""
+    it is for charts; ``--json`` and ``--html`` have it). Wide feedback tables
+    show the columns in :data:`TERMINAL_COLUMNS`."""
     from rich.text import Text
 
     scope = report.scope.as_dict()
@@ -77,6 +135,7 @@ def report_renderables(report: AnalysisReport, *, max_chars: int = 60) -> list[R
         if not table.rows:
             out.append(Text(f"{title}: no data", "dim"))
             continue
-        out.append(rich_table(table.column_names, table.rows, title=title, max_chars=max_chars))
+        columns, rows = _terminal_rows(key, table.column_names, table.rows)
+        out.append(rich_table(columns, rows, title=title, max_chars=max_chars))
     out.append(Text(f"{len(report.timings_s)} queries in {report.total_s:.3f} s", "dim"))
     return out

@@ -55,6 +55,13 @@ def _min_score(values: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
     help="name>=value: the trace's mean score of that name (repeatable).",
 )
 @click.option("--limit", default=10_000, show_default=True, help="At most this many traces.")
+@click.option(
+    "--selection",
+    "selection_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Only the traces of this examples selection (`analyze --write-examples`); "
+    "its time range and project unless given here. Adds metadata.label.",
+)
 def export(
     fmt: str,
     output: Path | None,
@@ -67,6 +74,7 @@ def export(
     tags: tuple[str, ...],
     min_scores: tuple[str, ...],
     limit: int,
+    selection_path: Path | None,
 ) -> None:
     """Export chosen (redacted) traces as a dataset, one JSON object per line."""
     from tracestream._query_target import open_for_reading
@@ -75,21 +83,47 @@ def export(
         StorageError,
         chat_records,
         example_records,
+        read_selection,
         resolve_range,
         select_traces,
     )
 
+    labels: dict[str, str] = {}
+    if selection_path is not None:
+        try:
+            selection = read_selection(selection_path)
+        except (ValueError, OSError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--selection") from None
+        labels = {c["trace_id"]: str(c.get("label", "")) for c in selection["cases"]}
+        chosen = selection.get("scope") or {}
+        # The selection's own range and project, unless the command line says otherwise.
+        if since is None and start is None and chosen.get("from"):
+            start = datetime.fromisoformat(chosen["from"].replace("Z", "+00:00"))
+            end = end or datetime.fromisoformat(chosen["to"].replace("Z", "+00:00"))
+        project = project or chosen.get("project")
     try:
         begin, stop = resolve_range(since=since, start=start, end=end, now=datetime.now(UTC))
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    flt = ExportFilter(begin, stop, project, statuses, models, tags, _min_score(min_scores), limit)
+    flt = ExportFilter(
+        begin,
+        stop,
+        project,
+        statuses,
+        models,
+        tags,
+        _min_score(min_scores),
+        limit,
+        trace_ids=tuple(labels),
+    )
+    if selection_path is not None and not labels:
+        raise click.ClickException(f"{selection_path} selects no traces")
     try:
         settings = load_settings()
         with open_for_reading(settings) as storage:
             traces = select_traces(storage, flt)
             records = list(
-                chat_records(storage, traces) if fmt == "chat" else example_records(traces)
+                chat_records(storage, traces) if fmt == "chat" else example_records(traces, labels)
             )
     except (StorageError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from None

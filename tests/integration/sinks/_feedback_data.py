@@ -36,6 +36,7 @@ from tracestream.schemas import (
     SpanRecord,
     ToolCall,
     TraceInfo,
+    TraceRecord,
     Usage,
 )
 from tracestream.sinks import Storage
@@ -201,10 +202,25 @@ def scores() -> list[ScoreEvent]:
     ]  # fmt: skip
 
 
+def traces() -> list[TraceRecord]:
+    """The assembled traces (what export reads), one per root span."""
+    return [
+        TraceRecord(
+            project="fb", trace_id=root.trace_id, environment="test", services=("bot",),
+            trace=root.trace, name=root.name, status="error" if root.status == "error" else "ok",
+            start_time=root.start_time, end_time=root.end_time, duration_ms=root.duration_ms,
+            span_count=1, depth=1, input=root.input, output=root.output, version=1,
+            emitted_at=root.start_time,
+        )
+        for root in spans()
+        if root.parent_span_id is None
+    ]  # fmt: skip
+
+
 def insert_feedback_data(storage: Storage) -> None:
-    """Insert the spans and scores of the data set through the sink's row mapping."""
+    """Insert the data set's spans, traces and scores through the sink's row mapping."""
     retention = RetentionPolicy(default_days=3650)
-    for role, records in (("spans", spans()), ("scores", scores())):
+    for role, records in (("spans", spans()), ("traces", traces()), ("scores", scores())):
         mapping = TABLE_MAPPINGS[role]
         batch = map_records(mapping, [record_json(r) for r in records], retention)
         assert not batch.rejected, batch.rejected
