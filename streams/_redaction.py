@@ -605,7 +605,7 @@ class Redactor:
         outcome = event.outcome
         if outcome is not None:
             label = outcome.label
-            if not self._settled(label):
+            if len(label) >= self._short and label not in self._clean:
                 label = self._label(
                     label, "outcome.label", counts, LIMITS.outcome_label, required=True
                 )
@@ -644,7 +644,7 @@ class Redactor:
         reason = decision.reason
         new_name = (
             name
-            if self._settled(name)
+            if len(name) < self._short or name in self._clean
             else self._label(
                 name, f"decisions[{i}].name", counts, LIMITS.decision_name, required=True
             )
