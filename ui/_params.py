@@ -256,12 +256,15 @@ def range_params(start: datetime, end: datetime) -> dict[str, Any]:
     return {"start": ch_time(start), "end": ch_time(end)}
 
 
-def traces_sql(query: TraceQuery) -> tuple[str, dict[str, Any]]:
-    """The TRACES statement and its parameters for one page (one extra row asked)."""
+def traces_sql(
+    query: TraceQuery, *, final: bool, rows: int, skip: int
+) -> tuple[str, dict[str, Any]]:
+    """The TRACES statement and its parameters: ``rows`` rows after ``skip``, with or
+    without FINAL (see Reader.traces)."""
     params: dict[str, Any] = {
         **range_params(query.start, query.end),
-        "limit": query.limit + 1,
-        "offset": query.offset,
+        "limit": rows,
+        "offset": skip,
     }
     for name, value in query.filters.items():
         params[name] = ("true" if value else "false") if isinstance(value, bool) else value
@@ -277,6 +280,7 @@ def traces_sql(query: TraceQuery) -> tuple[str, dict[str, Any]]:
         params.update({f"q{i}": word for i, word in enumerate(query.search)})
     sql = render(
         _sql.TRACES,
+        final="FINAL" if final else "",
         conditions=conditions(query.filters, _sql.FILTERS),
         search=search,
         sort=_sql.SORTS[query.sort],

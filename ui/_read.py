@@ -34,7 +34,15 @@ from ._params import (
 )
 from ._tree import layout_tree
 
-__all__ = ["MAX_TRACE_SPANS", "Reader", "bucket_seconds", "fill_series", "iso"]
+__all__ = [
+    "MAX_TRACE_SPANS",
+    "Reader",
+    "bucket_seconds",
+    "fill_series",
+    "iso",
+    "newest_only",
+    "page_of_newest",
+]
 
 #: Spans read for one trace at most. The worker caps traces at
 #: ``max_spans_per_trace`` (10,000 by default); this is a guard above it.
@@ -52,6 +60,7 @@ _JSON_COLUMNS = frozenset(
         "outcome_detail",
     }
 )
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BUCKETS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 
 
@@ -148,21 +157,56 @@ class Reader:
     # -- traces -------------------------------------------------------------
 
     def traces(self, query: TraceQuery) -> dict[str, Any]:
-        """One page of the Traces list: ``{"items", "limit", "offset", "has_more"}``."""
-        sql, params = traces_sql(query)
-        rows = self._rows(sql, params)
+        """One page of the Traces list: ``{"items", "limit", "offset", "has_more"}``.
+
+        Exactly what ``FINAL`` would list, mostly without paying for it: the
+        statement runs without FINAL for ``k`` = twice the rows the page needs
+        (offset, page and one more). Every row a FINAL read would list is in
+        that result unless at least ``k`` rows rank above it; the rows that are
+        their trace's newest version (found by key, TRACE_VERSIONS) are, in
+        order, exactly FINAL's rows down to the last of them. So when there are
+        enough of those, or the result was not cut at ``k``, the page is read
+        off them; otherwise (superseded versions crowded the top) the FINAL
+        statement answers.
+        """
+        want = query.offset + query.limit + 1
+        k = 2 * want
+        sql, params = traces_sql(query, final=False, rows=k, skip=0)
+        candidates = self._rows(sql, params)
+        newest = self._newest_versions(candidates) if candidates else {}
+        page = page_of_newest(candidates, newest, offset=query.offset, limit=query.limit, k=k)
+        if page is None:
+            sql, params = traces_sql(query, final=True, rows=query.limit + 1, skip=query.offset)
+            page = self._rows(sql, params)
         items = []
-        for row in rows[: query.limit]:
+        for row in page[: query.limit]:
             item = _plain(row)
+            del item["version"]
             item["input_preview"] = _preview(item.pop("input_preview"))
             items.append(item)
         return {
             "items": items,
             "limit": query.limit,
             "offset": query.offset,
-            "has_more": len(rows) > query.limit,
+            "has_more": len(page) > query.limit,
             "from": iso(query.start),
             "to": iso(query.end),
+        }
+
+    def _newest_versions(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], int]:
+        """(project, day, trace id) -> newest version, for the traces of ``rows``."""
+        days = [r["start_time"].astimezone(UTC).date() for r in rows]
+        lo = datetime.combine(min(days), datetime.min.time(), UTC)
+        hi = datetime.combine(max(days), datetime.min.time(), UTC) + timedelta(days=1)
+        params = {
+            "projects": sorted({r["project"] for r in rows}),
+            "ids": sorted({r["trace_id"] for r in rows}),
+            "lo": ch_time(lo),
+            "hi": ch_time(hi),
+        }
+        return {
+            (r["project"], r["day"], r["trace_id"]): int(r["version"])
+            for r in self._rows(_sql.TRACE_VERSIONS, params)
         }
 
     def facets(self, start: datetime, end: datetime) -> dict[str, Any]:
@@ -187,25 +231,38 @@ class Reader:
                 start=ch_time(head["start_time"]),
                 end=ch_time(end),
             )
-        spans = self._rows(render(_sql.TRACE_SPANS, bounds=bounds), params)
+        # The one big result: pyarrow builds its dicts in C, not via QueryResult.
+        spans: list[dict[str, Any]] = self._storage.query_arrow(
+            render(_sql.TRACE_SPANS, bounds=bounds), params, settings=_READONLY
+        ).to_pylist()
         if head is None and not spans:
             return None
-        origin = min([s["start_time"] for s in spans] or [head["start_time"] if head else 0])
-        laid = _span_rows(spans, origin)
+        if spans:
+            origin_us = min(s["start_us"] for s in spans)
+            origin = _EPOCH + timedelta(microseconds=origin_us)
+        else:
+            assert head is not None
+            origin = head["start_time"]
+            origin_us = (origin - _EPOCH) // timedelta(microseconds=1)
+        last_us = max((s["end_us"] or s["start_us"] for s in spans), default=origin_us)
+        laid = _span_rows(spans, origin_us)
         project = head["project"] if head else None
         anomalies: list[dict[str, Any]] = []
         if project is None and spans:
             project = self._project_of(trace_id)[0]
         if project is not None and spans:
-            last = max((s["end_time"] or s["start_time"]) for s in spans)
             anomalies = [
                 _plain(a)
                 for a in self._rows(
                     _sql.TRACE_ANOMALIES,
-                    {"project": project, "start": ch_time(origin), "end": ch_time(last)},
+                    {
+                        "project": project,
+                        "start": ch_time(origin),
+                        "end": ch_time(_EPOCH + timedelta(microseconds=last_us)),
+                    },
                 )
             ]
-            _mark_anomalies(laid, spans, anomalies)
+            _mark_anomalies(laid, anomalies, origin_us)
         scores = [_score(r) for r in self._rows(_sql.TRACE_SCORES, {"trace_id": trace_id})]
         return {
             "trace": _plain(head) if head is not None else None,
@@ -328,21 +385,53 @@ class Reader:
         return {"items": [_plain(r) for r in self._rows(sql, params)]}
 
 
-def _ms(value: datetime, origin: datetime) -> float:
-    return round((value - origin).total_seconds() * 1000.0, 3)
+def page_of_newest(
+    candidates: list[dict[str, Any]],
+    newest: Mapping[tuple[str, str, str], int],
+    *,
+    offset: int,
+    limit: int,
+    k: int,
+) -> list[dict[str, Any]] | None:
+    """Rows ``offset`` to ``offset + limit`` (one more than the page) of the newest
+    versions among ``candidates`` (the first ``k`` rows without FINAL), or ``None``
+    when superseded rows took so many places that FINAL must answer."""
+    valid = newest_only(candidates, newest)
+    want = offset + limit + 1
+    if len(candidates) < k or len(valid) >= want:
+        return valid[offset:want]
+    return None
 
 
-def _span_rows(spans: list[dict[str, Any]], origin: datetime) -> list[dict[str, Any]]:
-    """Spans in tree order with their layout, times as offsets from ``origin``."""
+def newest_only(
+    rows: Iterable[Mapping[str, Any]], newest: Mapping[tuple[str, str, str], int]
+) -> list[dict[str, Any]]:
+    """The rows that are their trace's newest version, in order, each key once.
+
+    A trace is keyed as the table dedups it: (project, UTC day of its start,
+    trace id). A row whose trace has a newer version anywhere is superseded.
+    """
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str, str]] = set()
+    for row in rows:
+        day = row["start_time"].astimezone(UTC).date().isoformat()
+        key = (row["project"], day, row["trace_id"])
+        if key not in seen and newest.get(key) == row["version"]:
+            seen.add(key)
+            out.append(dict(row))
+    return out
+
+
+def _span_rows(spans: list[dict[str, Any]], origin_us: int) -> list[dict[str, Any]]:
+    """Spans in tree order with their layout, times as ms offsets from ``origin_us``."""
     for s in spans:
-        s["start_ms"] = _ms(s["start_time"], origin)
-        s["end_ms"] = None if s["end_time"] is None else _ms(s["end_time"], origin)
+        s["start_ms"] = (s.pop("start_us") - origin_us) / 1000.0
+        end = s.pop("end_us")
+        s["end_ms"] = None if end is None else (end - origin_us) / 1000.0
     layout = layout_tree(spans)
     out = []
     for i in layout.order:
-        row = dict(spans[i])
-        # Absolute times are in start_ms/end_ms from the trace's start_time.
-        del row["start_time"], row["end_time"]
+        row = spans[i]
         row["parent_span_id"] = row["parent_span_id"] or None
         row["depth"] = layout.depth[i]
         row["subtree_size"] = layout.subtree_size[i]
@@ -355,28 +444,29 @@ def _span_rows(spans: list[dict[str, Any]], origin: datetime) -> list[dict[str, 
 
 
 def _mark_anomalies(
-    laid: list[dict[str, Any]], spans: list[dict[str, Any]], anomalies: list[dict[str, Any]]
+    laid: list[dict[str, Any]], anomalies: list[dict[str, Any]], origin_us: int
 ) -> None:
     """Flag the spans that fell into an anomaly window of their own operation.
 
     An anomaly is keyed like a metric window (service, model, kind, name); a
     span matches when it has that key and started inside the window.
     """
-    if not anomalies:
-        return
+
+    def offset_ms(text: str) -> float:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return ((at - _EPOCH) // timedelta(microseconds=1) - origin_us) / 1000.0
+
     windows = [
         (
             (a["service"], a["model"], a["kind"], a["name"]),
-            datetime.fromisoformat(a["window_start"].replace("Z", "+00:00")),
-            datetime.fromisoformat(a["window_end"].replace("Z", "+00:00")),
+            offset_ms(a["window_start"]),
+            offset_ms(a["window_end"]),
         )
         for a in anomalies
     ]
-    by_id = {s["span_id"]: s for s in spans}
     for row in laid:
-        span = by_id[row["span_id"]]
-        key = (span["service"], span["model"], span["kind"], span["name"])
-        row["anomaly"] = any(k == key and ws <= span["start_time"] < we for k, ws, we in windows)
+        key = (row["service"], row["model"], row["kind"], row["name"])
+        row["anomaly"] = any(k == key and ws <= row["start_ms"] < we for k, ws, we in windows)
 
 
 def _score(row: Mapping[str, Any]) -> dict[str, Any]:

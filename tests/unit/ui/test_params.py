@@ -14,7 +14,7 @@ from tracestream.ui._params import (
     search_tokens,
     traces_sql,
 )
-from tracestream.ui._read import bucket_seconds, fill_series
+from tracestream.ui._read import bucket_seconds, fill_series, page_of_newest
 
 pytestmark = pytest.mark.unit
 
@@ -90,8 +90,9 @@ def test_filter_values_are_bound_as_parameters_never_written_into_the_sql() -> N
         "min_cost_usd": "0.5", "has_errors": "yes", "status": "error", "q": "drop tables",
         "sort": "cost_usd", "order": "asc", "limit": "10", "offset": "20",
     }  # fmt: skip
-    sql, bound = traces_sql(parse_trace_query(params, NOW))
+    sql, bound = traces_sql(parse_trace_query(params, NOW), final=True, rows=11, skip=20)
     assert hostile not in sql and "drop" not in sql
+    assert "FROM traces FINAL" in sql
     assert bound == {
         "start": "2026-10-31 12:00:00.000000", "end": "2026-11-01 12:00:00.000000",
         "limit": 11, "offset": 20,
@@ -109,8 +110,9 @@ def test_filter_values_are_bound_as_parameters_never_written_into_the_sql() -> N
 
 
 def test_without_filters_the_statement_has_only_the_range_and_the_page() -> None:
-    sql, bound = traces_sql(parse_trace_query({}, NOW))
+    sql, bound = traces_sql(parse_trace_query({}, NOW), final=False, rows=102, skip=0)
     assert set(bound) == {"start", "end", "limit", "offset"}
+    assert "FINAL" not in sql and "{final}" not in sql
     assert "hasToken" not in sql and "AND project" not in sql
     assert "{conditions}" not in sql and "{search}" not in sql
 
@@ -136,3 +138,51 @@ def test_buckets_are_round_and_empty_ones_are_filled() -> None:
         {"bucket": "2026-11-01T10:02:00.000000Z", "traces": 0, "p50_ms": None, "p95_ms": None,
          "errors": 0, "cost_usd": 0.0, "error_rate": 0.0},
     ]  # fmt: skip
+
+
+def row(trace: str, version: int, day: int = 1) -> dict[str, object]:
+    start = datetime(2026, 11, day, 10, tzinfo=UTC)
+    return {"project": "p", "trace_id": trace, "version": version, "start_time": start}
+
+
+def newest_of(*rows: dict[str, object]) -> dict[tuple[str, str, str], int]:
+    out: dict[tuple[str, str, str], int] = {}
+    for r in rows:
+        key = ("p", r["start_time"].date().isoformat(), r["trace_id"])  # type: ignore[attr-defined]
+        out[key] = max(out.get(key, 0), r["version"])  # type: ignore[call-overload]
+    return out
+
+
+def test_a_page_is_read_off_the_newest_versions_when_they_fill_it() -> None:
+    # Without FINAL, t1 appears twice (v1 superseded by v2) and t9's newest
+    # version is outside these candidates (it ranks lower): v1 is dropped.
+    candidates = [
+        row("t1", 1),
+        row("t2", 1),
+        row("t1", 2),
+        row("t9", 1),
+        row("t3", 1),
+        row("t4", 1),
+    ]
+    newest = {**newest_of(*candidates), ("p", "2026-11-01", "t9"): 2}
+    page = page_of_newest(candidates, newest, offset=0, limit=2, k=6)
+    assert [(r["trace_id"], r["version"]) for r in page or []] == [("t2", 1), ("t1", 2), ("t3", 1)]
+    page = page_of_newest(candidates, newest, offset=2, limit=1, k=8)
+    assert [r["trace_id"] for r in page or []] == ["t3", "t4"]
+
+
+def test_a_trace_moved_to_another_day_is_two_rows_as_final_keeps_it() -> None:
+    candidates = [row("t1", 1, day=1), row("t1", 2, day=2)]
+    page = page_of_newest(candidates, newest_of(*candidates), offset=0, limit=5, k=12)
+    assert [(r["trace_id"], r["version"]) for r in page or []] == [("t1", 1), ("t1", 2)]
+
+
+def test_final_answers_when_superseded_rows_crowd_the_candidates() -> None:
+    # k rows came back (there may be more) but only 2 are newest: a page of
+    # 2 (+1) cannot be told from them.
+    candidates = [row("t1", 1), row("t1", 2), row("t2", 1), row("t2", 2)]
+    newest = newest_of(*candidates)
+    assert page_of_newest(candidates, newest, offset=0, limit=2, k=4) is None
+    # Not cut at k: these are all the matching rows, so the page is exact.
+    assert page_of_newest(candidates, newest, offset=0, limit=2, k=5) is not None
+    assert page_of_newest([], {}, offset=0, limit=2, k=6) == []
