@@ -1,10 +1,30 @@
 """A simulated AI support agent, traced with the SDK: the demo's traffic.
 
-Each ticket is one trace: plan (reasoning) -> knowledge-base search
-(retrieval) -> order lookup (tool, sometimes timing out) -> answer
-(generation) -> a helpfulness score. User text carries PII on purpose so the
-demo shows redaction, and one model is missing from the price table on
-purpose so the demo shows an unpriced generation instead of a guess.
+Each ticket is one trace, a ``support-ticket`` workflow around a nested
+``support-agent``:
+
+- plan (reasoning) around a planning model call (``o3-mini``, reasoning
+  tokens; hard tickets reason several times longer) that records the
+  ``route`` decision;
+- kb-search (retrieval) returning items with ids (``kb-N``), sometimes none;
+- lookup_order (tool) for tickets about an order; it times out now and
+  then, far more often when asked for the order history, and is retried
+  once after a timeout;
+- issue_refund (tool) for double charges once the order is found;
+- answer (generation) on one of :data:`MODELS`, offered the tool
+  definitions (``escalate_to_human`` is offered and never called), citing
+  some of the retrieved item ids, with cached prompt tokens on the models
+  that cache (never on ``acme-llm-1``);
+- an outcome on the root, and a helpfulness score.
+
+So every feedback report has a real finding: tool failures and retries and
+the argument that goes with them, the critical path and skipped or repeated
+steps, empty retrievals and unused items, prompt caching per model, long
+reasoning that ended badly, decisions, and good and bad example cases.
+
+User text carries PII on purpose so the demo shows redaction, and one model
+is missing from the price table on purpose so the demo shows an unpriced
+generation instead of a guess.
 """
 
 from __future__ import annotations
@@ -24,15 +44,24 @@ MODELS: tuple[tuple[str, str, int], ...] = (
     ("claude-3-5-sonnet-20241022", "anthropic", 4),
     ("acme-llm-1", "acme", 1),
 )
+#: The planning model (a reasoning model: its usage has reasoning tokens).
+PLANNER = ("o3-mini", "openai")
 
+# (template, hard): hard tickets make the planner reason longer and ask for
+# the order history more often, which is what makes the lookup time out.
 _QUESTIONS = (
-    "Where is my order {order}? You can reach me at {email} or {phone}.",
-    "I was charged twice on card {card} for order {order}, please refund.",
-    "Can I change the delivery address of {order}? My email is {email}.",
-    "The product from order {order} arrived broken. Call me on {phone}.",
-    "How do I reset my password? Account email {email}.",
+    ("Where is my order {order}? You can reach me at {email} or {phone}.", False),
+    ("I was charged twice on card {card} for order {order}, please refund.", True),
+    ("Can I change the delivery address of {order}? My email is {email}.", False),
+    ("The product from order {order} arrived broken. Call me on {phone}.", True),
+    ("How do I reset my password? Account email {email}.", False),
 )
 _FIRST = ("alice", "bob", "chen", "dana", "emeka", "fatima", "goran", "hana")
+# The answer model's tool definitions (OpenAI request shape).
+_TOOLS = [
+    {"type": "function", "function": {"name": name}}
+    for name in ("lookup_order", "issue_refund", "escalate_to_human")
+]
 
 
 class OrderLookupTimeout(TimeoutError):
@@ -48,14 +77,16 @@ class WorkloadResult:
     scores: int
 
 
-def _question(rng: random.Random) -> str:
+def _question(rng: random.Random) -> tuple[str, bool]:
     name = rng.choice(_FIRST)
-    return rng.choice(_QUESTIONS).format(
+    template, hard = rng.choice(_QUESTIONS)
+    text = template.format(
         order=f"ORD-{rng.randint(100000, 999999)}",
         email=f"{name}.{rng.randint(1, 99)}@example.com",
         phone=f"+44 20 7946 {rng.randint(1000, 9999)}",
         card=rng.choice(("4111 1111 1111 1111", "5555 5555 5555 4444")),
     )
+    return text, hard
 
 
 def _pause(rng: random.Random, low_ms: float, high_ms: float, *, wait: bool) -> None:
@@ -63,6 +94,27 @@ def _pause(rng: random.Random, low_ms: float, high_ms: float, *, wait: bool) -> 
     delay_s = rng.uniform(low_ms, high_ms) / 1000
     if wait:
         time.sleep(delay_s)
+
+
+def _lookup_order(
+    tracer: Tracer, rng: random.Random, question: str, hard: bool, *, wait: bool
+) -> tuple[bool, int]:
+    """Look the order up, retrying once after a timeout; (found, tool spans emitted)."""
+    arguments: dict[str, object] = {"order": question.split("ORD-")[-1][:6]}
+    if rng.random() < (0.6 if hard else 0.2):
+        arguments["include_history"] = True
+    fail_p = 0.5 if "include_history" in arguments else 0.08
+    for attempt in (1, 2):
+        try:
+            with tracer.tool("lookup_order", arguments=arguments) as tool:
+                _pause(rng, 3, 12 * (3 if "include_history" in arguments else 1), wait=wait)
+                if rng.random() < fail_p:
+                    raise OrderLookupTimeout("order service did not answer within 2s")
+                tool.record_output({"status": rng.choice(["shipped", "processing", "delivered"])})
+            return True, attempt
+        except OrderLookupTimeout:
+            _pause(rng, 2, 6, wait=wait)  # back off before the retry
+    return False, 2
 
 
 def run_workload(
@@ -76,7 +128,8 @@ def run_workload(
     """Emit ``traces`` support tickets through ``tracer``.
 
     Blocks for the simulated latency unless ``wait`` is false (the benchmarks'
-    way to get the same events, with the same durations recorded, at once).
+    way to get the same events at once; the recorded durations are then the
+    code's own, without the simulated waits).
     """
     rng = random.Random(seed)
     names = [m for m, _, _ in MODELS]
@@ -85,7 +138,7 @@ def run_workload(
     trace_ids: list[str] = []
     spans = scores = 0
     for n in range(traces):
-        question = _question(rng)
+        question, hard = _question(rng)
         user = f"user-{rng.randint(1, 40)}"
         with tracer.trace(
             "support-ticket",
@@ -95,71 +148,93 @@ def run_workload(
             tags=["demo", rng.choice(["web", "mobile"])],
         ) as root:
             trace_ids.append(root.trace_id)
-            with tracer.reasoning("plan", input=question) as plan:
-                needs_order = "order" in question.lower() or "ORD-" in question
-                plan.record_decision(
-                    "route",
-                    "order-desk" if needs_order else "self-service",
-                    reason="mentions an order" if needs_order else "account question",
-                )
-                _pause(rng, 1, 4 * latency_scale, wait=wait)
-            with tracer.retrieval("kb-search", input={"query": question[:60], "k": 3}) as kb:
-                kb.record_output(
-                    [
-                        {"doc": f"kb-{rng.randint(1, 500)}", "score": round(rng.random(), 3)}
-                        for _ in range(3)
-                    ]
-                )
-                _pause(rng, 2, 8 * latency_scale, wait=wait)
-            spans += 3
-            order_found = True
-            if needs_order:
-                try:
-                    with tracer.tool(
-                        "lookup_order", arguments={"order": question.split("ORD-")[-1][:6]}
-                    ) as tool:
-                        _pause(rng, 3, 12 * latency_scale, wait=wait)
-                        if rng.random() < 0.15:
-                            raise OrderLookupTimeout("order service did not answer within 2s")
-                        tool.record_output(
-                            {"status": rng.choice(["shipped", "processing", "delivered"])}
+            with tracer.agent("support-agent", input={"question": question}):
+                needs_order = "ORD-" in question
+                with tracer.reasoning("plan", input=question) as plan:
+                    with tracer.generation(
+                        "plan-llm",
+                        model=PLANNER[0],
+                        provider=PLANNER[1],
+                        input=[{"role": "user", "content": f"Plan the reply to: {question}"}],
+                    ) as planner:
+                        _pause(rng, 5, 15 * latency_scale * (3 if hard else 1), wait=wait)
+                        planner.record_output(
+                            {"role": "assistant", "content": "1. look up 2. reply"}
                         )
-                except OrderLookupTimeout:
-                    order_found = False
+                        planner.record_usage(
+                            input_tokens=rng.randint(150, 300),
+                            output_tokens=rng.randint(20, 60),
+                            reasoning_tokens=rng.randint(2500, 6000)
+                            if hard
+                            else rng.randint(200, 900),
+                        )
+                    plan.record_decision(
+                        "route",
+                        "order-desk" if needs_order else "self-service",
+                        reason="mentions an order" if needs_order else "account question",
+                    )
+                with tracer.retrieval("kb-search", input={"query": question[:60], "k": 3}) as kb:
+                    # Account questions often find nothing in the order-centric KB.
+                    empty = rng.random() < (0.05 if needs_order else 0.5)
+                    items = [] if empty else [
+                        {"id": f"kb-{rng.randint(1, 500)}", "score": round(rng.random(), 3)}
+                        for _ in range(3)
+                    ]  # fmt: skip
+                    kb.record_output(items)
+                    _pause(rng, 2, 8 * latency_scale, wait=wait)
+                spans += 5  # root, agent, plan, plan-llm, kb-search
+                order_found: bool | None = None
+                if needs_order:
+                    order_found, calls = _lookup_order(tracer, rng, question, hard, wait=wait)
+                    spans += calls
+                    if order_found and "charged twice" in question:
+                        with tracer.tool(
+                            "issue_refund", arguments={"order": question.split("ORD-")[-1][:6]}
+                        ) as refund:
+                            _pause(rng, 3, 8 * latency_scale, wait=wait)
+                            refund.record_output({"refunded": True})
+                        spans += 1
+                _pause(rng, 0, 15 * latency_scale, wait=wait)  # waiting for a model slot
+                model = rng.choices(names, weights)[0]
+                messages = [
+                    {"role": "system", "content": "You are a concise, friendly support agent."},
+                    {"role": "user", "content": question},
+                    {"role": "system", "content": "Knowledge base: " + ", ".join(
+                        str(i["id"]) for i in items)},
+                ]  # fmt: skip
+                with tracer.generation(
+                    "answer",
+                    model=model,
+                    provider=providers[model],
+                    params={"temperature": 0.3, "max_tokens": 400, "tools": _TOOLS},
+                    input=messages,
+                ) as gen:
+                    _pause(rng, 20, 60 * latency_scale, wait=wait)
+                    cited = [str(i["id"]) for i in items[: rng.randint(0, len(items))]]
+                    reply = (
+                        "Sorry, I could not reach the order system; a colleague will follow up."
+                        if order_found is False
+                        else "Thanks for reaching out! Here is what I found."
+                    )
+                    if cited:
+                        reply += " (see " + ", ".join(cited) + ")"
+                    gen.record_output({"role": "assistant", "content": reply})
+                    prompt = rng.randint(300, 1800)
+                    cached = 0 if model == "acme-llm-1" else rng.choice([0, 256, 512, 1024])
+                    gen.record_usage(
+                        input_tokens=prompt,
+                        output_tokens=rng.randint(40, 220),
+                        cached_tokens=cached,
+                    )
                 spans += 1
-            model = rng.choices(names, weights)[0]
-            messages = [
-                {"role": "system", "content": "You are a concise, friendly support agent."},
-                {"role": "user", "content": question},
-            ]
-            with tracer.generation(
-                "answer",
-                model=model,
-                provider=providers[model],
-                params={"temperature": 0.3, "max_tokens": 400},
-                input=messages,
-            ) as gen:
-                _pause(rng, 20, 60 * latency_scale, wait=wait)
-                reply = (
-                    "Thanks for reaching out! I checked your order and it is on its way."
-                    if order_found
-                    else "Sorry, I could not reach the order system; a colleague will follow up."
-                )
-                gen.record_output({"role": "assistant", "content": reply})
-                prompt = rng.randint(300, 1800)
-                cached = rng.choice([0, 0, 256, 512])
-                gen.record_usage(
-                    input_tokens=prompt, output_tokens=rng.randint(40, 220), cached_tokens=cached
-                )
-            spans += 1
-            root.record_output({"reply": reply, "resolved": order_found})
-            root.record_outcome("resolved" if order_found else "escalated", success=order_found)
+            resolved = order_found is not False
+            root.record_output({"reply": reply, "resolved": resolved})
+            root.record_outcome("resolved" if resolved else "escalated", success=resolved)
         tracer.score(
             root.trace_id,
             "helpfulness",
-            round(rng.uniform(0.6, 1.0) if order_found else rng.uniform(0.1, 0.5), 2),
+            round(rng.uniform(0.6, 1.0) if resolved else rng.uniform(0.1, 0.5), 2),
             source="evaluator",
         )
         scores += 1
-        spans += 1
     return WorkloadResult(trace_ids=tuple(trace_ids), spans=spans, scores=scores)
