@@ -40,7 +40,6 @@ __all__ = [
     "bucket_seconds",
     "fill_series",
     "iso",
-    "newest_only",
     "page_of_newest",
 ]
 
@@ -160,20 +159,19 @@ class Reader:
         """One page of the Traces list: ``{"items", "limit", "offset", "has_more"}``.
 
         Exactly what ``FINAL`` would list, mostly without paying for it: the
-        statement runs without FINAL for ``k`` = twice the rows the page needs
-        (offset, page and one more). Every row a FINAL read would list is in
-        that result unless at least ``k`` rows rank above it; the rows that are
-        their trace's newest version (found by key, TRACE_VERSIONS) are, in
-        order, exactly FINAL's rows down to the last of them. So when there are
-        enough of those, or the result was not cut at ``k``, the page is read
-        off them; otherwise (superseded versions crowded the top) the FINAL
-        statement answers.
+        statement runs without FINAL for the keys and versions of ``k`` = twice
+        the rows the page needs (offset, page and one more). Every row a FINAL
+        read would list is among them unless at least ``k`` rows rank above
+        it; so the candidates that are their trace's newest version
+        (TRACES_NEWEST, by key) are, in order, exactly FINAL's rows down to the
+        last of them. When there are enough of those, or the result was not
+        cut at ``k``, the page is read off them; otherwise (superseded
+        versions crowded the top) the FINAL statement answers.
         """
-        want = query.offset + query.limit + 1
-        k = 2 * want
+        k = 2 * (query.offset + query.limit + 1)
         sql, params = traces_sql(query, final=False, rows=k, skip=0)
         candidates = self._rows(sql, params)
-        newest = self._newest_versions(candidates) if candidates else {}
+        newest = self._newest(candidates) if candidates else {}
         page = page_of_newest(candidates, newest, offset=query.offset, limit=query.limit, k=k)
         if page is None:
             sql, params = traces_sql(query, final=True, rows=query.limit + 1, skip=query.offset)
@@ -193,8 +191,8 @@ class Reader:
             "to": iso(query.end),
         }
 
-    def _newest_versions(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], int]:
-        """(project, day, trace id) -> newest version, for the traces of ``rows``."""
+    def _newest(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """(project, day, trace id) -> the newest version's row, for the traces of ``rows``."""
         days = [r["start_time"].astimezone(UTC).date() for r in rows]
         lo = datetime.combine(min(days), datetime.min.time(), UTC)
         hi = datetime.combine(max(days), datetime.min.time(), UTC) + timedelta(days=1)
@@ -204,10 +202,7 @@ class Reader:
             "lo": ch_time(lo),
             "hi": ch_time(hi),
         }
-        return {
-            (r["project"], r["day"], r["trace_id"]): int(r["version"])
-            for r in self._rows(_sql.TRACE_VERSIONS, params)
-        }
+        return {_key(r): r for r in self._rows(_sql.TRACES_NEWEST, params)}
 
     def facets(self, start: datetime, end: datetime) -> dict[str, Any]:
         """What the filter menus offer in the range."""
@@ -385,9 +380,14 @@ class Reader:
         return {"items": [_plain(r) for r in self._rows(sql, params)]}
 
 
+def _key(row: Mapping[str, Any]) -> tuple[str, str, str]:
+    """A trace row's key as the table dedups it: (project, UTC day of its start, id)."""
+    return (row["project"], row["start_time"].astimezone(UTC).date().isoformat(), row["trace_id"])
+
+
 def page_of_newest(
-    candidates: list[dict[str, Any]],
-    newest: Mapping[tuple[str, str, str], int],
+    candidates: Iterable[Mapping[str, Any]],
+    newest: Mapping[tuple[str, str, str], Mapping[str, Any]],
     *,
     offset: int,
     limit: int,
@@ -395,31 +395,25 @@ def page_of_newest(
 ) -> list[dict[str, Any]] | None:
     """Rows ``offset`` to ``offset + limit`` (one more than the page) of the newest
     versions among ``candidates`` (the first ``k`` rows without FINAL), or ``None``
-    when superseded rows took so many places that FINAL must answer."""
-    valid = newest_only(candidates, newest)
+    when superseded rows took so many places that FINAL must answer.
+
+    A candidate counts when it is its key's newest version (``newest``); each
+    key counts once; the row returned is ``newest``'s (the same version).
+    """
+    valid: list[dict[str, Any]] = []
+    seen: set[tuple[str, str, str]] = set()
+    count = 0
+    for row in candidates:
+        count += 1
+        key = _key(row)
+        found = newest.get(key)
+        if key not in seen and found is not None and found["version"] == row["version"]:
+            seen.add(key)
+            valid.append(dict(found))
     want = offset + limit + 1
-    if len(candidates) < k or len(valid) >= want:
+    if count < k or len(valid) >= want:
         return valid[offset:want]
     return None
-
-
-def newest_only(
-    rows: Iterable[Mapping[str, Any]], newest: Mapping[tuple[str, str, str], int]
-) -> list[dict[str, Any]]:
-    """The rows that are their trace's newest version, in order, each key once.
-
-    A trace is keyed as the table dedups it: (project, UTC day of its start,
-    trace id). A row whose trace has a newer version anywhere is superseded.
-    """
-    out: list[dict[str, Any]] = []
-    seen: set[tuple[str, str, str]] = set()
-    for row in rows:
-        day = row["start_time"].astimezone(UTC).date().isoformat()
-        key = (row["project"], day, row["trace_id"])
-        if key not in seen and newest.get(key) == row["version"]:
-            seen.add(key)
-            out.append(dict(row))
-    return out
 
 
 def _span_rows(spans: list[dict[str, Any]], origin_us: int) -> list[dict[str, Any]]:
