@@ -1,4 +1,5 @@
-"""``tracestream bench analyze``: analyze timings on N generated spans (JSON report)."""
+"""``tracestream bench analyze``: analyze and feedback-report timings on N generated spans
+(JSON report), each feedback report also as a ratio to a same-run floor scan."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ __all__ = ["analyze"]
 @click.option("--repeat", default=3, show_default=True, help="Report runs; the best is reported.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON only (the default output).")
 def analyze(count: int, data_dir: Path | None, repeat: int, as_json: bool) -> None:
-    """Generate spans in chDB and time `analyze` on fresh parts and after OPTIMIZE FINAL."""
-    from benchmarks.analyze import bench_analyze, time_analyze
+    """Generate spans in chDB and time `analyze` and each `analyze --report` on fresh parts
+    and after OPTIMIZE FINAL, with a plain scan of the reports' columns as the floor."""
+    from benchmarks.analyze import bench_analyze, time_analyze, time_feedback
     from tracestream.sinks import ChdbStorage, apply_migrations
 
     with tempfile.TemporaryDirectory(prefix="ts-bench-analyze-") as tmp:
@@ -37,6 +39,7 @@ def analyze(count: int, data_dir: Path | None, repeat: int, as_json: bool) -> No
                 result.update(bench_analyze(storage, count, repeat=repeat))
             else:  # reused directory: whatever state its parts are in
                 result["reused"] = time_analyze(storage, repeat=repeat)
+                result["reused_feedback"] = time_feedback(storage, repeat=repeat)
         finally:
             storage.close()
     click.echo(json.dumps(result, indent=2))

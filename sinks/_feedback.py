@@ -23,10 +23,10 @@ import orjson
 
 from ._analytics import AnalysisReport, AnalysisScope, ReportTable, _params, render_sql
 from ._errors import StorageRejected
-from ._feedback_sql import FEEDBACK_QUERIES, REPORTS
+from ._feedback_sql import FEEDBACK_QUERIES, REPORTS, SPLITS
 from ._readonly import run_readonly
 from ._sql import result_from_arrow
-from ._storage import Storage
+from ._storage import QueryResult, Storage
 
 __all__ = [
     "FEEDBACK_REPORTS",
@@ -97,17 +97,41 @@ def feedback(
     for name in REPORTS:
         if name not in reports:
             continue
-        for table in REPORTS[name]:
-            key = f"{name}.{table}"
+        for key, template in FEEDBACK_QUERIES.items():
+            if key.split(".", 1)[0] != name:
+                continue
             began = time.perf_counter()
-            sql = render_sql(FEEDBACK_QUERIES[key], scope)
+            sql = render_sql(template, scope)
             result = result_from_arrow(run_readonly(storage, sql, params))
             report.timings_s[key] = round(time.perf_counter() - began, 6)
+            if key in SPLITS:
+                _split(report, result, SPLITS[key])
+                continue
             keep = [i for i, c in enumerate(result.column_names) if c not in _HIDDEN]
             columns = tuple(result.column_names[i] for i in keep)
             rows = [tuple(row[i] for i in keep) for row in result.rows]
-            report.tables[key] = ReportTable(name, table, columns, rows)
+            report.tables[key] = ReportTable(name, key.split(".", 1)[1], columns, rows)
+        # Display order: the report's tables as REPORTS lists them.
+        for table in REPORTS[name]:
+            key = f"{name}.{table}"
+            report.tables[key] = report.tables.pop(key)
     return report
+
+
+def _split(
+    report: AnalysisReport,
+    result: QueryResult,
+    levels: dict[str, tuple[str, tuple[str, ...]]],
+) -> None:
+    """Fill the tables of a multi-table query from its rows (first column ``level``)."""
+    index = {n: i for i, n in enumerate(result.column_names)}
+    for level, (key, columns) in levels.items():
+        named = [c.partition("=") for c in columns]
+        picks = [index[source or name] for name, _, source in named]
+        rows = [tuple(row[i] for i in picks) for row in result.rows if row[0] == level]
+        section, table = key.split(".", 1)
+        names = tuple(name for name, _, _ in named)
+        report.tables[key] = ReportTable(section, table, names, rows)
 
 
 def examples_selection(report: AnalysisReport) -> dict[str, Any]:

@@ -34,7 +34,7 @@ recorded at microsecond precision, so differences are exact to ~1 us.
 
 from __future__ import annotations
 
-__all__ = ["FEEDBACK_QUERIES", "REPORTS"]
+__all__ = ["FEEDBACK_QUERIES", "REPORTS", "SPLITS"]
 
 #: Report -> its tables in display order.
 REPORTS: dict[str, tuple[str, ...]] = {
@@ -50,33 +50,33 @@ REPORTS: dict[str, tuple[str, ...]] = {
 # start event, so every version of a span passes it alike (see _analytics_sql).
 _OUTCOMES = """
     SELECT
-        trace_id,
+        cityHash64(trace_id) AS tk,
         argMin(name, (start_time, span_id)) AS workflow,
         max(status = 'error' OR NOT ifNull(outcome_success, true)) AS failed
     FROM spans FINAL
     PREWHERE parent_span_id = ''
     WHERE {trace_filter}
-    GROUP BY trace_id
+    GROUP BY tk
 """
 
 # Per trace: the mean of its numeric/boolean scores in the range.
 _SCORES = """
-    SELECT trace_id, avg(value) AS score
+    SELECT cityHash64(trace_id) AS tk, avg(value) AS score
     FROM scores FINAL
     WHERE {score_filter} AND value IS NOT NULL
-    GROUP BY trace_id
+    GROUP BY tk
 """
 
 # Per trace: failed, score and bad together (NULL score: no score recorded).
 _JUDGED = f"""
     SELECT
-        o.trace_id AS trace_id,
+        o.tk AS tk,
         o.workflow AS workflow,
         o.failed AS failed,
         s.score AS score,
         o.failed OR ifNull(s.score < {{low_score:Float64}}, false) AS bad
     FROM ({_OUTCOMES}) AS o
-    LEFT JOIN ({_SCORES}) AS s ON s.trace_id = o.trace_id
+    LEFT JOIN ({_SCORES}) AS s ON s.tk = o.tk
 """
 
 # Up to three example traces of the rows where `cond` holds, smallest id first.
@@ -108,11 +108,12 @@ SELECT
     countIf(c.errors = 0 AND t.bad) AS bad_without_failure,
     round(bad_with_failure / nullIf(traces_with_failure, 0), 6) AS bad_rate_with_failure,
     round(bad_without_failure / nullIf(traces_without_failure, 0), 6) AS bad_rate_without_failure,
-    {_EX.format(ids="c.trace_id", cond="c.errors > 0")} AS example_trace_ids
+    {_EX.format(ids="c.tid", cond="c.errors > 0")} AS example_trace_ids
 FROM
 (
     SELECT
-        trace_id,
+        cityHash64(trace_id) AS tk,
+        any(trace_id) AS tid,
         if(tool_name = '', name, tool_name) AS tool,
         count() AS calls,
         countIf(status = 'error') AS errors,
@@ -122,9 +123,9 @@ FROM
     FROM spans FINAL
     PREWHERE kind = 'tool'
     WHERE {{trace_filter}}
-    GROUP BY trace_id, tool
+    GROUP BY tk, tool
 ) AS c
-LEFT JOIN ({_JUDGED}) AS t ON t.trace_id = c.trace_id
+LEFT JOIN ({_JUDGED}) AS t ON t.tk = c.tk
 GROUP BY tool
 ORDER BY errors DESC, calls DESC, tool
 LIMIT {{top_n:UInt32}}
@@ -212,39 +213,45 @@ LIMIT {{top_n:UInt32}}
 
 # Which tools are offered to the model but never called? Tool definitions are
 # read from a generation's model parameters, key "tools" (the OpenAI / Anthropic
-# request shape: {{"type": "function", "function": {{"name": ...}}}},
-# {{"name": ...}}, or a plain name). Without recorded definitions: no rows.
-_TOOLS_NEVER_CALLED = f"""
+# request shape: {"type": "function", "function": {"name": ...}},
+# {"name": ...}, or a plain name). Without recorded definitions: no rows.
+_TOOLS_NEVER_CALLED = """
 SELECT
     tool,
-    count() AS offered_in_generations,
-    uniqExact(trace_id) AS offered_in_traces,
-    {_EX.format(ids="trace_id", cond="1")} AS example_trace_ids
+    sum(gens) AS offered_in_generations,
+    uniqExactMerge(traces) AS offered_in_traces,
+    arraySlice(arraySort(arrayDistinct(arrayFlatten(groupArray(ex)))), 1, 3)
+        AS example_trace_ids
 FROM
 (
+    -- Definitions repeat from call to call: parse each distinct text once.
     SELECT
-        trace_id,
-        arrayJoin(arrayDistinct(arrayMap(
-            t -> multiIf(
-                JSONHas(t, 'function'), JSONExtractString(t, 'function', 'name'),
-                JSONType(t) = 'String', JSONExtractString(t),
-                JSONExtractString(t, 'name')),
-            JSONExtractArrayRaw(model_parameters, 'tools')))) AS tool
+        model_parameters,
+        count() AS gens,
+        uniqExactState(cityHash64(trace_id)) AS traces,
+        groupArraySorted(12)(trace_id) AS ex
     FROM spans FINAL
     PREWHERE kind = 'generation'
-    WHERE {{trace_filter}} AND model_parameters LIKE '%"tools"%'
+    WHERE {trace_filter} AND model_parameters LIKE '%"tools"%'
+    GROUP BY model_parameters
 )
+ARRAY JOIN arrayDistinct(arrayMap(
+    t -> multiIf(
+        JSONHas(t, 'function'), JSONExtractString(t, 'function', 'name'),
+        JSONType(t) = 'String', JSONExtractString(t),
+        JSONExtractString(t, 'name')),
+    JSONExtractArrayRaw(model_parameters, 'tools'))) AS tool
 WHERE tool != ''
     AND tool NOT IN
     (
         SELECT DISTINCT if(tool_name = '', name, tool_name)
         FROM spans
         PREWHERE kind = 'tool'
-        WHERE {{trace_filter}}
+        WHERE {trace_filter}
     )
 GROUP BY tool
 ORDER BY offered_in_traces DESC, tool
-LIMIT {{top_n:UInt32}}
+LIMIT {top_n:UInt32}
 """
 
 # ---------------------------------------------------------------------------
@@ -266,7 +273,7 @@ LIMIT {{top_n:UInt32}}
 # parent started or an earlier-started sibling ended, whichever is later.
 _TRACE_SHAPE = f"""
     SELECT
-        shaped.trace_id AS trace_id,
+        shaped.tid AS trace_id,
         workflow,
         failed,
         s.score AS score,
@@ -304,7 +311,8 @@ _TRACE_SHAPE = f"""
     FROM
     (
         SELECT
-            trace_id,
+            cityHash64(trace_id) AS tk,
+            any(trace_id) AS tid,
             argMinIf(name, (start_time, span_id), parent_span_id = '') AS workflow,
             maxIf(status = 'error' OR NOT ifNull(outcome_success, true),
                   parent_span_id = '') AS failed,
@@ -323,99 +331,106 @@ _TRACE_SHAPE = f"""
             arrayMap(x -> x.5, spans_) AS steps
         FROM spans FINAL
         WHERE {{trace_filter}}
-        GROUP BY trace_id
+        GROUP BY tk
         HAVING roots > 0
     ) AS shaped
-    LEFT JOIN ({_SCORES}) AS s ON s.trace_id = shaped.trace_id
+    LEFT JOIN ({_SCORES}) AS s ON s.tk = shaped.tk
 """
 
-# Per workflow: how many runs, how many succeed, how long, what they cost
-# and how they score.
+# Per workflow (root span name), from one pass over the trace shapes: each
+# trace fans out (ARRAY JOIN) to a `workflow` row, a `variant` row and one
+# `step` row per distinct step name, and one GROUP BY answers three tables
+# (:data:`SPLITS` says which columns each shows). Measured at 1M spans: three
+# separate queries cost three shape computations (the fold above is most of
+# a query), this one costs one.
+#
+# - workflow: how many runs, how many succeed, how long, what they cost and
+#   how they score;
+# - variant: which step orders each workflow runs in (the names of the
+#   non-root spans in start order), how common each is, and how each does;
+# - step: which steps dominate end-to-end time (share of the workflow's time
+#   on the critical path; the root's own share is the time no recorded child
+#   covered), which are repeated within a run or skipped by some runs
+#   (`skipped_traces`: the workflow's runs without it), and how long runs
+#   wait before each.
 _WORKFLOWS = f"""
 SELECT
+    level,
     workflow,
-    count() AS traces,
-    round(1 - countIf(failed) / traces, 6) AS success_rate,
-    quantilesExactInclusive(0.5, 0.95)(duration_ms) AS q,
+    key,
+    traces,
+    round(1 - failed_traces / traces, 6) AS success_rate,
     round(q[1], 3) AS p50_ms,
     round(q[2], 3) AS p95_ms,
-    round(avg(cost), 6) AS mean_cost_usd,
-    round(avg(score), 6) AS mean_score,
-    count(score) AS scored_traces,
-    {_EX.format(ids="trace_id", cond="failed")} AS example_failed_trace_ids
-FROM
-(
-    SELECT trace_id, workflow, failed, score, cost, duration_ms
-    FROM ({_TRACE_SHAPE})
-)
-GROUP BY workflow
-ORDER BY traces DESC, workflow
-LIMIT {{top_n:UInt32}}
-SETTINGS join_use_nulls = 1
-"""
-
-# Which step orders does each workflow run in, how common is each, and how
-# does each variant do (success, cost, score)? A variant is the names of
-# the non-root spans in start order.
-_VARIANTS = f"""
-SELECT
-    workflow,
-    variant,
-    count() AS traces,
-    round(traces / sum(traces) OVER (PARTITION BY workflow), 6) AS share,
-    round(1 - countIf(failed) / traces, 6) AS success_rate,
-    round(avg(cost), 6) AS mean_cost_usd,
-    round(avg(score), 6) AS mean_score,
-    {_EX.format(ids="trace_id", cond="1")} AS example_trace_ids
-FROM ({_TRACE_SHAPE})
-GROUP BY workflow, variant
-ORDER BY workflow, traces DESC, variant
-LIMIT {{top_n:UInt32}} BY workflow
-SETTINGS join_use_nulls = 1
-"""
-
-# Per workflow step: which steps dominate end-to-end time (share of the
-# workflow's time on the critical path), which are repeated within a run or
-# skipped by some runs, and how long runs wait before each step. The root
-# appears as a step too: its critical time is the time no recorded child
-# covered. `skipped_traces` counts the workflow's runs without the step.
-_STEPS = f"""
-SELECT
-    workflow,
-    step,
-    traces_with_step,
-    max(traces_with_step) OVER (PARTITION BY workflow) - traces_with_step AS skipped_traces,
+    round(cost / traces, 6) AS mean_cost_usd,
+    round(mean_score, 6) AS mean_score,
+    scored_traces,
+    round(traces / sum(traces) OVER (PARTITION BY level, workflow), 6) AS share,
+    max(traces) OVER (PARTITION BY level, workflow) - traces AS skipped_traces,
     repeated_traces,
     occurrences,
-    round(critical_ms / sum(critical_ms) OVER (PARTITION BY workflow), 6) AS critical_share,
-    round(critical_ms / traces_with_step, 3) AS mean_critical_ms,
+    round(critical_ms / sum(critical_ms) OVER (PARTITION BY level, workflow), 6)
+        AS critical_share,
+    round(critical_ms / traces, 3) AS mean_critical_ms,
     round(wait_ms / occurrences, 3) AS mean_wait_ms,
     round(wait_ms, 3) AS total_wait_ms,
-    example_trace_ids
+    example_trace_ids,
+    example_failed_trace_ids
 FROM
 (
     SELECT
+        lv.1 AS level,
         workflow,
-        step,
-        count() AS traces_with_step,
-        countIf(n > 1) AS repeated_traces,
-        sum(n) AS occurrences,
-        sum(c) AS critical_ms,
-        sum(w) AS wait_ms,
-        {_EX.format(ids="trace_id", cond="1")} AS example_trace_ids
-    FROM
-    (
-        SELECT workflow, trace_id, step, count() AS n, sum(c_) AS c, sum(w_) AS w
-        FROM ({_TRACE_SHAPE})
-        ARRAY JOIN steps AS step, crit AS c_, wait AS w_
-        GROUP BY workflow, trace_id, step
-    )
-    GROUP BY workflow, step
+        lv.2 AS key,
+        count() AS traces,
+        countIf(failed) AS failed_traces,
+        quantilesExactInclusiveIf(0.5, 0.95)(duration_ms, level = 'workflow') AS q,
+        sum(cost) AS cost,
+        avg(score) AS mean_score,
+        count(score) AS scored_traces,
+        sum(lv.3) AS occurrences,
+        countIf(lv.3 > 1) AS repeated_traces,
+        sum(lv.4) AS critical_ms,
+        sum(lv.5) AS wait_ms,
+        {_EX.format(ids="trace_id", cond="1")} AS example_trace_ids,
+        {_EX.format(ids="trace_id", cond="failed")} AS example_failed_trace_ids
+    FROM ({_TRACE_SHAPE})
+    ARRAY JOIN arrayConcat(
+        [('workflow', '', toUInt64(1), 0., 0.), ('variant', variant, toUInt64(1), 0., 0.)],
+        arrayMap(st -> ('step', st,
+                        toUInt64(countEqual(steps, st)),
+                        arraySum(arrayMap((x, y) -> if(y = st, x, 0.), crit, steps)),
+                        arraySum(arrayMap((x, y) -> if(y = st, x, 0.), wait, steps))),
+                 arrayDistinct(steps))) AS lv
+    GROUP BY level, workflow, key
 )
-ORDER BY workflow, critical_share DESC, step
-LIMIT {{top_n:UInt32}} BY workflow
+ORDER BY
+    level,
+    if(level = 'workflow', -traces, 0),
+    workflow,
+    multiIf(level = 'step', -critical_share, -toFloat64(traces)),
+    key
+LIMIT {{top_n:UInt32}} BY level, workflow
 SETTINGS join_use_nulls = 1
 """
+
+#: Multi-table queries: query key -> its ``level`` values -> (table key, columns
+#: shown as ``name`` or ``name=source column``).
+SPLITS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
+    "workflows": {
+        "workflow": ("workflows.workflows", (
+            "workflow", "traces", "success_rate", "p50_ms", "p95_ms", "mean_cost_usd",
+            "mean_score", "scored_traces", "example_failed_trace_ids")),
+        "variant": ("workflows.variants", (
+            "workflow", "variant=key", "traces", "share", "success_rate", "mean_cost_usd",
+            "mean_score", "example_trace_ids")),
+        "step": ("workflows.steps", (
+            "workflow", "step=key", "traces_with_step=traces", "skipped_traces",
+            "repeated_traces", "occurrences", "critical_share", "mean_critical_ms",
+            "mean_wait_ms", "total_wait_ms", "example_trace_ids")),
+    },
+}  # fmt: skip
+
 
 # ---------------------------------------------------------------------------
 # context
@@ -459,7 +474,8 @@ SELECT
 FROM
 (
     SELECT
-        trace_id,
+        tk,
+        tid AS trace_id,
         names[i] AS name,
         ends[i] - starts[i] AS dur,
         {_ITEMS.format(o="outs[i]")} AS items_,
@@ -475,7 +491,8 @@ FROM
     FROM
     (
         SELECT
-            trace_id,
+            cityHash64(trace_id) AS tk,
+            any(trace_id) AS tid,
             arraySort(x -> (x.3, x.1), groupArray((
                 span_id,
                 toString(kind),
@@ -491,12 +508,12 @@ FROM
             arrayMap(x -> x.6, spans_) AS outs
         FROM spans FINAL
         WHERE {{trace_filter}}
-        GROUP BY trace_id
+        GROUP BY tk
         HAVING has(kinds, 'retrieval')
     )
     ARRAY JOIN arrayFilter(j -> kinds[j] = 'retrieval', arrayEnumerate(ids)) AS i
 ) AS r
-LEFT JOIN ({_JUDGED}) AS t ON t.trace_id = r.trace_id
+LEFT JOIN ({_JUDGED}) AS t ON t.tk = r.tk
 GROUP BY retrieval
 ORDER BY retrievals DESC, retrieval
 LIMIT {{top_n:UInt32}}
@@ -516,16 +533,19 @@ SELECT
     round(countIf(t.bad) / traces, 6) AS bad_rate,
     round(avg(t.score), 6) AS mean_score,
     count(t.score) AS scored_traces,
-    {_EX.format(ids="g.trace_id", cond="t.bad")} AS example_bad_trace_ids
+    {_EX.format(ids="g.tid", cond="t.bad")} AS example_bad_trace_ids
 FROM
 (
-    SELECT trace_id, sum(input_tokens + cached_tokens + cache_write_tokens) AS tokens
+    SELECT
+        cityHash64(trace_id) AS tk,
+        any(trace_id) AS tid,
+        sum(input_tokens + cached_tokens + cache_write_tokens) AS tokens
     FROM spans FINAL
     PREWHERE kind = 'generation'
     WHERE {{trace_filter}}
-    GROUP BY trace_id
+    GROUP BY tk
 ) AS g
-INNER JOIN ({_JUDGED}) AS t ON t.trace_id = g.trace_id
+INNER JOIN ({_JUDGED}) AS t ON t.tk = g.tk
 GROUP BY input_tokens
 ORDER BY min(tokens)
 SETTINGS join_use_nulls = 1
@@ -560,7 +580,7 @@ LIMIT {{top_n:UInt32}}
 # with the trace's judgement.
 _REASONING_TRACES = f"""
     SELECT
-        r.trace_id AS trace_id,
+        r.tid AS trace_id,
         t.workflow AS workflow,
         t.failed AS failed,
         t.bad AS bad,
@@ -572,15 +592,16 @@ _REASONING_TRACES = f"""
     FROM
     (
         SELECT
-            trace_id,
+            cityHash64(trace_id) AS tk,
+            any(trace_id) AS tid,
             sum(reasoning_tokens) AS reasoning_tokens,
             countIf(kind = 'reasoning') AS reasoning_spans,
             sumIf(ifNull(duration_ms, 0), kind = 'reasoning') AS reasoning_ms
         FROM spans FINAL
         WHERE {{trace_filter}}
-        GROUP BY trace_id
+        GROUP BY tk
     ) AS r
-    INNER JOIN ({_JUDGED}) AS t ON t.trace_id = r.trace_id
+    INNER JOIN ({_JUDGED}) AS t ON t.tk = r.tk
 """
 
 # Do traces that reason more end better? Reasoning per trace against its
@@ -618,6 +639,7 @@ SELECT
 FROM
 (
     SELECT
+        cityHash64(trace_id) AS tk,
         trace_id,
         JSONExtractString(dec, 'name') AS decision,
         if(JSONType(dec, 'choice') = 'String', JSONExtractString(dec, 'choice'),
@@ -626,7 +648,7 @@ FROM
     ARRAY JOIN JSONExtractArrayRaw(decisions) AS dec
     WHERE {{trace_filter}} AND decisions != ''
 ) AS d
-LEFT JOIN ({_JUDGED}) AS t ON t.trace_id = d.trace_id
+LEFT JOIN ({_JUDGED}) AS t ON t.tk = d.tk
 GROUP BY decision, choice
 ORDER BY decision, times DESC, choice
 LIMIT {{top_n:UInt32}}
@@ -702,7 +724,7 @@ FROM
     FROM
     (
         SELECT
-            x.trace_id AS trace_id,
+            x.tid AS trace_id,
             x.operation AS operation,
             x.failed AS failed,
             x.errors AS errors,
@@ -713,7 +735,8 @@ FROM
         FROM
         (
             SELECT
-                trace_id,
+                cityHash64(trace_id) AS tk,
+                any(trace_id) AS tid,
                 argMinIf(name, (start_time, span_id), parent_span_id = '') AS operation,
                 maxIf(status = 'error' OR NOT ifNull(outcome_success, true),
                       parent_span_id = '') AS failed,
@@ -725,10 +748,10 @@ FROM
                     '[^[:alnum:]#]+', ' '))) AS input_key
             FROM spans FINAL
             WHERE {{trace_filter}}
-            GROUP BY trace_id
+            GROUP BY tk
             HAVING countIf(parent_span_id = '') > 0
         ) AS x
-        LEFT JOIN ({_SCORES}) AS s ON s.trace_id = x.trace_id
+        LEFT JOIN ({_SCORES}) AS s ON s.tk = x.tk
     )
 ) AS c
 WHERE label != ''
@@ -738,15 +761,14 @@ LIMIT {{top_n:UInt32}} BY operation, label
 SETTINGS join_use_nulls = 1
 """
 
-#: Report table key ("report.table") -> SQL.
+#: Report table key ("report.table") -> SQL; a key without a table name is a
+#: multi-table query (:data:`SPLITS`).
 FEEDBACK_QUERIES: dict[str, str] = {
     "tools.tools": _TOOLS,
     "tools.error_types": _TOOL_ERRORS,
     "tools.failure_arguments": _TOOL_ARGUMENTS,
     "tools.never_called": _TOOLS_NEVER_CALLED,
-    "workflows.workflows": _WORKFLOWS,
-    "workflows.variants": _VARIANTS,
-    "workflows.steps": _STEPS,
+    "workflows": _WORKFLOWS,
     "context.retrievals": _RETRIEVALS,
     "context.input_tokens": _INPUT_TOKENS,
     "context.caching": _CACHING,
