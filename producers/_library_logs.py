@@ -33,19 +33,15 @@ LIBRARY_LOGGERS = ("aiokafka",)
 
 
 class SilentHandler(logging.Handler):
-    """A handler that writes nothing and counts what it was given.
+    """A handler that writes nothing.
 
     Attached to a library's logger, it stops :data:`logging.lastResort` from
     printing that library's records; records still propagate to the host's
     handlers, if it has any.
     """
 
-    def __init__(self) -> None:
-        super().__init__(logging.NOTSET)
-        self.records = 0
-
     def emit(self, record: logging.LogRecord) -> None:
-        self.records += 1
+        pass
 
 
 _lock = threading.Lock()

@@ -34,9 +34,8 @@ def thread_cpu_s(name: str) -> float:
     """CPU seconds (user + system) of this process's thread called ``name``."""
     for thread in threading.enumerate():
         if thread.name == name and thread.native_id is not None:
-            fields = (
-                open(f"/proc/self/task/{thread.native_id}/stat").read().rpartition(")")[2].split()
-            )
+            with open(f"/proc/self/task/{thread.native_id}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
             # utime and stime are fields 14 and 15 of stat(5), counted after the ")" from 3.
             return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return -1.0
