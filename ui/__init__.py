@@ -15,17 +15,18 @@ from ._feedback import (
     parse_score_request,
 )
 from ._openapi import openapi_document
-from ._params import BadRequest, TraceQuery, parse_trace_query
+from ._params import BadRequest, ListQuery, TraceQuery, parse_trace_query, search_query
 from ._read import Reader
 from ._security import UiConfigError, check_bind, is_loopback
 from ._server import UiServer, serve
-from ._terminal import render_span, render_trace
+from ._terminal import render_search, render_span, render_trace, tail_line
 from ._tree import TreeLayout, layout_tree
 
 __all__ = [
     "STATIC_DIR",
     "BadRequest",
     "KafkaScoreSender",
+    "ListQuery",
     "Reader",
     "ScoreRequest",
     "ScoreSender",
@@ -42,7 +43,10 @@ __all__ = [
     "openapi_document",
     "parse_score_request",
     "parse_trace_query",
+    "render_search",
     "render_span",
     "render_trace",
+    "search_query",
     "serve",
+    "tail_line",
 ]

@@ -43,6 +43,7 @@ from ._params import (
     parse_list_query,
     parse_range,
     parse_trace_query,
+    search_tokens,
 )
 from ._read import Reader
 from ._security import COOKIE, LOOPBACK_HOSTS, key_matches
@@ -172,6 +173,13 @@ def create_app(
         query = parse_list_query(params, now(), _PROJECT, default_limit=200)
         return reader.session(request.path_params["session_id"], query, by_user=by == "user")
 
+    def search(request: Request) -> Any:
+        params = _params(request)
+        words = search_tokens(params.get("q") or "")
+        if not words:
+            raise BadRequest("q: give at least one word")
+        return reader.search_spans(words, parse_list_query(params, now(), _TENANT))
+
     def overview(request: Request) -> Any:
         query = parse_list_query(_params(request), now(), _TENANT)
         return reader.overview(query)
@@ -247,6 +255,7 @@ def create_app(
         Route("/api/traces/{trace_id}/spans/{span_id}", _read_endpoint(span)),
         Route("/api/sessions", _read_endpoint(sessions)),
         Route("/api/sessions/{session_id}", _read_endpoint(session)),
+        Route("/api/search", _read_endpoint(search)),
         Route("/api/overview", _read_endpoint(overview)),
         Route("/api/anomalies", _read_endpoint(anomalies)),
         Route("/api/scores", add_score, methods=["POST"]),

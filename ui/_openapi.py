@@ -155,6 +155,18 @@ def openapi_document() -> dict[str, Any]:
                 ],
                 "`{key, by, turns}`",
             ),
+            "/api/search": _get(
+                "Spans whose redacted input, output or error message holds every word "
+                "(whole words, case-sensitive; the text indexes answer), newest first, "
+                "each with the field that matched and a snippet.",
+                [
+                    _q("q", "The words (required)."),
+                    *_RANGE,
+                    *_TENANT,
+                    _q("limit", "Spans at most (1-500, default 50).", {"type": "integer"}),
+                ],
+                "`{items}`",
+            ),
             "/api/overview": _get(
                 "Traces per bucket, latency p50/p95, errors and cost per bucket; cost by "
                 "model and by service; top failing tools; anomaly windows.",

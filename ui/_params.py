@@ -31,7 +31,9 @@ __all__ = [
     "parse_trace_query",
     "range_params",
     "render",
+    "search_query",
     "search_tokens",
+    "tokens_condition",
     "traces_sql",
 ]
 
@@ -225,6 +227,24 @@ def parse_trace_query(params: Mapping[str, str], now: datetime) -> TraceQuery:
     )
 
 
+def search_query(
+    text: str,
+    *,
+    since: str,
+    project: str | None,
+    service: str | None,
+    limit: int,
+    now: datetime,
+) -> tuple[tuple[str, ...], ListQuery]:
+    """The words and range of a terminal search. Raises BadRequest (no words, bad since)."""
+    words = search_tokens(text)
+    if not words:
+        raise BadRequest("give at least one word to search for")
+    start, end = parse_range({"since": since}, now)
+    filters = {k: v for k, v in (("project", project), ("service", service)) if v}
+    return words, ListQuery(start=start, end=end, filters=filters, limit=limit)
+
+
 def render(sql: str, **fragments: str) -> str:
     """Fill ``{name}`` placeholders of a statement with fixed fragments.
 
@@ -256,6 +276,12 @@ def range_params(start: datetime, end: datetime) -> dict[str, Any]:
     return {"start": ch_time(start), "end": ch_time(end)}
 
 
+def tokens_condition(words: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+    """The condition that every word occurs in a span (SEARCH_TOKEN each), and its parameters."""
+    sql = " AND ".join(_sql.SEARCH_TOKEN.replace("qN", f"q{i}") for i in range(len(words)))
+    return sql, {f"q{i}": word for i, word in enumerate(words)}
+
+
 def traces_sql(
     query: TraceQuery, *, final: bool, rows: int, skip: int
 ) -> tuple[str, dict[str, Any]]:
@@ -271,14 +297,12 @@ def traces_sql(
         params[name] = ("true" if value else "false") if isinstance(value, bool) else value
     search = ""
     if query.search:
-        tokens = " AND ".join(
-            _sql.SEARCH_TOKEN.replace("qN", f"q{i}") for i in range(len(query.search))
-        )
+        tokens, words = tokens_condition(query.search)
         span_conditions = conditions(
             {k: v for k, v in query.filters.items() if k in ("project",)}, _sql.SPAN_FILTERS
         )
         search = render(_sql.TRACE_SEARCH, span_conditions=span_conditions, tokens=tokens)
-        params.update({f"q{i}": word for i, word in enumerate(query.search)})
+        params.update(words)
     sql = render(
         _sql.TRACES,
         columns=_sql.TRACE_COLUMNS if final else _sql.TRACE_KEY_COLUMNS,

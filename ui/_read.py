@@ -16,6 +16,7 @@ trace are also given as milliseconds from the trace's first span
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +31,7 @@ from ._params import (
     conditions,
     range_params,
     render,
+    tokens_condition,
     traces_sql,
 )
 from ._tree import layout_tree
@@ -300,6 +302,65 @@ class Reader:
         project, environment = self._project_of(trace_id)
         return None if project is None or environment is None else (project, environment)
 
+    # -- search and tail -----------------------------------------------------------
+
+    def search_spans(self, words: tuple[str, ...], query: ListQuery) -> dict[str, Any]:
+        """Spans holding every word in their input, output or error, newest first,
+        each with a one-line snippet around the first word."""
+        if not words:
+            return {"items": []}
+        tokens, bound = tokens_condition(words)
+        sql = render(
+            _sql.SEARCH_SPANS,
+            span_conditions=conditions(query.filters, _sql.SPAN_FILTERS),
+            tokens=tokens,
+        )
+        params = {
+            **range_params(query.start, query.end),
+            **query.filters,
+            **bound,
+            "limit": query.limit,
+        }
+        items = []
+        for row in self._rows(sql, params):
+            found = _plain(row)
+            texts = {f: found.pop(f) for f in ("input", "output", "error_message")}
+            found["field"], found["snippet"] = snippet(texts, words)
+            items.append(found)
+        return {"items": items}
+
+    def tail(
+        self,
+        *,
+        start: datetime,
+        after: datetime,
+        after_id: str = "",
+        after_version: int = 0,
+        filters: Mapping[str, Any],
+        limit: int = 500,
+    ) -> list[dict[str, Any]]:
+        """Traces emitted after the cursor ``(after, after_id, after_version)``,
+        oldest first, each with its ``emitted_at`` and ``version`` (the next
+        cursor is the last one's)."""
+        params = {
+            "start": ch_time(start),
+            "after": ch_time(after),
+            "after_id": after_id,
+            "after_version": after_version,
+            "limit": limit,
+            **{k: ("true" if v else "false") if isinstance(v, bool) else v
+               for k, v in filters.items()},
+        }  # fmt: skip
+        sql = render(_sql.TAIL, conditions=conditions(filters, _sql.FILTERS))
+        out = []
+        for row in self._rows(sql, params):
+            emitted = row["emitted_at"]
+            item = _plain(row)
+            item["input_preview"] = _preview(item.pop("input_preview"))
+            item["emitted_at"] = emitted
+            out.append(item)
+        return out
+
     # -- sessions -------------------------------------------------------------
 
     def sessions(self, query: ListQuery) -> dict[str, Any]:
@@ -378,6 +439,31 @@ class Reader:
         params = {**range_params(query.start, query.end), **query.filters, "limit": query.limit}
         sql = render(_sql.ANOMALIES, conditions=conditions(query.filters, _sql.ANOMALY_FILTERS))
         return {"items": [_plain(r) for r in self._rows(sql, params)]}
+
+
+def snippet(texts: Mapping[str, Any], words: tuple[str, ...], width: int = 60) -> tuple[str, str]:
+    """(field, one-line snippet) around the first whole-word match of any word.
+
+    Fields are looked at in order (input, output, error_message); a word
+    matches as the text index matched it: between non-alphanumeric characters.
+    """
+    pattern = re.compile(
+        r"(?<![A-Za-z0-9\x80-\U0010ffff])(?:"
+        + "|".join(re.escape(w) for w in words)
+        + r")(?![A-Za-z0-9\x80-\U0010ffff])"
+    )
+    for field, raw in texts.items():
+        value = _decode_json(raw)
+        if value is None:
+            continue
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        text = " ".join(text.split())
+        match = pattern.search(text)
+        if match:
+            begin, end = max(0, match.start() - width), min(len(text), match.end() + width)
+            cut = text[begin:end]
+            return field, ("…" if begin else "") + cut + ("…" if end < len(text) else "")
+    return "", ""
 
 
 def _key(row: Mapping[str, Any]) -> tuple[str, str, str]:

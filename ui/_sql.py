@@ -29,12 +29,14 @@ __all__ = [
     "OVERVIEW_COST_BY_SERVICE",
     "OVERVIEW_FAILING_TOOLS",
     "OVERVIEW_SERIES",
+    "SEARCH_SPANS",
     "SEARCH_TOKEN",
     "SESSIONS",
     "SESSION_TRACES",
     "SORTS",
     "SPAN_DETAIL",
     "SPAN_FILTERS",
+    "TAIL",
     "TRACE",
     "TRACES",
     "TRACES_NEWEST",
@@ -362,6 +364,40 @@ WHERE window_start >= {start:DateTime64(6)} AND window_start < {end:DateTime64(6
 ORDER BY window_start DESC, project, service, name, metric
 LIMIT {limit:UInt32}
 """
+
+# Answers: the spans whose input, output or error message holds every search
+# word, newest first, each span once (its newest version): `tracestream
+# search` and GET /api/search. `{tokens}` is SEARCH_TOKEN per word, ANDed.
+SEARCH_SPANS = """
+SELECT trace_id, span_id, project, service, kind, name, status, start_time,
+       substring(input, 1, 4000) AS input, substring(output, 1, 4000) AS output,
+       substring(error_message, 1, 4000) AS error_message
+FROM spans
+WHERE start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)}
+    {span_conditions}
+    AND {tokens}
+ORDER BY start_time DESC, trace_id, span_id, version DESC
+LIMIT 1 BY trace_id, span_id
+LIMIT {limit:UInt32}
+"""
+
+# Answers: the traces the worker emitted after a point, oldest first
+# (`tracestream tail`). No FINAL: a trace emitted again (late spans) is news
+# too. The cursor is (emitted_at, trace_id, version), so equal emission
+# times neither repeat nor skip; `start` bounds the scan to recent days of the sort key.
+TAIL = (
+    "SELECT"
+    + TRACE_COLUMNS
+    + """, emitted_at
+FROM traces
+WHERE start_time >= {start:DateTime64(6)}
+    AND (emitted_at, trace_id, version)
+        > ({after:DateTime64(6)}, {after_id:String}, {after_version:UInt64})
+    {conditions}
+ORDER BY emitted_at, trace_id, version
+LIMIT {limit:UInt32}
+"""
+)
 
 #: Conditions on tables with a plain ``service`` column (spans, anomalies).
 SPAN_FILTERS: dict[str, str] = {

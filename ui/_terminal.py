@@ -16,7 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["bar", "render_span", "render_trace"]
+__all__ = ["bar", "render_search", "render_span", "render_trace", "tail_line"]
 
 
 def _ms(value: float | None) -> str:
@@ -116,3 +116,39 @@ def render_span(detail: Mapping[str, Any]) -> RenderableType:
     body: RenderableType = Group(*parts) if parts else Text("(no payload)", style="dim")
     return Panel(body, title=title, title_align="left",
                  border_style="red" if span["status"] == "error" else "dim")  # fmt: skip
+
+
+def _when(iso_text: str) -> str:
+    return iso_text.replace("T", " ")[:23]
+
+
+def render_search(found: Sequence[Mapping[str, Any]]) -> RenderableType:
+    """Matching spans, newest first: when, trace/span, kind and name, the snippet."""
+    if not found:
+        return Text("no span matches", style="dim")
+    lines: list[RenderableType] = []
+    for hit in found:
+        head = Text(f"{_when(hit['start_time'])}  ", style="dim")
+        head.append(f"{hit['trace_id']}/{hit['span_id']}  ", style="cyan")
+        head.append(f"{hit['project']}/{hit['service']} {hit['kind']} {hit['name']}",
+                    style="bold red" if hit["status"] == "error" else "bold")  # fmt: skip
+        body = Text(f"  {hit['field']}: ", style="dim")
+        body.append(hit["snippet"])
+        lines.extend((head, body))
+    lines.append(Text(f"{len(found)} span{'s' if len(found) != 1 else ''}", style="dim"))
+    return Group(*lines)
+
+
+def tail_line(trace: Mapping[str, Any]) -> Text:
+    """One completed trace on one line; errors in red."""
+    error = trace["status"] == "error" or trace["error_count"] > 0
+    line = Text(f"{_when(trace['start_time'])}  ", style="dim")
+    line.append(f"{trace['status']:<10}", style="bold red" if error else "green")
+    line.append(f"{_ms(trace['duration_ms']):>9}  {trace['span_count']:>5} spans  ")
+    cost = trace.get("cost_usd")
+    line.append(f"{'$' + format(cost, '.5f') if cost is not None else '-':>9}  ")
+    line.append(f"{trace['project']}/{trace['name'] or '-'}  ", style="bold")
+    line.append(trace["trace_id"], style="cyan")
+    if trace.get("input_preview"):
+        line.append(f"  {trace['input_preview'][:80]}", style="dim")
+    return line

@@ -34,6 +34,8 @@ _COMMANDS: dict[str, str] = {
     "worker": "tracestream.cli._worker:worker",
     "ui": "tracestream.cli._ui:ui",
     "show": "tracestream.cli._show:show",
+    "tail": "tracestream.cli._tail:tail",
+    "search": "tracestream.cli._search:search",
 }
 
 

@@ -68,3 +68,18 @@ def test_full_shows_the_payloads_and_the_redactions() -> None:
     shown = text(render_span(detail))
     assert '"content": "hi [EMAIL]"' in shown and "hello" in shown
     assert "redacted: email in input[0].content" in shown
+
+
+def test_a_snippet_is_cut_around_the_first_whole_word_match() -> None:
+    from tracestream.ui._read import snippet
+
+    texts = {"input": '"ordering is not an order"', "output": None, "error_message": ""}
+    assert snippet(texts, ("order",), width=5) == ("input", "…t an order")
+    # Fields in order; JSON payloads are searched as their text; "Order" != "order".
+    texts = {
+        "input": '"Order form"',
+        "output": '{"note": "the order\\nships"}',
+        "error_message": "",
+    }
+    assert snippet(texts, ("order",), width=8) == ("output", '…": "the order\\nships"…')
+    assert snippet(texts, ("missing",)) == ("", "")
