@@ -13,6 +13,7 @@ at ``/usr/bin/chromium`` (scripts/bootstrap.sh installs it).
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,13 @@ from playwright.sync_api import Page, expect, sync_playwright
 from tests.integration.ui._client import serve
 from tests.integration.ui._ui_data import insert_ui_data, sid
 from tracestream.schemas import EVENT_ADAPTER, ScoreEvent, Topics
-from tracestream.sinks import ChdbStorage, apply_migrations
+from tracestream.sinks import (
+    TABLE_MAPPINGS,
+    ChdbStorage,
+    RetentionPolicy,
+    apply_migrations,
+    map_records,
+)
 from tracestream.ui import KafkaScoreSender
 
 pytestmark = pytest.mark.e2e
@@ -50,7 +57,7 @@ def worker_engine() -> str:
 @pytest.fixture
 def explorer(
     tmp_path: Path, kafka_bootstrap: str, kafka_topics: Topics
-) -> Iterator[tuple[str, Topics]]:
+) -> Iterator[tuple[str, Topics, ChdbStorage]]:
     storage = ChdbStorage(tmp_path / "chdb", "tracestream")
     storage.open()
     try:
@@ -58,7 +65,7 @@ def explorer(
         insert_ui_data(storage, big_spans=BIG_SPANS)
         sender = KafkaScoreSender(bootstrap_servers=kafka_bootstrap, topic=kafka_topics.events)
         with serve(storage, scores=sender) as server:
-            yield server.url, kafka_topics
+            yield server.url, kafka_topics, storage
     finally:
         storage.close()
 
@@ -109,9 +116,9 @@ def consume_one(bootstrap: str, topic: str) -> bytes:
 
 
 def test_a_person_explores_traces_and_scores_a_span(
-    explorer: tuple[str, Topics], page: tuple[Page, list[str]], kafka_bootstrap: str
+    explorer: tuple[str, Topics, ChdbStorage], page: tuple[Page, list[str]], kafka_bootstrap: str
 ) -> None:
-    url, topics = explorer
+    url, topics, storage = explorer
     tab, errors = page
 
     # The list, then a filter, then a search.
@@ -160,19 +167,31 @@ def test_a_person_explores_traces_and_scores_a_span(
     # A thumbs-up on that span goes to Kafka as a score event.
     panel.locator("form.score-form button[name=up]").click()
     expect(panel.locator(".score-status.ok")).to_contain_text("sent")
-    event = EVENT_ADAPTER.validate_json(consume_one(kafka_bootstrap, topics.events))
+    value = consume_one(kafka_bootstrap, topics.events)
+    event = EVENT_ADAPTER.validate_json(value)
     assert isinstance(event, ScoreEvent)
     assert (event.trace_id, event.span_id, event.name, event.value, event.project) == (
         B5, sid(0xB5, 3), "thumbs", True, "shop",
     )  # fmt: skip
+    # The worker forwards it as it is and the sink maps and inserts it (no
+    # worker or sink runs here); once stored, the span shows it.
+    mapping = TABLE_MAPPINGS["scores"]
+    stored = map_records(mapping, [json.loads(value)], RetentionPolicy(default_days=3650))
+    storage.insert(mapping.table, stored.table)
+    tab.click(f".tree-row[data-span-id='{sid(0xB5, 2)}']")
+    expect(panel.locator("h2")).to_have_text("kb-search")
+    tab.click(f".tree-row[data-span-id='{sid(0xB5, 3)}']")
+    expect(panel.locator("ul.scores li")).to_have_count(1)
+    expect(panel.locator("ul.scores li")).to_contain_text("thumbs: ✔ good")
+    panel.locator("ul.scores").scroll_into_view_if_needed()
     shot(tab, "07-span-scored")
     assert errors == []
 
 
 def test_a_big_trace_draws_only_the_rows_in_view(
-    explorer: tuple[str, Topics], page: tuple[Page, list[str]]
+    explorer: tuple[str, Topics, ChdbStorage], page: tuple[Page, list[str]]
 ) -> None:
-    url, _ = explorer
+    url, _, _ = explorer
     tab, errors = page
     tab.goto(f"{url}/#/trace/{B6}")
     tree_rows = tab.locator(".tree-row")
@@ -194,9 +213,9 @@ def test_a_big_trace_draws_only_the_rows_in_view(
 
 
 def test_overview_anomalies_and_sessions_pages(
-    explorer: tuple[str, Topics], page: tuple[Page, list[str]]
+    explorer: tuple[str, Topics, ChdbStorage], page: tuple[Page, list[str]]
 ) -> None:
-    url, _ = explorer
+    url, _, _ = explorer
     tab, errors = page
     tab.goto(f"{url}/#/overview?{RANGE}")
     expect(tab.locator("svg.chart")).to_have_count(4)

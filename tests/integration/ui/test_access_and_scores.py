@@ -23,7 +23,7 @@ from tracestream.ui import KafkaScoreSender
 
 pytestmark = pytest.mark.integration
 
-B5 = f"{0xB5:032x}"
+B5, B6 = f"{0xB5:032x}", f"{0xB6:032x}"
 KEY = "k" * 24
 JSON = {"Content-Type": "application/json"}
 
@@ -78,44 +78,55 @@ def test_score_posts_are_checked_before_anything_is_sent(ui_url: str) -> None:
     assert post_score(ui_url, body).status == 503  # type: ignore[attr-defined]
 
 
-async def test_a_score_travels_to_kafka_as_a_score_event_the_sink_can_store(
+async def test_a_score_travels_to_kafka_and_once_stored_shows_on_the_trace(
     ui_storage: ChdbStorage, kafka_bootstrap: str, kafka_topics: Topics
 ) -> None:
+    # On b6 (the batch job), whose scores no other test reads.
+    span_id = "00b6000000000001"
     sender = KafkaScoreSender(bootstrap_servers=kafka_bootstrap, topic=kafka_topics.events)
-    body = {"trace_id": B5, "span_id": "00b5000000000004", "name": "thumbs", "value": False,
-            "comment": "the retry should not be needed", "kind": "thumbs"}  # fmt: skip
+    body = {"trace_id": B6, "span_id": span_id, "name": "thumbs", "value": False,
+            "comment": "too slow", "kind": "thumbs"}  # fmt: skip
     with serve(ui_storage, scores=sender) as server:
         answer = await asyncio.to_thread(post_score, server.url, body)
-    assert answer.status == 202, answer.body  # type: ignore[attr-defined]
-    event_id = answer.body["event_id"]  # type: ignore[attr-defined]
+        assert answer.status == 202, answer.body  # type: ignore[attr-defined]
+        event_id = answer.body["event_id"]  # type: ignore[attr-defined]
 
-    consumer = AIOKafkaConsumer(
-        kafka_topics.events, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
-        enable_auto_commit=False, group_id=None,
-    )  # fmt: skip
-    await consumer.start()
-    try:
-        batches = await consumer.getmany(timeout_ms=10_000)
-    finally:
-        await consumer.stop()
-    records = [r for batch in batches.values() for r in batch]
-    assert len(records) == 1
-    record = records[0]
-    assert record.key == B5.encode()
-    assert dict(record.headers) == {"content-type": b"application/json", "schema-version": b"1"}
-    event = EVENT_ADAPTER.validate_json(record.value)
-    assert isinstance(event, ScoreEvent)
-    assert (event.event_id, event.project, event.environment, event.service) == (
-        event_id, "shop", "production", "tracestream-ui",
-    )  # fmt: skip
-    assert (event.span_id, event.name, event.value, event.source, event.comment) == (
-        "00b5000000000004", "thumbs", False, "human", "the retry should not be needed",
-    )  # fmt: skip
-    # The sink's own mapping takes it as a scores row.
-    mapped = map_records(
-        TABLE_MAPPINGS["scores"], [json.loads(record.value)], RetentionPolicy(default_days=30)
-    )
-    assert not mapped.rejected and mapped.table.num_rows == 1
+        consumer = AIOKafkaConsumer(
+            kafka_topics.events, bootstrap_servers=kafka_bootstrap,
+            auto_offset_reset="earliest", enable_auto_commit=False, group_id=None,
+        )  # fmt: skip
+        await consumer.start()
+        try:
+            batches = await consumer.getmany(timeout_ms=10_000)
+        finally:
+            await consumer.stop()
+        records = [r for batch in batches.values() for r in batch]
+        assert len(records) == 1
+        record = records[0]
+        assert record.key == B6.encode()
+        assert dict(record.headers) == {"content-type": b"application/json", "schema-version": b"1"}
+        # What the worker does with it: parse by the contract, forward it unchanged.
+        event = EVENT_ADAPTER.validate_json(record.value)
+        assert isinstance(event, ScoreEvent)
+        assert (event.event_id, event.project, event.environment, event.service) == (
+            event_id, "bulk", "production", "tracestream-ui",
+        )  # fmt: skip
+        assert (event.span_id, event.name, event.value, event.source, event.comment) == (
+            span_id, "thumbs", False, "human", "too slow",
+        )  # fmt: skip
+        # What the sink does: its row mapping, then the insert.
+        mapping = TABLE_MAPPINGS["scores"]
+        # A long retention: the pinned clock dates the score 2026-11-01, and
+        # the table's TTL would drop a row older than its retention at once.
+        retention = RetentionPolicy(default_days=3650)
+        mapped = map_records(mapping, [json.loads(record.value)], retention)
+        assert not mapped.rejected
+        await asyncio.to_thread(ui_storage.insert, mapping.table, mapped.table)
+
+        shown = await asyncio.to_thread(call, f"{server.url}/api/traces/{B6}/spans/{span_id}")
+    assert [
+        (s["event_id"], s["value"], s["comment"], s["source"]) for s in shown.body["scores"]
+    ] == [(event_id, False, "too slow", "human")]
 
 
 def test_reads_through_the_owners_query_server_answer_the_same(
