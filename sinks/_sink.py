@@ -17,6 +17,14 @@ stops consuming (all partitions paused) and retries the same blocks with
 capped exponential backoff, forever. It keeps polling the paused consumer so
 the group does not evict it. Nothing is skipped; a restart re-reads from the
 last committed offset and the dedup tokens drop what was already stored.
+Every retry is counted (``tracestream_sink_insert_retries``); the log says
+when storage starts failing, when the kind of error changes, once a minute
+while it lasts, and when inserts succeed again: a line per change, not per
+retry.
+
+Group membership: with ``group_instance_id`` the sink is a static member of
+its group (KIP-345), so a sink restarted under the same name after a crash
+gets its partitions back at once instead of after the old session expires.
 """
 
 from __future__ import annotations
@@ -55,6 +63,12 @@ class SinkConfig:
     bootstrap_servers: str = "127.0.0.1:19092"
     topics: Topics = field(default_factory=Topics)
     group_id: str = "tracestream-sink"
+    #: Static member name in the group (None: a dynamic member).
+    group_instance_id: str | None = None
+    #: Client id of the sink's consumer and producer (shown in the broker's logs).
+    client_id: str = "tracestream-sink"
+    #: How long a sink that died and did not come back under its name keeps its partitions.
+    session_timeout_ms: int = 10_000
     batch_max_rows: int = 100_000
     batch_max_ms: int = 1_000
     retry_initial_ms: int = 200
@@ -67,6 +81,20 @@ class SinkConfig:
     #: balances 3 partitions better: 0.92 s vs 1.01 s per 100k spans (median of 4).
     insert_concurrency: int = 3
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+
+
+@dataclass(slots=True)
+class _StorageTrouble:
+    """Storage failing: since when, how often, and what the log has said about it."""
+
+    since: float
+    said: float
+    retries: int = 0
+    errors: set[str] = field(default_factory=set)
+
+
+#: While storage keeps failing, a reminder this often.
+_REMINDER_S = 60.0
 
 
 @dataclass
@@ -98,6 +126,7 @@ class Sink:
         # paused while any of them is retrying, and only one polls it.
         self._retrying = 0
         self._poll_lock = asyncio.Lock()
+        self._trouble: _StorageTrouble | None = None
         self.rows_stored = 0
         self.rows_dead_lettered = 0
 
@@ -111,6 +140,10 @@ class Sink:
             *self._role_of,
             bootstrap_servers=self._config.bootstrap_servers,
             group_id=self._config.group_id,
+            group_instance_id=self._config.group_instance_id,
+            client_id=self._config.client_id,
+            session_timeout_ms=self._config.session_timeout_ms,
+            heartbeat_interval_ms=min(3_000, self._config.session_timeout_ms // 3),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             check_crcs=self._config.check_crcs,
@@ -118,7 +151,9 @@ class Sink:
             fetch_max_bytes=64 * 1024 * 1024,
         )
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self._config.bootstrap_servers, acks="all"
+            bootstrap_servers=self._config.bootstrap_servers,
+            client_id=self._config.client_id,
+            acks="all",
         )
         await self._producer.start()
         try:
@@ -252,16 +287,9 @@ class Sink:
                         insert_raw=self._insert_raw,
                     )
                 except StorageError as exc:
-                    if not exc.retriable:
-                        log.error("non-retriable storage error outside a poison row: %s", exc)
                     self._metrics.retries.labels(mapping.table).inc()
                     self._metrics.backpressure.set(1)
-                    log.warning(
-                        "insert into %s failed, retrying in %d ms (consumption paused): %s",
-                        mapping.table,
-                        delay_ms,
-                        exc,
-                    )
+                    self._note_storage_failure(mapping.table, exc, delay_ms)
                     if not paused:
                         paused = True
                         self._retrying += 1
@@ -277,6 +305,8 @@ class Sink:
                     delay_ms = min(delay_ms * 2, self._config.retry_max_ms)
                     continue
                 self.rows_stored += stored
+                if paused and self._retrying == 1:
+                    self._say_storage_back()
                 return
         finally:
             if paused:
@@ -284,6 +314,53 @@ class Sink:
                 if self._retrying == 0:
                     self._consumer.resume(*self._consumer.assignment())
                     self._metrics.backpressure.set(0)
+
+    def _note_storage_failure(self, table: str, exc: StorageError, delay_ms: int) -> None:
+        """Log a failed insert when it changes what the log said last (see the module)."""
+        now = time.monotonic()
+        kind = type(exc).__name__ if exc.retriable else f"non-retriable {type(exc).__name__}"
+        trouble = self._trouble
+        if trouble is None:
+            trouble = self._trouble = _StorageTrouble(since=now, said=now, errors={kind})
+            trouble.retries += 1
+            (log.warning if exc.retriable else log.error)(
+                "insert into %s failed (%s: %s); consumption paused, retrying the same "
+                "blocks with backoff (first in %d ms, then up to every %d ms) until storage "
+                "accepts them",
+                table,
+                kind,
+                exc,
+                delay_ms,
+                self._config.retry_max_ms,
+            )
+            return
+        trouble.retries += 1
+        if kind in trouble.errors and now - trouble.said < _REMINDER_S:
+            return
+        trouble.said = now
+        trouble.errors.add(kind)
+        (log.warning if exc.retriable else log.error)(
+            "storage still failing after %.0fs and %d retries (now %s on %s: %s); "
+            "consumption stays paused",
+            now - trouble.since,
+            trouble.retries,
+            kind,
+            table,
+            exc,
+        )
+
+    def _say_storage_back(self) -> None:
+        trouble, self._trouble = self._trouble, None
+        if trouble is None:
+            return
+        log.warning(
+            "storage accepts inserts again after %.1fs and %d retries; consumption resumes "
+            "(%d rows stored, %d dead-lettered so far)",
+            time.monotonic() - trouble.since,
+            trouble.retries,
+            self.rows_stored,
+            self.rows_dead_lettered,
+        )
 
     async def _insert(self, table: str, batch: object, token: str) -> None:
         await asyncio.to_thread(self._storage.insert, table, batch, dedup_token=token)

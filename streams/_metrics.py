@@ -192,9 +192,12 @@ class PipelineMetrics:
             ["kind"],
             registry=r,
         )
-        self.open_traces = Gauge(
-            "tracestream_open_traces",
-            "Traces held in assembly state by this worker.",
+        # Not "open traces": the state of an emitted trace stays held linger_s for
+        # late events, and max_open_traces and the memory budget count it too.
+        self.traces_held = Gauge(
+            "tracestream_assembly_traces_held",
+            "Trace states this worker holds: traces still being assembled plus emitted "
+            "ones kept for late events (linger_s); what max_open_traces caps.",
             registry=r,
         )
         self.state_bytes = Gauge(

@@ -185,7 +185,7 @@ class Pipeline:
         assembler = self._stages.assembler
         if assembler is not None:
             self._take(assembler.due(datetime.fromtimestamp(now_ms / 1000, UTC)), out)
-            self._metrics.open_traces.set(assembler.open_traces)
+            self._metrics.traces_held.set(assembler.open_traces)
             self._metrics.state_bytes.set(assembler.state_bytes)
         self._close_windows(datetime.fromtimestamp(now_ms / 1000, UTC), out)
         return out

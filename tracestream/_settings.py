@@ -180,7 +180,9 @@ class Settings(BaseSettings):
     # per second per table. Offsets are committed only after an insert is
     # acknowledged; on storage failure the sink stops consuming and retries.
     sink_group_id: str = Field(
-        "tracestream-sink", min_length=1, description="Kafka consumer group of the sink."
+        "tracestream-sink",
+        min_length=1,
+        description="Kafka consumer group of the sink. The topic prefix is prepended, as to every Kafka name.",
     )
     sink_batch_max_rows: int = Field(
         100_000,
@@ -229,7 +231,13 @@ class Settings(BaseSettings):
     worker_app_id: str = Field(
         "tracestream-worker",
         pattern=r"^[A-Za-z0-9._-]+$",
-        description="Faust application id (consumer group; prefix of its changelog topics). The topic prefix is prepended.",
+        description="The worker's consumer group and application id (prefix of its changelog topics). The topic prefix is prepended, as to every Kafka name.",
+    )
+    group_instance_name: str = Field(
+        "",
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="This worker's or sink's static member name in its consumer group (Kafka static membership, KIP-345): a process restarted under the same name gets its partitions back at once instead of after the old session expires. Empty: `<hostname>-<n>`, n the lowest number no live process of the same group holds on this host (a lock file), so a restart on the same host takes the same name. Set it (e.g. a StatefulSet pod name) where a replacement runs on another host.",
     )
     worker_store: str = Field(
         "memory://",
@@ -249,10 +257,10 @@ class Settings(BaseSettings):
         200, ge=1, le=60_000, description="Longest wait for a batch to fill before processing it."
     )
     worker_session_timeout_ms: int = Field(
-        30_000,
+        10_000,
         ge=6_000,
         le=300_000,
-        description="Consumer-group session timeout: how long a crashed worker holds its partitions before the group reassigns them.",
+        description="Consumer-group session timeout: how long the partitions of a worker that crashed and did not come back under its member name wait before the group reassigns them (a restart under the same name takes them at once).",
     )
     worker_gc_full_collect_s: float = Field(
         300.0,

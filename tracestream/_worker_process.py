@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -61,13 +61,22 @@ class WorkerProcess:
     Args:
         env: ``TRACESTREAM_*`` settings for the child (merged over this process's env).
         workdir: the child's working directory; its log goes to ``workdir/worker.log``.
-        web_port: port of the child's /metrics; a free one by default.
+        web_port: port of the child's /metrics; a free one by default. It stays
+            the same across :meth:`start` calls, so a restart serves where the
+            crashed child did.
+        args: extra arguments of ``tracestream worker`` (``--verbose``).
     """
 
     def __init__(
-        self, env: Mapping[str, str], workdir: Path, *, web_port: int | None = None
+        self,
+        env: Mapping[str, str],
+        workdir: Path,
+        *,
+        web_port: int | None = None,
+        args: Sequence[str] = (),
     ) -> None:
         self.web_port = web_port or free_port()
+        self.args = tuple(args)
         self.workdir = workdir
         self.log_path = workdir / "worker.log"
         self._env = {
@@ -77,6 +86,8 @@ class WorkerProcess:
             "TRACESTREAM_WORKER_WEB_PORT": str(self.web_port),
         }
         self._proc: subprocess.Popen[bytes] | None = None
+        #: When the last :meth:`start` spawned the child (``time.monotonic()``).
+        self.spawned_at = 0.0
 
     def start(self, *, timeout_s: float = 60.0) -> WorkerProcess:
         """Start the child and wait until /metrics answers.
@@ -86,8 +97,9 @@ class WorkerProcess:
         """
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        self.spawned_at = time.monotonic()
         self._proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("tracestream")), "worker"],
+            [str(Path(sys.executable).with_name("tracestream")), "worker", *self.args],
             env=self._env,
             cwd=self.workdir,
             stdout=log,
@@ -140,6 +152,32 @@ class WorkerProcess:
     def running(self) -> bool:
         """Whether the child is alive right now."""
         return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        """The running child's process id."""
+        return self._proc.pid if self.running() and self._proc is not None else None
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds the running child has used so far (Linux ``/proc``).
+
+        Raises:
+            WorkerProcessError: the child is not running.
+        """
+        pid = self.pid
+        if pid is None:
+            raise WorkerProcessError("the worker child is not running")
+        # Fields after the command name (which may hold spaces): utime and stime are
+        # the 12th and 13th, in clock ticks.
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def log_lines(self) -> list[str]:
+        """Every line of the child's log so far (all its starts)."""
+        try:
+            return self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return []
 
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the child's log."""

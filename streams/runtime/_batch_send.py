@@ -83,10 +83,12 @@ class KafkaTransport:
 
     Args:
         bootstrap_servers: the brokers.
+        client_id: the producer's client id (the worker's group name).
     """
 
-    def __init__(self, bootstrap_servers: str) -> None:
+    def __init__(self, bootstrap_servers: str, *, client_id: str = "tracestream-worker") -> None:
         self._bootstrap_servers = bootstrap_servers
+        self._client_id = client_id
         self._producer: AIOKafkaProducer | None = None
 
     async def producer(self) -> AIOKafkaProducer:
@@ -94,6 +96,7 @@ class KafkaTransport:
         if self._producer is None:
             producer = AIOKafkaProducer(
                 bootstrap_servers=self._bootstrap_servers,
+                client_id=self._client_id,
                 acks="all",
                 enable_idempotence=True,
                 # send_batches hands the producer whole record batches, built once the

@@ -29,7 +29,13 @@ class RuntimeConfig:
         batch_size: most records per batch.
         batch_within_s: longest wait to fill a batch.
         tick_interval_s: how often due traces and windows are closed when no events arrive.
-        session_timeout_s: the consumer group's session timeout.
+        session_timeout_s: the consumer group's session timeout: how long a member
+            that died and did not come back under its name keeps its partitions.
+        group_instance_id: this worker's static member name in the group
+            (KIP-345); a worker started under the name of one that crashed takes
+            its partitions at once. None: a dynamic member (a replacement waits
+            for the crashed member's session to expire).
+        client_id: the client id of every Kafka client the runtime opens.
         gc_full_collect_s: see :class:`~tracestream.streams.runtime._heap.HeapKeeper`;
             0: CPython's own GC.
     """
@@ -44,10 +50,27 @@ class RuntimeConfig:
     batch_size: int = 2000
     batch_within_s: float = 0.2
     tick_interval_s: float = 1.0
-    session_timeout_s: float = 30.0
+    session_timeout_s: float = 10.0
+    group_instance_id: str | None = None
+    client_id: str = "tracestream-worker"
     gc_full_collect_s: float = 0.0
 
     @property
     def heartbeat_interval_s(self) -> float:
         """A third of the session timeout, at most 3 s (Kafka's default)."""
         return min(3.0, self.session_timeout_s / 3)
+
+    def joining_message(self) -> str:
+        """What the worker waits for while it joins its group (logged before it does)."""
+        if self.group_instance_id is None:
+            return (
+                f"joining consumer group {self.app_id} as a dynamic member; if a member "
+                f"crashed, the group waits for its session to expire (up to "
+                f"{self.session_timeout_s:.0f}s) before it assigns partitions"
+            )
+        return (
+            f"joining consumer group {self.app_id} as static member {self.group_instance_id}; "
+            f"a member that crashed under this name is replaced at once, one that crashed "
+            f"under another name keeps its partitions until its session expires (up to "
+            f"{self.session_timeout_s:.0f}s)"
+        )

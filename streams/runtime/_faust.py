@@ -18,6 +18,7 @@ served by Faust's own web server.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from ._publisher import Publisher, quiet_client_debug_logs
 from ._transport import Message
 
 __all__ = ["FaustTransport", "WorkerApp", "WorkerConfig", "WriteBackStore"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +120,12 @@ class WorkerApp:
             consumer_auto_offset_reset="earliest",
             broker_session_timeout=config.session_timeout_s,
             broker_heartbeat_interval=config.heartbeat_interval_s,
+            broker_client_id=config.client_id,
+            consumer_group_instance_id=config.group_instance_id,
         )
+        self._joining_since: float | None = None
+        self.app.on_worker_init.connect(self._say_joining)
+        self.app.on_partitions_assigned.connect(self._say_joined)
         self.events_topic = self.app.topic(
             config.topics.events, key_type=bytes, value_type=bytes, partitions=config.partitions
         )
@@ -165,6 +173,24 @@ class WorkerApp:
         )
         page: Any = self._metrics_page  # faust types handlers as (View, Request)
         self.app.page("/metrics")(page)
+
+    def _say_joining(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # Faust's worker has set up logging by the time it sends on_worker_init.
+        del sender, args, signal, kwargs
+        self._joining_since = time.monotonic()
+        _log.info("%s", self.config.joining_message())
+
+    async def _say_joined(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        del sender, signal
+        assigned = args[0] if args else kwargs.get("assigned", ())
+        if self._joining_since is not None:
+            _log.info(
+                "joined group %s %.1fs after starting to (%d partitions assigned)",
+                self.config.app_id,
+                time.monotonic() - self._joining_since,
+                len(assigned),
+            )
+            self._joining_since = None
 
     def _table(self, name: str) -> Any:
         return self.app.Table(

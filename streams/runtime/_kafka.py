@@ -74,6 +74,9 @@ __all__ = ["KafkaRuntimeError", "KafkaWorker", "KafkaWorkerConfig"]
 
 _log = logging.getLogger(__name__)
 
+#: A healthy join (coordinator found, no crashed member to wait for) takes well under this.
+_SLOW_JOIN_S = 5.0
+
 
 class KafkaRuntimeError(TracestreamError, RuntimeError):
     """The runtime cannot start: a changelog topic is missing partitions or was refused."""
@@ -124,7 +127,7 @@ class KafkaWorker:
             (self.window_store, config.changelog("window-state")),
             (self.baseline_store, config.changelog("baseline-state")),
         )
-        self._transport = KafkaTransport(config.kafka_bootstrap)
+        self._transport = KafkaTransport(config.kafka_bootstrap, client_id=config.client_id)
         #: The publish / retry / observe path shared with the Faust runtime.
         self.publisher = Publisher(
             self._transport,
@@ -135,6 +138,8 @@ class KafkaWorker:
         )
         self._held: set[int] = set()
         self._generation = 0
+        #: When the worker began joining its group (monotonic), until its first assignment.
+        self._joining_since: float | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
     # -- placement -------------------------------------------------------------------
@@ -180,7 +185,9 @@ class KafkaWorker:
 
     async def _ensure_changelogs(self) -> None:
         admin = AIOKafkaAdminClient(
-            bootstrap_servers=self.config.kafka_bootstrap, request_timeout_ms=30_000
+            bootstrap_servers=self.config.kafka_bootstrap,
+            client_id=self.config.client_id,
+            request_timeout_ms=30_000,
         )
         await admin.start()
         try:
@@ -220,6 +227,8 @@ class KafkaWorker:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=config.kafka_bootstrap,
             group_id=config.app_id,
+            group_instance_id=config.group_instance_id,
+            client_id=config.client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=config.batch_size,
@@ -230,6 +239,8 @@ class KafkaWorker:
         )
         consumer.subscribe([config.topics.events], listener=_Rebalance(self))
         self._consumer = consumer
+        _log.info("%s", config.joining_message())
+        self._joining_since = time.monotonic()
         await consumer.start()
         ticker = asyncio.create_task(self._tick_loop(), name="tracestream-tick")
         within_ms = _ms(config.batch_within_s)
@@ -310,7 +321,25 @@ class KafkaWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), interval_s)
                 return
+            self._say_if_still_joining()
             await self.tick()
+
+    def _say_if_still_joining(self) -> None:
+        """One line when the first assignment takes longer than a healthy join does."""
+        since = self._joining_since
+        if since is None:
+            return
+        waited_s = time.monotonic() - since
+        if waited_s >= _SLOW_JOIN_S:
+            self._joining_since = None  # said once
+            _log.warning(
+                "still waiting for partitions of group %s after %.0fs: the group waits for a "
+                "crashed member's session to expire (up to %.0fs), or the broker's group "
+                "coordinator is not available yet",
+                self.config.app_id,
+                waited_s,
+                self.config.session_timeout_s,
+            )
 
     async def tick(self) -> None:
         """Close due traces and windows now and publish them (the timer calls it).
@@ -341,6 +370,7 @@ class KafkaWorker:
 
     async def on_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         """Drop the partitions we lost, restore the ones we gained, rebuild the indexes."""
+        joined_at = time.monotonic()
         async with self._lock:
             self._generation += 1
             now = {tp.partition for tp in assigned if tp.topic == self.config.topics.events}
@@ -351,13 +381,18 @@ class KafkaWorker:
             restored = await self._restore(gained) if gained else 0
             self._held = now
             self.pipeline.rebuild_indexes()
+        joined = ""
+        if self._joining_since is not None:
+            joined = f"; joined the group {joined_at - self._joining_since:.1f}s after starting to"
+        self._joining_since = None
         _log.info(
-            "partitions assigned: %s (restored %d changelog records of %s in %.2fs; dropped %s)",
+            "partitions assigned: %s (restored %d changelog records of %s in %.2fs; dropped %s%s)",
             sorted(now),
             restored,
             sorted(gained),
             time.perf_counter() - started,
             sorted(lost),
+            joined,
         )
 
     async def _restore(self, partitions: set[int]) -> int:
@@ -366,6 +401,7 @@ class KafkaWorker:
         tps = [TopicPartition(name, p) for name in by_topic for p in sorted(partitions)]
         reader = AIOKafkaConsumer(
             bootstrap_servers=self.config.kafka_bootstrap,
+            client_id=self.config.client_id,
             enable_auto_commit=False,
             group_id=None,
             # Not "latest": assign() starts a reset of its own that can finish after

@@ -9,7 +9,10 @@ the same and lives here once, so a guard added to it covers both:
 2. :meth:`Publisher.publish` sends them, then the changelog records of the
    state the batch changed, each set resent whole with :class:`Backoff` until
    every record is acknowledged, counting each failure
-   (``tracestream_publish_failures_total{error}``);
+   (``tracestream_publish_failures_total{error}``) but logging only changes:
+   the first failure, a new kind of error, a reminder every ``reminder_s``,
+   and the acknowledgement that ends it (an outage is a few lines, not one
+   per retry);
 3. only then the published records are observed in the metrics and the heap
    policy (:class:`~tracestream.streams.runtime._heap.HeapKeeper`) runs; the
    runtime commits the batch's offsets after :meth:`Publisher.publish` returns.
@@ -23,7 +26,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tracestream.schemas import AnomalyRecord, MetricWindow, Topics
 from tracestream.streams._anomaly import METRICS
@@ -112,9 +115,12 @@ def quiet_client_debug_logs() -> None:
 
     aiokafka logs every produced record at DEBUG; with its logger left at
     NOTSET each send built a LogRecord even when handlers dropped it (~5% of
-    a batch).
+    a batch). A level set higher already (the process's log policy) stays.
     """
-    logging.getLogger("aiokafka").setLevel(max(logging.INFO, logging.root.level))
+    library = logging.getLogger("aiokafka")
+    wanted = max(logging.INFO, logging.root.level)
+    if library.level < wanted:
+        library.setLevel(wanted)
 
 
 class Publisher:
@@ -134,6 +140,8 @@ class Publisher:
         backoff: the delays between attempts.
         sleep: waits between attempts (``asyncio.sleep``; a parameter so tests
             run the retry loop without waiting).
+        clock: monotonic seconds, for the lines that say how long a batch was held.
+        reminder_s: while a batch is held, a line this often.
     """
 
     def __init__(
@@ -146,6 +154,8 @@ class Publisher:
         gc_full_collect_s: float = 0.0,
         backoff: Backoff | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        reminder_s: float = 60.0,
     ) -> None:
         self.transport = transport
         self.topics = topics
@@ -154,6 +164,8 @@ class Publisher:
         self.heap = HeapKeeper(gc_full_collect_s)
         self._changelog = changelog
         self._sleep = sleep
+        self._clock = clock
+        self.reminder_s = reminder_s
 
     async def publish(self, out: BatchOutput) -> None:
         """Produce a batch's outputs, then its state changes; wait for every ack of each.
@@ -179,13 +191,22 @@ class Publisher:
         A partly sent set is sent again whole: downstream gets duplicates (same
         event ids and versions, which the sinks deduplicate), never a gap. A
         crash while retrying replays the batch from its committed offsets.
+        Every failure is counted; the log gets a line per change (see the module).
         """
         delays_s = self.backoff.delays_s()
+        held = _Held(len(messages))
         while True:
             acks: list[Awaitable[object]] = []
             try:
                 await self.transport.send(messages, acks)
                 await asyncio.gather(*acks)
+                if held.attempts:
+                    _log.warning(
+                        "published the held batch of %d records after %.1fs and %d failed attempts",
+                        held.records,
+                        self._clock() - held.since,
+                        held.attempts,
+                    )
                 return
             except asyncio.CancelledError:
                 raise
@@ -194,20 +215,41 @@ class Publisher:
                     if isinstance(ack, asyncio.Future):
                         ack.add_done_callback(_retrieve)
                 delay_s = next(delays_s)
-                self.note_failure(exc, len(messages), delay_s)
+                self._note_failure(exc, held, delay_s)
                 await self.transport.reset()
                 await self._sleep(delay_s)
 
-    def note_failure(self, exc: BaseException, records: int, retry_in_s: float) -> None:
-        """Count and log a failed publish of records that are about to be sent again."""
-        self.metrics.publish_failures.labels(type(exc).__name__).inc()
-        _log.warning(
-            "publishing a batch of %d records failed (%s: %s); sending it again in %.1fs",
-            records,
-            type(exc).__name__,
-            exc,
-            retry_in_s,
-        )
+    def _note_failure(self, exc: BaseException, held: _Held, retry_in_s: float) -> None:
+        """Count a failed attempt; log it when it changes what the log last said."""
+        error = type(exc).__name__
+        self.metrics.publish_failures.labels(error).inc()
+        now = self._clock()
+        held.attempts += 1
+        if held.attempts == 1:
+            held.since = held.said = now
+            held.errors.add(error)
+            _log.warning(
+                "publishing a batch of %d records failed (%s: %s); holding it and sending it "
+                "again with backoff (first in %.1fs, then up to every %.0fs) until the broker "
+                "acknowledges it",
+                held.records,
+                error,
+                exc,
+                retry_in_s,
+                self.backoff.max_s,
+            )
+        elif error not in held.errors or now - held.said >= self.reminder_s:
+            held.said = now
+            held.errors.add(error)
+            _log.warning(
+                "still holding the batch of %d records after %.0fs and %d failed attempts "
+                "(now %s: %s)",
+                held.records,
+                now - held.since,
+                held.attempts,
+                error,
+                exc,
+            )
 
     def note_commit_failure(self, exc: BaseException) -> None:
         """Count and log offsets the group refused to commit (the records are replayed)."""
@@ -237,6 +279,17 @@ class Publisher:
                 continue
             if mark is not None:
                 m.consumer_lag.labels(topic, str(partition)).set(max(mark - next_offset, 0))
+
+
+@dataclass(slots=True)
+class _Held:
+    """A batch being sent again, and what the log has said about it so far."""
+
+    records: int
+    attempts: int = 0
+    since: float = 0.0
+    said: float = 0.0
+    errors: set[str] = field(default_factory=set)
 
 
 def _retrieve(fut: asyncio.Future[object]) -> None:

@@ -40,13 +40,30 @@ def _say(message: str) -> None:
     help="Seconds to wait for every trace to be stored.",
 )
 @click.option("--seed", type=int, default=7, show_default=True)
-def demo(traces: int, timeout_s: float, seed: int) -> None:
+@click.option(
+    "--verbose",
+    is_flag=True,
+    help="Show every log line (the Kafka client's own included, from INFO up), here and in "
+    "the worker's log.",
+)
+def demo(traces: int, timeout_s: float, seed: int, verbose: bool) -> None:
     """Run the pipeline end to end and print what reached ClickHouse (chDB)."""
+    import logging
+
+    from tracestream._kafka_link import own_kafka_clients
+
     settings = load_settings()
+    # Our own warnings stay; the Kafka client's transient noise (a coordinator still
+    # loading, a leader that moved on fresh topics) is held back unless --verbose.
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    own_kafka_clients(verbose=verbose, where=settings.kafka_bootstrap)
     if settings.clickhouse_url:
         _say(f"storing into the ClickHouse server at {settings.clickhouse_url}")
     try:
-        asyncio.run(_run(settings, traces, timeout_s, seed))
+        asyncio.run(_run(settings, traces, timeout_s, seed, verbose))
     except _DemoFailed as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -55,14 +72,16 @@ class _DemoFailed(Exception):
     pass
 
 
-async def _run(settings: Settings, traces: int, timeout_s: float, seed: int) -> None:
+async def _run(
+    settings: Settings, traces: int, timeout_s: float, seed: int, verbose: bool = False
+) -> None:
     from prometheus_client import CollectorRegistry
 
     from tracestream import broker
     from tracestream._open_storage import open_storage
     from tracestream._worker_process import WorkerProcess
     from tracestream.cli._kafka import broker_layout
-    from tracestream.cli._sink import _sink_config
+    from tracestream.cli._sink import _sink_config, claim_sink_member
     from tracestream.schemas import Topics
     from tracestream.sinks import QueryServer, Sink, SinkMetrics, StorageError, query_server_file
 
@@ -100,19 +119,27 @@ async def _run(settings: Settings, traces: int, timeout_s: float, seed: int) -> 
                 QueryServer(storage, discovery_path=query_server_file(settings.home))
             )
         workdir = settings.home / "demo-worker"  # kept: its worker.log is worth reading
-        _say("worker: starting `tracestream worker` (Faust) ...")
+        _say(f"worker: starting `tracestream worker` ({settings.worker_engine}) ...")
         worker = WorkerProcess(
             {
                 "TRACESTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
                 "TRACESTREAM_TOPIC_PREFIX": settings.topic_prefix,
             },
             workdir,
+            args=("--verbose",) if verbose else (),
         )
         await asyncio.to_thread(worker.start, timeout_s=120.0)
         stack.callback(worker.stop)
         _say(f"worker: up, /metrics on http://127.0.0.1:{worker.web_port}/metrics")
 
-        sink = Sink(storage, _sink_config(settings), SinkMetrics(CollectorRegistry()))
+        claim, instance_id = claim_sink_member(settings)
+        if claim is not None:
+            stack.callback(claim.release)
+        sink = Sink(
+            storage,
+            _sink_config(settings, group_instance_id=instance_id),
+            SinkMetrics(CollectorRegistry()),
+        )
         await sink.start()
         stop = asyncio.Event()
         sink_task = asyncio.create_task(sink.run(stop))

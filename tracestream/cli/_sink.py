@@ -6,26 +6,62 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from tracestream._kafka_names import KafkaNames, MemberClaim, claim_member, kafka_names
 from tracestream._settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    pass
+    from tracestream.sinks import Sink
 
-__all__ = ["migrate", "sink"]
+__all__ = ["claim_sink_member", "migrate", "sink", "sink_totals"]
 
 
-def _sink_config(settings: Settings, **overrides: Any) -> Any:
+def claim_sink_member(settings: Settings) -> tuple[MemberClaim | None, str | None]:
+    """This process's static member name in the sink's group: (the claim, the instance id).
+
+    Keep the claim for as long as the sink runs (it is a lock).
+    """
+    group = kafka_names(settings).sink_group
+    claim = claim_member(group, settings.group_instance_name)
+    return claim, None if claim is None else KafkaNames.instance_id(group, claim.member)
+
+
+def sink_totals(holder: list[Sink]) -> Callable[[], str]:
+    """The running totals the sink's Kafka connection lines carry (of the sink in ``holder``)."""
+
+    def totals() -> str:
+        if not holder:
+            return ""
+        return (
+            f"Sink totals: {holder[0].rows_stored:,} rows stored, "
+            f"{holder[0].rows_dead_lettered:,} dead-lettered."
+        )
+
+    return totals
+
+
+def _sink_config(
+    settings: Settings, *, group_instance_id: str | None = None, **overrides: Any
+) -> Any:
+    """The sink's typed config from ``settings``; its Kafka names follow the topic prefix.
+
+    ``group_instance_id``: the sink's static member name (the caller claims one
+    with :func:`~tracestream._kafka_names.claim_member`), None for a dynamic member.
+    """
     from tracestream.schemas import Topics
     from tracestream.sinks import RetentionPolicy, SinkConfig
 
+    group = kafka_names(settings).sink_group
     values: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap,
         "topics": Topics(settings.topic_prefix),
-        "group_id": settings.sink_group_id,
+        "group_id": group,
+        "group_instance_id": group_instance_id,
+        "client_id": KafkaNames.client_id(group),
         "batch_max_rows": settings.sink_batch_max_rows,
         "batch_max_ms": settings.sink_batch_max_ms,
         "retry_initial_ms": settings.sink_retry_initial_ms,
@@ -63,7 +99,13 @@ def migrate() -> None:
 
 @click.command()
 @click.option("--metrics-port", type=int, default=0, help="Serve /metrics on this port (0: off).")
-def sink(metrics_port: int) -> None:
+@click.option(
+    "--verbose",
+    is_flag=True,
+    help="Show the Kafka client's own log lines (INFO and up, every retry) instead of "
+    "one line per change of the connection's state.",
+)
+def sink(metrics_port: int, verbose: bool) -> None:
     """Consume the output topics into ClickHouse until interrupted (Ctrl-C, SIGTERM).
 
     In embedded mode this process owns the chDB directory, so it also serves
@@ -71,12 +113,17 @@ def sink(metrics_port: int) -> None:
     """
     from prometheus_client import REGISTRY, start_http_server
 
+    from tracestream._kafka_link import own_kafka_clients
     from tracestream._open_storage import open_storage
     from tracestream.sinks import Sink, SinkMetrics, StorageError
     from tracestream.streams.runtime import tune_gc
 
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    running: list[Sink] = []
+    own_kafka_clients(verbose=verbose, where=settings.kafka_bootstrap, totals=sink_totals(running))
     try:
         storage = open_storage(settings)
     except StorageError as exc:
@@ -93,14 +140,23 @@ def sink(metrics_port: int) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        worker = Sink(storage, _sink_config(settings), SinkMetrics(REGISTRY))
+        worker = Sink(
+            storage,
+            _sink_config(settings, group_instance_id=instance_id),
+            SinkMetrics(REGISTRY),
+        )
+        running.append(worker)
         await worker.start()
         try:
             await worker.run(stop)
         finally:
             await worker.stop()
 
+    # Held (a lock) for as long as this process runs: a restart gets the name back.
+    claim, instance_id = claim_sink_member(settings)
     with contextlib.ExitStack() as stack:
+        if claim is not None:
+            stack.callback(claim.release)
         stack.callback(storage.close)
         if storage.engine_name == "chdb":
             from tracestream.sinks import QueryServer, query_server_file

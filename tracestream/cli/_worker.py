@@ -10,22 +10,38 @@ names users set; the runtimes take seconds, converted here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 from prometheus_client import CollectorRegistry, ProcessCollector
 
+from tracestream._kafka_names import KafkaNames
 from tracestream._settings import Settings, load_settings
 
 __all__ = ["build_worker", "worker"]
 
 
-def build_worker(settings: Settings, *, registry: CollectorRegistry | None = None) -> Any:
+def build_worker(
+    settings: Settings,
+    *,
+    registry: CollectorRegistry | None = None,
+    group_instance_id: str | None = None,
+) -> Any:
     """The worker for ``settings``: a :class:`~tracestream.streams.runtime.WorkerApp`
     (``worker_engine="faust"``) or a :class:`~tracestream.streams.runtime.KafkaWorker`
     (``"aiokafka"``), both exposing ``store``, ``window_store`` and ``baseline_store``.
-    Performs no I/O."""
+    Performs no I/O.
+
+    Args:
+        settings: the deployment's settings (names follow
+            :func:`~tracestream._kafka_names.kafka_names`).
+        registry: where the metrics go; a fresh one with the process collector by default.
+        group_instance_id: the worker's static member name (the command claims one);
+            None: a dynamic member.
+    """
+    from tracestream._kafka_names import kafka_names
     from tracestream._stages import add_stateful_stages, stateless_stages
     from tracestream.schemas import Topics
     from tracestream.streams import Pipeline, PipelineMetrics
@@ -44,13 +60,14 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
     )
     stages = stateless_stages(settings)
     prefix = settings.topic_prefix
+    group = kafka_names(settings).worker_group
     app: Any
     if settings.worker_engine == "aiokafka":
         from tracestream.streams.runtime import KafkaWorker, KafkaWorkerConfig
 
         app = KafkaWorker(
             KafkaWorkerConfig(
-                app_id=f"{prefix}{settings.worker_app_id}",
+                app_id=group,
                 kafka_bootstrap=settings.kafka_bootstrap,
                 topics=Topics(prefix),
                 partitions=settings.topic_partitions,
@@ -61,6 +78,8 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
                 batch_within_s=settings.worker_batch_within_ms / 1000,
                 tick_interval_s=settings.worker_tick_interval_ms / 1000,
                 session_timeout_s=settings.worker_session_timeout_ms / 1000,
+                group_instance_id=group_instance_id,
+                client_id=KafkaNames.client_id(group),
                 gc_full_collect_s=settings.worker_gc_full_collect_s,
             ),
             Pipeline(stages, metrics),
@@ -70,19 +89,21 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
         from tracestream.streams.runtime import WorkerApp, WorkerConfig
 
         config = WorkerConfig(
-            app_id=f"{prefix}{settings.worker_app_id}",
+            app_id=group,
             kafka_bootstrap=settings.kafka_bootstrap,
             topics=Topics(prefix),
             partitions=settings.topic_partitions,
             replication_factor=settings.topic_replication_factor,
             store=settings.worker_store,
-            datadir=str(Path(settings.home) / "worker" / f"{prefix}{settings.worker_app_id}"),
+            datadir=str(Path(settings.home) / "worker" / group),
             web_host=settings.worker_web_host,
             web_port=settings.worker_web_port,
             batch_size=settings.worker_batch_size,
             batch_within_s=settings.worker_batch_within_ms / 1000,
             tick_interval_s=settings.worker_tick_interval_ms / 1000,
             session_timeout_s=settings.worker_session_timeout_ms / 1000,
+            group_instance_id=group_instance_id,
+            client_id=KafkaNames.client_id(group),
             gc_full_collect_s=settings.worker_gc_full_collect_s,
         )
         app = WorkerApp(config, Pipeline(stages, metrics), metrics)
@@ -97,13 +118,39 @@ def build_worker(settings: Settings, *, registry: CollectorRegistry | None = Non
     return app
 
 
+def _totals(metrics: Any) -> Callable[[], str]:
+    """The running totals the worker's Kafka connection lines carry."""
+
+    def total(counter: Any) -> float:
+        return sum(
+            float(sample.value)
+            for family in counter.collect()
+            for sample in family.samples
+            if sample.name.endswith("_total")
+        )
+
+    return lambda: (
+        f"Worker totals: {total(metrics.events_in):,.0f} events consumed, "
+        f"{total(metrics.spans):,.0f} spans and {total(metrics.traces):,.0f} traces published, "
+        f"{total(metrics.publish_failures):,.0f} failed publish attempts."
+    )
+
+
 @click.command()
 @click.option("--web-port", type=int, default=None, help="Override worker_web_port.")
-def worker(web_port: int | None) -> None:
+@click.option(
+    "--verbose",
+    is_flag=True,
+    help="Show the Kafka client's own log lines (INFO and up, every retry) instead of "
+    "one line per change of the connection's state.",
+)
+def worker(web_port: int | None, verbose: bool) -> None:
     """Run the stream worker: validate, redact, price, assemble, window, score; serve /metrics."""
     import asyncio
     import logging
 
+    from tracestream._kafka_link import own_kafka_clients
+    from tracestream._kafka_names import claim_member, kafka_names
     from tracestream.broker import ensure_topics
     from tracestream.schemas import Topics
     from tracestream.streams.runtime import tune_gc
@@ -112,6 +159,19 @@ def worker(web_port: int | None) -> None:
     if web_port is not None:
         overrides["worker_web_port"] = web_port
     settings = load_settings(**overrides)
+    # Faust replaces these handlers with its own when it starts; until then (and for
+    # the aiokafka runtime throughout) the worker's lines look like this.
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+    )
+    metrics_holder: list[Any] = []
+    link = own_kafka_clients(
+        verbose=verbose,
+        where=settings.kafka_bootstrap,
+        totals=lambda: _totals(metrics_holder[0].metrics)() if metrics_holder else "",
+    )
+    del link  # reports by itself; held by the pacing it installed
     # The worker creates the topics it reads and writes (existing ones are left as
     # they are), so it does not depend on another command having run first.
     asyncio.run(
@@ -123,19 +183,26 @@ def worker(web_port: int | None) -> None:
             settings.events_retention_ms,
         )
     )
-    built = build_worker(settings)
+    group = kafka_names(settings).worker_group
+    # Held (a lock) for as long as this process runs: a restart gets the name back.
+    claim = claim_member(group, settings.group_instance_name)
+    built = build_worker(
+        settings,
+        group_instance_id=None if claim is None else KafkaNames.instance_id(group, claim.member),
+    )
+    metrics_holder.append(built)
     if settings.worker_engine == "faust":
         Path(built.config.datadir).parent.mkdir(parents=True, exist_ok=True)
     # Assembly state holds every open trace's events: hundreds of thousands of
     # long-lived objects that each full collection would walk again.
     tune_gc()
-    if settings.worker_engine == "aiokafka":
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
-        )
-        asyncio.run(built.run())
-        return
-    import faust
+    try:
+        if settings.worker_engine == "aiokafka":
+            asyncio.run(built.run())
+            return
+        import faust
 
-    faust.Worker(built.app, loglevel=settings.log_level.lower()).execute_from_commandline()
+        faust.Worker(built.app, loglevel=settings.log_level.lower()).execute_from_commandline()
+    finally:
+        if claim is not None:
+            claim.release()

@@ -155,12 +155,71 @@ async def test_a_refused_batch_is_counted_and_resent_whole_with_backoff(
     # Observed once, after the acks: a resent span is not counted twice.
     assert _sample(registry, "tracestream_spans_total") - spans_before == 2
     assert _sample(registry, "tracestream_traces_total") == 1
-    assert [r.getMessage() for r in caplog.records] == [
+    # One line when the batch is first held, one when it is acknowledged: not one per retry.
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == (
         f"publishing a batch of {len(expected)} records failed (Refused: record too large); "
-        "sending it again in 0.1s",
-        f"publishing a batch of {len(expected)} records failed (Refused: queue full); "
-        "sending it again in 0.2s",
-    ]
+        "holding it and sending it again with backoff (first in 0.1s, then up to every 5s) "
+        "until the broker acknowledges it"
+    )
+    assert lines[1].startswith(f"published the held batch of {len(expected)} records after ")
+    assert lines[1].endswith("s and 2 failed attempts")
+    assert len(lines) == 2
+
+
+class _Unreachable(Exception):
+    """Another kind of failure than :class:`Refused`."""
+
+
+class _Failing:
+    """Fails the first attempts with the given errors, then acknowledges."""
+
+    def __init__(self, errors: list[Exception]) -> None:
+        self._errors = iter(errors)
+
+    async def send(self, messages: object, acks: list[object]) -> None:
+        error = next(self._errors, None)
+        if error is not None:
+            raise error
+
+    async def reset(self) -> None:
+        pass
+
+
+async def test_a_long_hold_logs_reminders_and_a_new_error_kind_not_every_retry(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    registry = CollectorRegistry()
+    # 40 refusals at up to 5 s apart (~3 minutes), then another kind, then the ack.
+    errors: list[Exception] = [Refused("queue full")] * 40 + [_Unreachable("no broker")]
+    publisher = Publisher(
+        _Failing(errors),  # type: ignore[arg-type]
+        TOPICS,
+        PipelineMetrics(registry),
+        list,
+        sleep=sleep,
+        clock=lambda: now[0],
+    )
+    with caplog.at_level(logging.WARNING):
+        await publisher.send_until_acked(CHANGELOG)
+    lines = [r.getMessage() for r in caplog.records]
+    assert _sample(registry, "tracestream_publish_failures_total") == 41
+    assert lines[0].startswith("publishing a batch of 2 records failed (Refused: queue full)")
+    reminders = lines[1:-1]
+    assert all(line.startswith("still holding the batch of 2 records") for line in reminders)
+    held_s = sum(slept[:40])  # when the 41st attempt (the new kind) failed
+    assert len(reminders) == int(held_s // 60) + 1  # one a minute, and one for the new kind
+    assert reminders[-1].endswith("failed attempts (now _Unreachable: no broker)")
+    assert lines[-1] == (
+        f"published the held batch of 2 records after {sum(slept):.1f}s and 41 failed attempts"
+    )
 
 
 async def test_a_refused_changelog_resends_only_the_changelog() -> None:
