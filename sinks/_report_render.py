@@ -53,10 +53,16 @@ TITLES: dict[str, str] = {
 
 #: The columns a terminal shows for the wide feedback tables (``--json`` and
 #: ``--html`` have all of them); a table not listed shows every column.
+#: ``"label=a/b"`` shows two counts as one cell, ``"15/33"``.
 TERMINAL_COLUMNS: dict[str, tuple[str, ...]] = {
-    "tools.tools": ("tool", "calls", "errors", "error_rate", "p95_ms", "retries",
-                    "bad_with_failure", "traces_with_failure", "bad_without_failure",
-                    "traces_without_failure", "example_trace_ids"),
+    "tools.tools": ("tool", "calls", "error_rate", "p95_ms", "retries",
+                    "bad when it failed=bad_with_failure/traces_with_failure",
+                    "bad otherwise=bad_without_failure/traces_without_failure",
+                    "example_trace_ids"),
+    "tools.failure_arguments": ("tool", "key",
+                                "failed with key=failures_with_key/calls_with_key",
+                                "failed without=failures_without_key/calls_without_key",
+                                "example_trace_ids"),
     "workflows.workflows": ("workflow", "traces", "success_rate", "p50_ms", "p95_ms",
                             "mean_cost_usd", "mean_score", "example_failed_trace_ids"),
     "workflows.steps": ("workflow", "step", "critical_share", "mean_critical_ms",
@@ -81,18 +87,25 @@ def _terminal_rows(
 ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
     """The columns a terminal shows, with id lists as "first id +n" (ids stay whole
     so they can be pasted into ``tracestream show``)."""
-    shown = TERMINAL_COLUMNS.get(key, columns)
-    index = [columns.index(c) for c in shown if c in columns]
+    shown = [c for c in TERMINAL_COLUMNS.get(key, columns) if c.partition("=")[0]]
+    specs = []
+    for spec in shown:
+        label, _, ratio = spec.partition("=")
+        parts = ratio.split("/") if ratio else [label]
+        if all(p in columns for p in parts):
+            specs.append((label, [columns.index(p) for p in parts]))
     out = []
     for row in rows:
-        cells = []
-        for i in index:
-            value = row[i]
-            if columns[i].endswith("trace_ids") and isinstance(value, list | tuple):
+        cells: list[Any] = []
+        for label, index in specs:
+            value = row[index[0]]
+            if len(index) == 2:
+                value = f"{value}/{row[index[1]]}"
+            elif label.endswith("trace_ids") and isinstance(value, list | tuple):
                 value = f"{value[0]} +{len(value) - 1}" if len(value) > 1 else "".join(value)
             cells.append(value)
         out.append(tuple(cells))
-    return tuple(columns[i] for i in index), out
+    return tuple(label for label, _ in specs), out
 
 
 def report_dict(report: AnalysisReport) -> dict[str, Any]:
@@ -136,6 +149,8 @@ def report_renderables(report: AnalysisReport, *, max_chars: int = 60) -> list[R
             out.append(Text(f"{title}: no data", "dim"))
             continue
         columns, rows = _terminal_rows(key, table.column_names, table.rows)
-        out.append(rich_table(columns, rows, title=title, max_chars=max_chars))
+        # Variants share long prefixes: what differs is at the end.
+        width = 2 * max_chars if key == "workflows.variants" else max_chars
+        out.append(rich_table(columns, rows, title=title, max_chars=width))
     out.append(Text(f"{len(report.timings_s)} queries in {report.total_s:.3f} s", "dim"))
     return out
