@@ -17,13 +17,14 @@ from ._feedback import (
 from ._openapi import openapi_document
 from ._params import BadRequest, ListQuery, TraceQuery, parse_trace_query, search_query
 from ._read import Reader
-from ._security import UiConfigError, check_bind, is_loopback
+from ._security import AccessKeys, UiConfigError, check_bind, is_loopback
 from ._server import UiServer, serve
 from ._terminal import render_search, render_span, render_trace, tail_line
 from ._tree import TreeLayout, layout_tree
 
 __all__ = [
     "STATIC_DIR",
+    "AccessKeys",
     "BadRequest",
     "KafkaScoreSender",
     "ListQuery",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ from ._params import (
     search_tokens,
 )
 from ._read import Reader
-from ._security import COOKIE, LOOPBACK_HOSTS, key_matches
+from ._security import COOKIE, LOOPBACK_HOSTS, AccessKeys
 
 __all__ = ["STATIC_DIR", "create_app"]
 
@@ -100,11 +101,12 @@ def _read_endpoint(
 
 
 class _AccessKey(BaseHTTPMiddleware):
-    """Every request but the login form must present the access key."""
+    """Every request but the login form must present a known access key; the
+    projects it may read go to ``request.state.projects`` (``None``: all)."""
 
-    def __init__(self, app: Any, key: str) -> None:
+    def __init__(self, app: Any, keys: AccessKeys) -> None:
         super().__init__(app)
-        self._key = key
+        self._keys = keys
 
     async def dispatch(
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -113,11 +115,25 @@ class _AccessKey(BaseHTTPMiddleware):
             return await call_next(request)
         auth = request.headers.get("authorization", "")
         given = auth[7:] if auth.lower().startswith("bearer ") else request.cookies.get(COOKIE)
-        if key_matches(given, self._key):
+        known, projects = self._keys.projects_for(given)
+        if known:
+            request.state.projects = projects
             return await call_next(request)
         if request.url.path.startswith("/api/"):
             return _error(401, "missing or wrong access key")
         return RedirectResponse("/login", status_code=303)
+
+
+def _allowed(request: Request) -> frozenset[str] | None:
+    """The projects this request may read (``None``: every project)."""
+    projects: frozenset[str] | None = getattr(request.state, "projects", None)
+    return projects
+
+
+def _scoped(request: Request, filters: dict[str, Any]) -> dict[str, Any]:
+    """``filters`` narrowed to the request's projects (a key scoped to projects)."""
+    projects = _allowed(request)
+    return filters if projects is None else {**filters, "allowed": sorted(projects)}
 
 
 def create_app(
@@ -125,6 +141,7 @@ def create_app(
     *,
     scores: ScoreSender | None,
     access_key: str | None = None,
+    access_keys: AccessKeys | None = None,
     loopback: bool = True,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Starlette:
@@ -133,37 +150,50 @@ def create_app(
     Args:
         reader: the read API over the storage.
         scores: where scores go; ``None`` answers score posts with 503 (no Kafka).
-        access_key: required on every request when given (see ``_security``).
+        access_key: one key for every project, required on every request.
+        access_keys: keys scoped to projects (instead of ``access_key``).
         loopback: bound to loopback: only loopback ``Host`` headers are served.
         clock: "now" for default time ranges (tests pin it).
     """
 
+    keys = AccessKeys.single(access_key) if access_key is not None else access_keys
+
     def now() -> datetime:
         return clock()
 
+    def visible(request: Request, trace_id: str) -> bool:
+        """Whether the request's key may read this trace (404 otherwise, as if absent)."""
+        projects = _allowed(request)
+        if projects is None:
+            return True
+        tenant = reader.trace_tenant(trace_id)
+        return tenant is not None and tenant[0] in projects
+
     def traces(request: Request) -> Any:
-        return reader.traces(parse_trace_query(_params(request), now()))
+        query = parse_trace_query(_params(request), now())
+        return reader.traces(replace(query, filters=_scoped(request, query.filters)))
 
     def facets(request: Request) -> Any:
         start, end = parse_range(_params(request), now())
-        return reader.facets(start, end)
+        return reader.facets(start, end, _scoped(request, {}))
 
     def trace(request: Request) -> Any:
         trace_id = request.path_params["trace_id"]
         if not is_trace_id(trace_id):
             raise BadRequest("trace_id: 32 lower-case hex digits")
-        found = reader.trace(trace_id)
+        found = reader.trace(trace_id) if visible(request, trace_id) else None
         return _error(404, f"no trace {trace_id}") if found is None else found
 
     def span(request: Request) -> Any:
         trace_id, span_id = request.path_params["trace_id"], request.path_params["span_id"]
         if not is_trace_id(trace_id) or not is_span_id(span_id):
             raise BadRequest("trace_id: 32 hex digits; span_id: 16 hex digits")
-        found = reader.span(trace_id, span_id)
+        found = reader.span(trace_id, span_id) if visible(request, trace_id) else None
         return _error(404, f"no span {span_id} in trace {trace_id}") if found is None else found
 
     def sessions(request: Request) -> Any:
-        return reader.sessions(parse_list_query(_params(request), now(), _PROJECT))
+        query = parse_list_query(_params(request), now(), _PROJECT)
+        return reader.sessions(replace(query, filters=_scoped(request, query.filters)))
 
     def session(request: Request) -> Any:
         params = _params(request)
@@ -171,6 +201,7 @@ def create_app(
         if by not in ("session", "user"):
             raise BadRequest("by: session or user")
         query = parse_list_query(params, now(), _PROJECT, default_limit=200)
+        query = replace(query, filters=_scoped(request, query.filters))
         return reader.session(request.path_params["session_id"], query, by_user=by == "user")
 
     def search(request: Request) -> Any:
@@ -178,15 +209,17 @@ def create_app(
         words = search_tokens(params.get("q") or "")
         if not words:
             raise BadRequest("q: give at least one word")
-        return reader.search_spans(words, parse_list_query(params, now(), _TENANT))
+        query = parse_list_query(params, now(), _TENANT)
+        return reader.search_spans(words, replace(query, filters=_scoped(request, query.filters)))
 
     def overview(request: Request) -> Any:
         query = parse_list_query(_params(request), now(), _TENANT)
-        return reader.overview(query)
+        return reader.overview(replace(query, filters=_scoped(request, query.filters)))
 
     def anomalies(request: Request) -> Any:
         query = parse_list_query(_params(request), now(), _ANOMALY, default_limit=200)
-        return reader.anomalies(ListQuery(query.start, query.end, query.filters, query.limit))
+        filters = _scoped(request, query.filters)
+        return reader.anomalies(ListQuery(query.start, query.end, filters, query.limit))
 
     async def add_score(request: Request) -> Response:
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
@@ -199,7 +232,8 @@ def create_app(
             tenant = await run_in_threadpool(reader.trace_tenant, score.trace_id)
         except StorageError as exc:
             return _error(503, f"storage unavailable: {exc}")
-        if tenant is None:
+        projects = _allowed(request)
+        if tenant is None or (projects is not None and tenant[0] not in projects):
             return _error(404, f"no trace {score.trace_id}")
         if scores is None:
             return _error(503, "scores are disabled: the explorer has no Kafka to send them to")
@@ -230,12 +264,12 @@ def create_app(
         # dependency for one field.
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
         given = form.get("key", [None])[0]
-        if access_key is None or not key_matches(given, access_key):
+        if keys is None or given is None or not keys.projects_for(given)[0]:
             return HTMLResponse(
                 _LOGIN_PAGE.format(error="<p class='login-error'>Wrong key.</p>"), status_code=401
             )
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(COOKIE, access_key, httponly=True, samesite="strict")
+        response.set_cookie(COOKIE, given, httponly=True, samesite="strict")
         return response
 
     @asynccontextmanager
@@ -267,6 +301,6 @@ def create_app(
     if loopback:
         # Starlette compares the Host header without its port.
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(LOOPBACK_HOSTS)))
-    if access_key is not None:
-        middleware.append(Middleware(_AccessKey, key=access_key))
+    if keys is not None:
+        middleware.append(Middleware(_AccessKey, keys=keys))
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -299,7 +299,8 @@ def traces_sql(
     if query.search:
         tokens, words = tokens_condition(query.search)
         span_conditions = conditions(
-            {k: v for k, v in query.filters.items() if k in ("project",)}, _sql.SPAN_FILTERS
+            {k: v for k, v in query.filters.items() if k in ("project", "allowed")},
+            _sql.SPAN_FILTERS,
         )
         search = render(_sql.TRACE_SEARCH, span_conditions=span_conditions, tokens=tokens)
         params.update(words)

@@ -206,9 +206,12 @@ class Reader:
         }
         return {_key(r): r for r in self._rows(_sql.TRACES_NEWEST, params)}
 
-    def facets(self, start: datetime, end: datetime) -> dict[str, Any]:
-        """What the filter menus offer in the range."""
-        rows = self._rows(_sql.FACETS, range_params(start, end))
+    def facets(
+        self, start: datetime, end: datetime, filters: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """What the filter menus offer in the range (within ``filters``, e.g. allowed)."""
+        sql = render(_sql.FACETS, conditions=conditions(filters or {}, _sql.FILTERS))
+        rows = self._rows(sql, {**range_params(start, end), **(filters or {})})
         return rows[0] if rows else {}
 
     def trace(self, trace_id: str) -> dict[str, Any] | None:

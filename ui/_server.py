@@ -9,7 +9,7 @@ import time
 import uvicorn
 from starlette.applications import Starlette
 
-from ._security import check_bind
+from ._security import AccessKeys, check_bind
 
 __all__ = ["UiServer", "serve"]
 
@@ -22,7 +22,7 @@ def _config(app: Starlette, host: str, port: int) -> uvicorn.Config:
     )
 
 
-def serve(app: Starlette, *, host: str, port: int, access_key: str | None) -> None:
+def serve(app: Starlette, *, host: str, port: int, access_key: str | AccessKeys | None) -> None:
     """Serve until interrupted (Ctrl-C). Blocks.
 
     Raises:

@@ -65,6 +65,8 @@ FILTERS: dict[str, str] = {
     "min_cost_usd": "cost_usd >= {min_cost_usd:Float64}",
     "has_errors": "(error_count > 0 OR status = 'error') = {has_errors:Bool}",
     "trace_id": "trace_id = {trace_id:String}",
+    # Set by the server from the access key, never by the request.
+    "allowed": "project IN {allowed:Array(String)}",
 }
 
 #: One word of a full-text search (``qN`` becomes ``q0``, ``q1``, ...):
@@ -168,6 +170,7 @@ SELECT
     arraySort(groupUniqArrayArray(200)(tags)) AS tags
 FROM traces
 WHERE start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)}
+    {conditions}
 """
 
 # Answers: the aggregates of one trace (the Trace page's header). The newest
@@ -402,11 +405,13 @@ LIMIT {limit:UInt32}
 #: Conditions on tables with a plain ``service`` column (spans, anomalies).
 SPAN_FILTERS: dict[str, str] = {
     "project": "project = {project:String}",
+    "allowed": "project IN {allowed:Array(String)}",
     "service": "service = {service:String}",
     "environment": "environment = {environment:String}",
 }
 #: Conditions on ``anomalies`` (it has no environment column).
 ANOMALY_FILTERS: dict[str, str] = {
     "project": "project = {project:String}",
+    "allowed": "project IN {allowed:Array(String)}",
     "service": "service = {service:String}",
 }

@@ -26,6 +26,11 @@ def _read_key(path: Path | None, env_key: str | None) -> str | None:
     help="File holding the access key every request must present (needed off loopback).",
 )
 @click.option(
+    "--access-keys-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='JSON file of keys scoped to projects: {"<key>": ["shop"], "<admin key>": "*"}.',
+)
+@click.option(
     "--access-key",
     envvar="TRACESTREAM_UI_ACCESS_KEY",
     hidden=True,
@@ -35,16 +40,29 @@ def _read_key(path: Path | None, env_key: str | None) -> str | None:
     "--no-scores", is_flag=True, help="Do not send scores to Kafka (score posts answer 503)."
 )
 def ui(
-    host: str, port: int, access_key_file: Path | None, access_key: str | None, no_scores: bool
+    host: str,
+    port: int,
+    access_key_file: Path | None,
+    access_keys_file: Path | None,
+    access_key: str | None,
+    no_scores: bool,
 ) -> None:
     """Serve the trace explorer: traces, one trace's tree and waterfall, sessions,
     overview and anomalies, over the same storage as `tracestream query` (read-only).
 
     Scores added on a trace page go to Kafka as `score` events. Bound to an
-    address other than loopback it requires an access key.
+    address other than loopback it requires an access key; keys scoped to
+    projects (--access-keys-file) show each holder only their projects.
     """
     try:
-        from tracestream.ui import KafkaScoreSender, Reader, check_bind, create_app, is_loopback
+        from tracestream.ui import (
+            AccessKeys,
+            KafkaScoreSender,
+            Reader,
+            check_bind,
+            create_app,
+            is_loopback,
+        )
         from tracestream.ui import serve as serve_ui
     except ImportError as exc:
         raise click.ClickException(
@@ -55,11 +73,16 @@ def ui(
     from tracestream.schemas import Topics
     from tracestream.sinks import StorageError
 
-    key = _read_key(access_key_file, access_key)
     try:
-        check_bind(host, key)
+        key = _read_key(access_key_file, access_key)
+        keys = (
+            AccessKeys.read(access_keys_file)
+            if access_keys_file is not None
+            else (AccessKeys.single(key) if key is not None else None)
+        )
+        check_bind(host, keys)
         settings = load_settings()
-    except (ValueError, SettingsError) as exc:
+    except (OSError, ValueError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from None
     sender = (
         None
@@ -74,11 +97,11 @@ def ui(
             # When no sink serves the chDB directory, this process opened it and
             # serves queries for the other commands while it runs.
             app = create_app(
-                Reader(storage), scores=sender, access_key=key, loopback=is_loopback(host)
+                Reader(storage), scores=sender, access_keys=keys, loopback=is_loopback(host)
             )
             shown = "localhost" if is_loopback(host) else host
             click.echo(f"tracestream explorer on http://{shown}:{port}/  (data: "
                        f"{describe_target(storage, settings)}; Ctrl-C stops)")  # fmt: skip
-            serve_ui(app, host=host, port=port, access_key=key)
+            serve_ui(app, host=host, port=port, access_key=keys)
     except StorageError as exc:
         raise click.ClickException(str(exc)) from None

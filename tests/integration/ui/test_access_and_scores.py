@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from tests.integration.ui._client import RANGE, call, serve
+from tests.integration.ui._client import RANGE, Answer, call, serve
 from tracestream.schemas import EVENT_ADAPTER, ScoreEvent, Topics
 from tracestream.sinks import (
     TABLE_MAPPINGS,
@@ -19,7 +19,7 @@ from tracestream.sinks import (
     discover_query_server,
     map_records,
 )
-from tracestream.ui import KafkaScoreSender
+from tracestream.ui import AccessKeys, KafkaScoreSender
 
 pytestmark = pytest.mark.integration
 
@@ -147,3 +147,39 @@ def test_reads_through_the_owners_query_server_answer_the_same(
                 via_server = call(server.url + path)
                 assert via_server.status == 200, via_server.body
                 assert via_server.body == call(ui_url + path).body, path
+
+
+def test_a_key_scoped_to_a_project_sees_only_that_project(ui_storage: ChdbStorage) -> None:
+    shop_key, admin_key = "s" * 20, "a" * 20
+    keys = AccessKeys.from_mapping({shop_key: ["shop"], admin_key: "*"})
+    a4 = f"{0xA4:032x}"  # project "other"
+    with serve(ui_storage, access_keys=keys, loopback=False) as server:
+        url = server.url
+
+        def get(path: str, key: str = shop_key) -> Answer:
+            return call(url + path, headers={"Authorization": f"Bearer {key}"})
+
+        listed = [t["trace_id"][-2:] for t in get(f"/api/traces?{RANGE}").body["items"]]
+        assert listed == ["a3", "b5", "a2", "a1"]
+        assert [t["trace_id"][-2:] for t in get(f"/api/traces?{RANGE}", admin_key).body["items"]] == [
+            "a3", "a4", "b6", "b5", "a2", "a1",
+        ]  # fmt: skip
+        # Asking for another project by name does not widen the scope.
+        assert get(f"/api/traces?{RANGE}&project=other").body["items"] == []
+        assert get(f"/api/facets?{RANGE}").body["projects"] == ["shop"]
+        assert get(f"/api/traces/{a4}").status == 404
+        assert get(f"/api/traces/{a4}/spans/0000000000000a41").status == 404
+        assert get(f"/api/traces/{a4}", admin_key).status == 200
+        assert get(f"/api/search?q=hello&{RANGE}").body["items"] == []
+        assert len(get(f"/api/search?q=hello&{RANGE}", admin_key).body["items"]) == 1
+        assert {s["project"] for s in get(f"/api/sessions?{RANGE}").body["items"]} == {"shop"}
+        assert (
+            get(f"/api/sessions/u-1?by=user&{RANGE}").body["turns"][2]["trace_id"] == f"{0xA3:032x}"
+        )
+        services = {r["service"] for r in get(f"/api/overview?{RANGE}").body["cost_by_service"]}
+        assert services == {"checkout", "search", "support"}
+        score = call(f"{url}/api/scores", method="POST",
+                     data=json.dumps({"trace_id": a4, "name": "n", "value": 1}).encode(),
+                     headers={**JSON, "Authorization": f"Bearer {shop_key}"})  # fmt: skip
+        assert score.status == 404
+        assert len(get(f"/api/anomalies?{RANGE}").body["items"]) == 2
