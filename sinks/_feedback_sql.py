@@ -720,11 +720,11 @@ FROM
     SELECT
         *,
         multiIf(failed OR errors > 0 OR ifNull(score < {{low_score:Float64}}, false), 'bad',
-                ifNull(score >= {{good_score:Float64}}, false)
-                    AND cost <= median(cost) OVER (PARTITION BY operation), 'good',
+                ifNull(score >= {{good_score:Float64}}, false) AND cost <= median_cost, 'good',
                 '') AS label,
         if(label = 'good', (-ifNull(score, 0), cost, trace_id),
-           (toFloat64(NOT failed), ifNull(score, 1), trace_id)) AS rank
+           (toFloat64(NOT failed), ifNull(score, 1), trace_id)) AS rank,
+        quantileExactInclusive(0.5)(cost) OVER (PARTITION BY operation) AS median_cost
     FROM
     (
         SELECT
