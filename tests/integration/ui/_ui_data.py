@@ -7,6 +7,9 @@
   ``s-5``, user ``u-2``, tag ``vip``.
 - ``T6``: a big trace (``big_spans`` spans, nested three levels deep under
   the root) for the tree's virtualisation; project ``bulk``.
+- ``T7``: a trace still running (its root has not ended, so the worker has
+  emitted no trace row yet), project ``live``, at 12:30: after the range the
+  other tests read.
 
 Written through the sink's own row mapping, like the known data.
 """
@@ -32,6 +35,7 @@ from tracestream.sinks import TABLE_MAPPINGS, RetentionPolicy, Storage, map_reco
 
 T5 = f"{0xB5:032x}"
 T6 = f"{0xB6:032x}"
+T7 = f"{0xB7:032x}"
 T5_START = T0 + timedelta(minutes=5)
 T6_START = T0 + timedelta(minutes=20)
 _INFO5 = TraceInfo(name="support-turn", session_id="s-5", user_id="u-2", tags=("vip",))
@@ -132,6 +136,21 @@ def t6_spans(big_spans: int) -> list[SpanRecord]:
     return out
 
 
+def t7_spans() -> list[SpanRecord]:
+    start = T0 + timedelta(minutes=150)
+    common: dict[str, Any] = {
+        "project": "live", "service": "chat", "environment": "production", "trace_id": T7,
+        "processed_at": start,
+    }  # fmt: skip
+    return [
+        SpanRecord(**common, span_id=sid(0xB7, 1), kind="agent", name="still-running",
+                   status="unset", start_time=start),
+        SpanRecord(**common, span_id=sid(0xB7, 2), parent_span_id=sid(0xB7, 1), kind="tool",
+                   name="search", status="ok", start_time=start + timedelta(milliseconds=5),
+                   end_time=start + timedelta(milliseconds=25), duration_ms=20.0),
+    ]  # fmt: skip
+
+
 def ui_traces(big_spans: int) -> list[TraceRecord]:
     big = t6_spans(big_spans)
     return [
@@ -154,11 +173,11 @@ def ui_traces(big_spans: int) -> list[TraceRecord]:
 
 
 def insert_ui_data(storage: Storage, *, big_spans: int = 2000) -> None:
-    """The known data set, then T5 and T6."""
+    """The known data set, then T5, T6 and T7."""
     insert_known_data(storage)
     retention = RetentionPolicy(default_days=3650)
     for role, records in (
-        ("spans", [*t5_spans(), *t6_spans(big_spans)]),
+        ("spans", [*t5_spans(), *t6_spans(big_spans), *t7_spans()]),
         ("traces", ui_traces(big_spans)),
     ):
         mapping = TABLE_MAPPINGS[role]

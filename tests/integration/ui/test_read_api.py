@@ -301,3 +301,12 @@ def test_the_openapi_document_and_the_pages_are_served(ui_url: str) -> None:
     index = call(f"{ui_url}/")
     assert index.status == 200 and '<script type="module" src="/static/js/app.js">' in index.body
     assert call(f"{ui_url}/static/js/trace.js").status == 200
+
+
+def test_a_trace_still_running_shows_its_spans_before_its_trace_row(ui_url: str) -> None:
+    data = call(f"{ui_url}/api/traces/{0xB7:032x}").body
+    assert data["trace"] is None
+    assert data["start_time"] == "2026-11-01T12:30:00.000000Z"
+    assert [(s["name"], s["depth"], s["start_ms"], s["end_ms"], s["critical"]) for s in data["spans"]] == [
+        ("still-running", 0, 0.0, None, True), ("search", 1, 5.0, 25.0, True),
+    ]  # fmt: skip
