@@ -14,9 +14,10 @@ from ._common import (
     ToolCall,
     TraceInfo,
     Usage,
+    UtcDatetime,
     utc_now,
 )
-from ._construct import construct
+from ._construct import construct, construct_from
 from ._errors import TracestreamError
 from ._events import (
     EVENT_ADAPTER,
@@ -85,7 +86,9 @@ __all__ = [
     "TraceStatus",
     "TracestreamError",
     "Usage",
+    "UtcDatetime",
     "construct",
+    "construct_from",
     "event_json_schema",
     "exact",
     "from_genai_usage",

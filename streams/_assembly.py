@@ -51,8 +51,8 @@ from tracestream.schemas import (
     SpanRecord,
     SpanStartEvent,
     TraceRecord,
+    construct,
 )
-from tracestream.schemas._construct import construct
 
 from ._pricing import Pricer
 from ._state_size import dormant_bytes, open_event_bytes, reopened_bytes

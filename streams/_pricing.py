@@ -41,9 +41,7 @@ from genai_prices.types import ModelInfo as _TableModel
 from genai_prices.types import ModelPrice, TieredPrices
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tracestream.schemas import Cost, ModelInfo, Usage
-from tracestream.schemas._common import UtcDatetime
-from tracestream.schemas._construct import construct
+from tracestream.schemas import Cost, ModelInfo, Usage, UtcDatetime, construct
 
 __all__ = ["MissReason", "PriceOverride", "Pricer", "Quote"]
 

@@ -27,7 +27,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import cramjam
@@ -48,14 +48,24 @@ from tracestream.schemas import (
     TraceRecord,
     TraceStatus,
     Usage,
+    construct,
+    construct_from,
+    exact,
 )
-from tracestream.schemas._construct import construct
-from tracestream.schemas._exact import exact
 
-from ._json import model_json
+from ._json import model_json, non_defaults, state_json
 from ._pricing import MissReason, Pricer
 
-__all__ = ["DormantTrace", "SpanState", "StoredTrace", "TraceState", "build_span", "build_trace"]
+__all__ = [
+    "BUILT_FIELDS",
+    "NOT_CARRIED",
+    "DormantTrace",
+    "SpanState",
+    "StoredTrace",
+    "TraceState",
+    "build_span",
+    "build_trace",
+]
 
 
 class SpanState(BaseModel):
@@ -117,8 +127,11 @@ class SpanState(BaseModel):
         # Appends the JSON in pieces for the caller to join once: the events'
         # bytes are most of a state, and joining per span and again per trace
         # copied them twice. Outside the events it is what pydantic writes with
-        # exclude_defaults (a test holds the two equal), built here because
-        # pydantic's serializer cost more than the copies.
+        # exclude_defaults, written field by field: a loop over the fields (as
+        # TraceState.to_bytes does) made a state write 50% dearer (callgrind), and
+        # this runs per span per write. A field added to SpanState fails the
+        # unpacking below at once, and a test fills every field and holds the
+        # bytes equal to pydantic's.
         start, end, redactions, emitted_version, emitted_unfinished = self.__dict__.values()
         kept = self._kept()
         first = len(parts)
@@ -135,15 +148,12 @@ class SpanState(BaseModel):
                 data = kept["_end_json"] = model_json(end)
             parts += (b',"end":', data)
         if redactions:
+            # Kept with the tuple they were written from (compared by identity: a
+            # span's redactions are set once): a third of a span's write. An
+            # exact-size copy, not orjson's worst-case buffer (see exact).
             written = kept.get("_redactions_json")
             if written is None or written[0] is not redactions:
-                # exclude_defaults reaches into the redactions too (``count`` 1 is left out).
-                listed = [
-                    {k: v for k, v in r.__dict__.items() if v != _REDACTION_DEFAULTS[k]}
-                    for r in redactions
-                ]
-                # Kept: an exact-size copy, not orjson's worst-case buffer (see exact).
-                written = kept["_redactions_json"] = (redactions, exact(orjson.dumps(listed)))
+                written = kept["_redactions_json"] = (redactions, exact(state_json(redactions)))
             parts += (b',"redactions":', written[1])
         if emitted_version != 0:
             parts += (b',"emitted_version":', str(emitted_version).encode())
@@ -192,41 +202,14 @@ class TraceState(BaseModel):
     def to_bytes(self) -> bytes:
         """Serialize for a changelogged table (UTF-8 JSON).
 
-        What pydantic writes with ``exclude_defaults``, fields in definition
-        order (a test holds the two equal as JSON), built by hand: pydantic
-        took a third of a state write for the dozen small fields.
+        What pydantic writes with ``exclude_defaults`` (a test holds the two equal
+        as JSON), from the fields as they are: pydantic's serializer took a third
+        of a state write for the dozen small fields. The spans come last, in one
+        join with the events' kept bytes.
         """
-        d = self.__dict__
-        fields: dict[str, object] = {
-            "trace_id": d["trace_id"],
-            "project": d["project"],
-            "environment": d["environment"],
-        }
-        trace = d["trace"]
-        if trace is not None:
-            # exclude_defaults reaches into it too.
-            fields["trace"] = {
-                k: v for k, v in trace.__dict__.items() if v != _TRACE_INFO_DEFAULTS[k]
-            }
-        if d["seen_event_ids"]:
-            fields["seen_event_ids"] = list(d["seen_event_ids"])
-        if d["dropped_span_ids"]:
-            fields["dropped_span_ids"] = list(d["dropped_span_ids"])
-        if d["dropped_span_count"] != 0:
-            fields["dropped_span_count"] = d["dropped_span_count"]
-        fields["first_seen"] = d["first_seen"]
-        fields["last_seen"] = d["last_seen"]
-        if d["root_ended_at"] is not None:
-            fields["root_ended_at"] = d["root_ended_at"]
-        if d["emit_at"] is not None:
-            fields["emit_at"] = d["emit_at"]
-        if d["timed_out"]:
-            fields["timed_out"] = True
-        if d["version"] != 0:
-            fields["version"] = d["version"]
-        if d["expires_at"] is not None:
-            fields["expires_at"] = d["expires_at"]
-        head = orjson.dumps(fields, option=orjson.OPT_UTC_Z)
+        fields = non_defaults(self)
+        fields.pop("spans", None)
+        head = state_json(fields)
         if not self.spans:
             return head
         # head is a non-empty object (trace_id is required): splice the spans in
@@ -262,8 +245,35 @@ class TraceState(BaseModel):
 _NO_TRACE_INFO = TraceInfo()
 #: A trace's records in timeline order.
 _BY_START = attrgetter("start_time", "span_id")
-_REDACTION_DEFAULTS = {name: f.default for name, f in Redaction.model_fields.items()}
-_TRACE_INFO_DEFAULTS = {name: f.default for name, f in TraceInfo.model_fields.items()}
+#: SpanRecord fields that build_span makes: merged from both halves, derived, or the
+#: emission's own. Every other field of the record is the span event's field of the
+#: same name, taken as it is from the start half (``_FROM_START``) or the end half
+#: (``_FROM_END``): read off the models, so a field added to an event model and to
+#: SpanRecord flows through (a test holds that every event field is carried).
+BUILT_FIELDS = frozenset(
+    {"trace", "status", "duration_ms", "cost", "attributes", "redactions"}
+    | {"event_ids", "version", "processed_at"}
+)
+#: Span event fields no record carries: the envelope's own (``event_ids`` holds the ids).
+NOT_CARRIED = frozenset({"schema_version", "event_id", "event_type", "timestamp"})
+_FROM_START = tuple(
+    n for n in SpanRecord.model_fields if n in SpanStartEvent.model_fields and n not in BUILT_FIELDS
+)
+_FROM_END = tuple(
+    n
+    for n in SpanRecord.model_fields
+    if n in SpanEndEvent.model_fields
+    and n not in SpanStartEvent.model_fields
+    and n not in BUILT_FIELDS
+)
+# One C call for the values of many fields.
+_start_values = itemgetter(*_FROM_START)
+_end_values = itemgetter(*_FROM_END)
+#: Every SpanRecord field with its default (required ones are all built or carried).
+_RECORD_DEFAULTS = {
+    name: info.get_default(call_default_factory=True)
+    for name, info in SpanRecord.model_fields.items()
+}
 
 
 @dataclass(slots=True)
@@ -373,37 +383,21 @@ def build_span(
     # Every value comes from validated events (or is derived within the contract's
     # bounds), so the record is constructed without re-validating: validation here
     # cost more than the rest of assembly together.
-    record = construct(
-        SpanRecord,
-        project=start.project,
-        service=start.service,
-        environment=start.environment,
-        trace_id=start.trace_id,
-        span_id=start.span_id,
-        parent_span_id=start.parent_span_id,
-        trace=state.trace or _NO_TRACE_INFO,
-        kind=start.kind,
-        name=start.name,
-        status=status,
-        start_time=start.start_time,
-        end_time=end.end_time if end is not None else None,
-        duration_ms=duration,
-        input=start.input,
-        output=end.output if end is not None else None,
-        model=start.model,
-        tool=start.tool,
-        usage=end.usage if end is not None else None,
-        cost=cost,
-        error=end.error if end is not None else None,
-        outcome=end.outcome if end is not None else None,
-        decisions=end.decisions if end is not None else (),
-        resources=end.resources if end is not None else None,
-        attributes=attributes,
-        redactions=redactions,
-        event_ids=ids,
-        version=version,
-        processed_at=now,
-    )
+    # Filled in field order: the record's __dict__ is its JSON's key order.
+    values = _RECORD_DEFAULTS.copy()
+    values.update(zip(_FROM_START, _start_values(start.__dict__), strict=True))
+    if end is not None:
+        values.update(zip(_FROM_END, _end_values(end.__dict__), strict=True))
+    values["trace"] = state.trace or _NO_TRACE_INFO
+    values["status"] = status
+    values["duration_ms"] = duration
+    values["cost"] = cost
+    values["attributes"] = attributes
+    values["redactions"] = redactions
+    values["event_ids"] = ids
+    values["version"] = version
+    values["processed_at"] = now
+    record = construct_from(SpanRecord, values)
     return record, miss
 
 

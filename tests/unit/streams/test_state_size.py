@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from benchmarks.core import core_events
 from benchmarks.pipeline import bench_events
-from tracestream.schemas._fast_parse import _TRACE_INFOS
+from tracestream.schemas._fast_parse import EVENTS
 from tracestream.streams._assembly import Assembler
 from tracestream.streams._metrics import PipelineMetrics
 from tracestream.streams._pipeline import Pipeline, Stages
@@ -57,7 +57,7 @@ def _measure(events: list[tuple[bytes, bytes]]) -> tuple[float, float]:
         pipeline.tick(now_ms=now_ms + 20_000)  # past the grace: every trace goes dormant
         # The parse cache of trace infos is not state (bounded, shared by traces): once
         # the traces are dormant it is all that still holds their trace infos.
-        _TRACE_INFOS.clear()
+        EVENTS.clear_shared()
         gc.collect()
         heap_dormant = tracemalloc.get_traced_memory()[0] - before
     finally:

@@ -1,14 +1,25 @@
-"""Trace-state changelog bytes: the hand-built JSON is what pydantic writes (events aside)."""
+"""Trace-state changelog bytes: what pydantic writes with exclude_defaults (events aside).
+
+The states' fields are read off the models here too: a state with every field
+away from its default is built from ``model_fields``, so a field added to
+TraceState or SpanState is written, and held equal to pydantic, without a change
+to these tests (or the test says which value to give a field of a new type).
+"""
 
 from __future__ import annotations
 
+import types
+import typing
+from datetime import datetime
+from typing import Any
+
 import orjson
 import pytest
+from pydantic import BaseModel
 
 from tests.unit.streams._spans import TRACE as TRACE_ID
 from tests.unit.streams._spans import at, end, start, whole
-from tracestream.schemas import Redaction, TraceInfo
-from tracestream.schemas._construct import construct
+from tracestream.schemas import Redaction, SpanEndEvent, SpanStartEvent, TraceInfo, construct
 from tracestream.streams._assembly import Assembler, SpanEventLike
 from tracestream.streams._json import model_json
 from tracestream.streams._pricing import Pricer
@@ -16,7 +27,7 @@ from tracestream.streams._trace_state import SpanState, TraceState
 
 pytestmark = pytest.mark.unit
 
-GEN = {"kind": "generation", "model": {"name": "gpt-4o", "provider": "openai"}}
+GEN: dict[str, Any] = {"kind": "generation", "model": {"name": "gpt-4o", "provider": "openai"}}
 
 
 def _reference_span(span: SpanState) -> bytes:
@@ -70,12 +81,13 @@ def _events() -> list[SpanEventLike]:
 
 def test_every_write_is_what_pydantic_writes() -> None:
     asm = Assembler(Pricer(), grace_s=5, linger_s=600)
-    state = None
+    state: TraceState | None = None
     for i, event in enumerate(_events()):
         redactions = [Redaction(detector="email", field="input")] if i % 2 else []
         asm.apply(event, at(i), redactions=redactions)
-        state = asm.store[TRACE_ID]
-        assert isinstance(state, TraceState)
+        stored = asm.store[TRACE_ID]
+        assert isinstance(stored, TraceState)
+        state = stored
         _assert_written_as_pydantic(state)
     assert state is not None
     asm.due(at(20))  # emits (unfinished span 5), then goes dormant
@@ -84,35 +96,57 @@ def test_every_write_is_what_pydantic_writes() -> None:
     _assert_written_as_pydantic(TraceState.from_bytes(state.to_bytes()))  # no kept bytes
 
 
-def test_every_head_field_is_written_as_pydantic_writes_it() -> None:
-    # to_bytes writes these fields by name: a new one must be added there too.
-    assert list(TraceState.model_fields) == [
-        "trace_id", "project", "environment", "trace", "spans", "seen_event_ids",
-        "dropped_span_ids", "dropped_span_count", "first_seen", "last_seen",
-        "root_ended_at", "emit_at", "timed_out", "version", "expires_at",
-    ]  # fmt: skip
+def _away_from_default(owner: type[BaseModel], name: str) -> Any:
+    """A value of field ``name`` of ``owner`` that is not its default."""
+    annotation: Any = owner.model_fields[name].annotation
+    if isinstance(annotation, types.UnionType):  # X | None: a value of X
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    kind = typing.get_origin(annotation) or annotation
+    values: dict[Any, Any] = {
+        str: f"{name}-value",
+        int: 7,
+        bool: True,
+        datetime: at(2.000001),
+        set: {f"{name}-1", f"{name}-2"},
+        TraceInfo: TraceInfo(name="n", session_id="s", user_id="u", tags=("a",), release="r"),
+        tuple: (Redaction(detector="email", field="input", count=3),),
+        SpanStartEvent: start(1, None, 0),
+        SpanEndEvent: end(1, None, 1),
+    }
+    assert kind in values, f"{owner.__name__}.{name}: give the test a value of {annotation}"
+    value = values[kind]
+    assert value != owner.model_fields[name].get_default(call_default_factory=True)
+    return value
+
+
+def test_a_state_with_every_field_set_is_written_as_pydantic_writes_it() -> None:
+    fields = {n: _away_from_default(TraceState, n) for n in TraceState.model_fields if n != "spans"}
+    full = TraceState.model_validate(fields)
+    _assert_written_as_pydantic(full)
+    assert full.to_bytes() == _reference(full)  # in field order: the same bytes
     bare = TraceState(
         trace_id=TRACE_ID, project="p", environment="e", first_seen=at(0), last_seen=at(1.5)
     )
-    _assert_written_as_pydantic(bare)
     assert bare.to_bytes() == _reference(bare)
-    full = bare.model_copy(
-        update={
-            "trace": TraceInfo(name="n", session_id="s", user_id="u", tags=("a",), release="r"),
-            "seen_event_ids": {"e1", "e2"},
-            "dropped_span_ids": {"d1"},
-            "dropped_span_count": 3,
-            "root_ended_at": at(2.000001),
-            "emit_at": at(3),
-            "timed_out": True,
-            "version": 2,
-            "expires_at": at(4),
-        }
-    )
-    _assert_written_as_pydantic(full)
-    assert full.to_bytes() == _reference(full)  # built in field order: the same bytes
+    for name in fields:  # each field alone away from its default
+        one = bare.model_copy(update={name: fields[name]})
+        assert one.to_bytes() == _reference(one), name
     partial = bare.model_copy(update={"trace": TraceInfo(tags=("x",))})
     assert partial.to_bytes() == _reference(partial)
+
+
+def test_a_span_with_every_field_set_is_written_as_pydantic_writes_it() -> None:
+    fields = {n: _away_from_default(SpanState, n) for n in SpanState.model_fields}
+    full = SpanState.model_validate(fields)
+    assert full.to_json() == _reference_span(full)
+    for name, value in fields.items():  # each field alone away from its default
+        one = SpanState.model_validate({name: value})
+        assert one.to_json() == _reference_span(one), name
+    state = TraceState(
+        trace_id=TRACE_ID, project="p", environment="e", first_seen=at(0), last_seen=at(1)
+    )
+    state.spans["0000000000000001"] = full
+    _assert_written_as_pydantic(state)
 
 
 def test_every_field_is_written_as_pydantic_writes_it() -> None:
