@@ -185,6 +185,11 @@ def test_a_person_explores_traces_and_scores_a_span(
     expect(panel.locator("ul.scores li")).to_contain_text("thumbs: ✔ good")
     panel.locator("ul.scores").scroll_into_view_if_needed()
     shot(tab, "07-span-scored")
+
+    # The session link opens that session's turns around the trace's time.
+    tab.click(".trace-header a:text('s-5')")
+    expect(tab.locator("article.turn")).to_have_count(1)
+    expect(tab.locator("article.turn")).to_contain_text("It arrives on Monday.")
     assert errors == []
 
 

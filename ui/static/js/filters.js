@@ -25,3 +25,10 @@ export function selectOf(name, label, values, current) {
     (values || []).map((v) => h("option", { value: v, selected: v === current }, v)),
     current && !(values || []).includes(current) ? h("option", { value: current, selected: true }, current) : null);
 }
+
+// A session's or user's other turns: a week either side of one trace.
+export function aroundTrace(startIso) {
+  const at = Date.parse(startIso);
+  const week = 7 * 24 * 3600 * 1000;
+  return { from: new Date(at - week).toISOString(), to: new Date(at + week).toISOString() };
+}

@@ -4,6 +4,7 @@
 import { getJSON, hashFor } from "./api.js";
 import { h, s, clear, fmtMs, fmtCost, fmtNum, fmtTime, statusBadge, kindBadge, badge, errorBox } from "./dom.js";
 import { renderSpanPanel, scoreForm, scoreList } from "./span.js";
+import { aroundTrace } from "./filters.js";
 
 const ROW_H = 24;
 const OVERSCAN = 12;
@@ -136,8 +137,8 @@ function header(data) {
     ["Cost", fmtCost(t.cost_usd)],
     ["Models", t.models.join(", ") || "–"],
     ["Project", `${t.project} / ${t.environment}`],
-    ["User", t.user_id ? h("a", { href: hashFor(`session/${encodeURIComponent(t.user_id)}`, { by: "user" }) }, t.user_id) : "–"],
-    ["Session", t.session_id ? h("a", { href: hashFor(`session/${encodeURIComponent(t.session_id)}`, {}) }, t.session_id) : "–"],
+    ["User", t.user_id ? h("a", { href: hashFor(`session/${encodeURIComponent(t.user_id)}`, { by: "user", ...aroundTrace(t.start_time) }) }, t.user_id) : "–"],
+    ["Session", t.session_id ? h("a", { href: hashFor(`session/${encodeURIComponent(t.session_id)}`, aroundTrace(t.start_time)) }, t.session_id) : "–"],
     ["Tags", t.tags.length ? t.tags.map((tag) => badge(tag, "tag")) : "–"],
   ] : [["Status", h("span", { class: "muted" }, "in progress (no trace row yet)")], ["Started", fmtTime(data.start_time)]];
   return h("div", { class: "trace-header" },

@@ -1,7 +1,7 @@
 // The Traces page: filters, a sortable paged table, and live refresh of the first page.
 import { getJSON, hashFor } from "./api.js";
 import { h, clear, fmtMs, fmtCost, fmtNum, fmtTime, statusBadge, errorBox, badge } from "./dom.js";
-import { rangeControl, selectOf } from "./filters.js";
+import { rangeControl, selectOf, aroundTrace } from "./filters.js";
 
 const COLUMNS = [
   ["start_time", "Time"], ["name", "Name"], ["status", "Status"], ["duration_ms", "Duration"],
@@ -93,7 +93,7 @@ function tracesTable(items, params, fresh) {
     h("td", { class: "num" }, fmtCost(t.cost_usd)),
     h("td", null, t.models.join(", ")),
     h("td", null, t.user_id),
-    h("td", null, t.session_id ? h("a", { href: hashFor(`session/${encodeURIComponent(t.session_id)}`, {}) }, t.session_id) : ""),
+    h("td", null, t.session_id ? h("a", { href: hashFor(`session/${encodeURIComponent(t.session_id)}`, aroundTrace(t.start_time)) }, t.session_id) : ""),
     h("td", null, t.tags.map((tag) => badge(tag, "tag"))));
   });
   if (!rows.length) {
