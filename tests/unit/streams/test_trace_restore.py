@@ -115,3 +115,19 @@ def test_a_broken_dormant_record_costs_only_its_own_late_events() -> None:
     assert [d.reason for d in out.dead_letters] == ["processing_error"]
     assert out.dead_letters[0].value == late
     assert [s.trace_id for s in out.spans] == [_tid(7)]
+
+
+def test_the_header_reads_trace_state_fields_as_trace_state_writes_them() -> None:
+    # The header Struct names TraceState fields: the same names, the same defaults
+    # (to_bytes leaves a field at its default out), so a rename cannot drift apart.
+    from tracestream.streams._trace_restore import _Header
+
+    fields = TraceState.model_fields
+    assert set(_Header.__struct_fields__) <= set(fields)
+    required = len(_Header.__struct_fields__) - len(_Header.__struct_defaults__)
+    for name in _Header.__struct_fields__[:required]:
+        assert fields[name].is_required(), name
+    for name, default in zip(
+        _Header.__struct_fields__[required:], _Header.__struct_defaults__, strict=True
+    ):
+        assert fields[name].get_default() == default, name
