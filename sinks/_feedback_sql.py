@@ -268,7 +268,8 @@ LIMIT {top_n:UInt32}
 # from the root's end walk back; at each span take the child that ended last
 # before the cursor, give the span the gap (time it spent on nothing
 # recorded, or on children off the path), descend into that child, and
-# continue before the child's start. A child that ends after its parent's
+# continue before the child's start (of children ending together, the one
+# that started last). A child that ends after its parent's
 # cursor ran in parallel with a later one and is off the path. The walk is a
 # fold over an explicit stack (ClickHouse has no recursion over arrays), at
 # most 2 x spans + 1 steps; per-span times sum to the root's duration.
@@ -298,7 +299,7 @@ _TRACE_SHAPE = f"""
                     arrayMap((v, k) -> if(k = top.1,
                                           v + top.2 - if(kid = 0, starts[k], ends[kid]), v),
                              acc.2, arrayEnumerate(acc.2))),
-                    [arrayLast(j -> 1, arraySort(j -> ends[j], arrayPushFront(
+                    [arrayLast(j -> 1, arraySort(j -> (ends[j], j), arrayPushFront(
                         arrayFilter(j -> pids[j] = ids[top.1] AND ends[j] <= top.2
                                          AND starts[j] < top.2, arrayEnumerate(ids)),
                         toUInt32(0))))])[1],
