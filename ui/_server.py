@@ -23,13 +23,18 @@ def _config(app: Starlette, host: str, port: int) -> uvicorn.Config:
 
 
 def serve(app: Starlette, *, host: str, port: int, access_key: str | AccessKeys | None) -> None:
-    """Serve until interrupted (Ctrl-C). Blocks.
+    """Serve until interrupted (Ctrl-C), then return. Blocks.
 
     Raises:
         UiConfigError: a non-loopback ``host`` without an access key.
     """
     check_bind(host, access_key)
-    uvicorn.Server(_config(app, host, port)).run()
+    try:
+        uvicorn.Server(_config(app, host, port)).run()
+    except KeyboardInterrupt:
+        # uvicorn shuts down gracefully, then re-raises the signal it caught:
+        # Ctrl-C is how this command ends, not an error.
+        return
 
 
 class UiServer:

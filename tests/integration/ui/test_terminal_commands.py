@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,3 +124,47 @@ def test_tail_prints_traces_as_they_come_and_stops_cleanly_on_ctrl_c(home: Path)
     assert [line.split()[2] for line in lines] == ["error", "error"]
     assert A2 in lines[0] and B5 in lines[1]
     assert out == ""  # nothing more arrived; Ctrl-C printed nothing either
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_the_ui_command_serves_the_owners_data_and_stops_on_ctrl_c(home: Path) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "tracestream"), "ui", "--port", str(port),
+         "--no-scores"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TRACESTREAM_HOME": str(home)},
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        assert banner.startswith(f"tracestream explorer on http://localhost:{port}/")
+        assert "query server" in banner
+        url = f"http://127.0.0.1:{port}"
+        answer = None
+        for _ in range(200):  # the banner comes just before uvicorn binds
+            try:
+                answer = call(f"{url}/api/traces?{RANGE}")
+                break
+            except urllib.error.URLError:
+                time.sleep(0.1)
+        assert answer is not None and answer.status == 200
+        assert [t["trace_id"][-2:] for t in answer.body["items"]][:2] == ["a3", "a4"]
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+
+
+def test_the_ui_command_refuses_to_expose_traces_without_a_key(home: Path) -> None:
+    result = CliRunner().invoke(cli, ["ui", "--host", "0.0.0.0"])
+    assert result.exit_code == 1
+    assert "exposes every trace to that network" in result.output
