@@ -243,3 +243,15 @@ def test_overview_anomalies_and_sessions_pages(
     expect(tab.locator("article.turn")).to_have_count(4)
     shot(tab, "12-user-thread")
     assert errors == []
+
+
+def test_a_link_to_a_deep_span_of_a_big_trace_opens_it_in_view(
+    explorer: tuple[str, Topics, ChdbStorage], page: tuple[Page, list[str]]
+) -> None:
+    url, _, _ = explorer
+    tab, errors = page
+    deep = sid(0xB6, 1500)  # a tool under an agent and a step: collapsed when opened plainly
+    tab.goto(f"{url}/#/trace/{B6}?span={deep}")
+    expect(tab.locator(f".tree-row.selected[data-span-id='{deep}']")).to_be_visible()
+    expect(tab.locator("#span-panel h2")).to_have_text("tool-9")
+    assert errors == []

@@ -71,7 +71,7 @@ def ui(
         ) from None
     from tracestream._query_target import describe_target, open_for_reading, serve_queries
     from tracestream.schemas import Topics
-    from tracestream.sinks import StorageError
+    from tracestream.sinks import ChdbStorage, StorageError
 
     try:
         key = _read_key(access_key_file, access_key)
@@ -102,6 +102,11 @@ def ui(
             shown = "localhost" if is_loopback(host) else host
             click.echo(f"tracestream explorer on http://{shown}:{port}/  (data: "
                        f"{describe_target(storage, settings)}; Ctrl-C stops)")  # fmt: skip
+            if isinstance(storage, ChdbStorage):
+                click.echo(
+                    "no sink serves this chDB directory, so the explorer holds it (and serves "
+                    "`tracestream query`); start the sink first to keep ingesting while browsing"
+                )
             serve_ui(app, host=host, port=port, access_key=keys)
     except StorageError as exc:
         raise click.ClickException(str(exc)) from None

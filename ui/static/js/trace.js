@@ -22,6 +22,13 @@ export async function renderTrace(main, parts, params) {
     spans.forEach((sp, i) => { if (sp.depth >= OPEN_DEPTH - 1 && sp.subtree_size > 0) collapsed.add(i); });
   }
   let selected = params.span ? spans.findIndex((sp) => sp.span_id === params.span) : -1;
+  if (selected >= 0) {
+    // A span opened by its link must be in view: expand its ancestors.
+    const byId = new Map(spans.map((sp, i) => [sp.span_id, i]));
+    for (let p = byId.get(spans[selected].parent_span_id); p !== undefined; p = byId.get(spans[p].parent_span_id)) {
+      collapsed.delete(p);
+    }
+  }
   let visible = [];
 
   const panel = h("aside", { class: "span-panel", id: "span-panel" });
