@@ -15,16 +15,20 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.integration.ui._client import serve
 from tests.integration.ui._ui_data import insert_ui_data, sid
+from tracestream.broker._local import ensure_topics
+from tracestream.broker._topics import delete_topics_with_prefix
 from tracestream.schemas import EVENT_ADAPTER, ScoreEvent, Topics
 from tracestream.sinks import (
     TABLE_MAPPINGS,
@@ -54,36 +58,55 @@ def worker_engine() -> str:
     return "none"
 
 
-@pytest.fixture
+def _in_thread(coroutine: Any) -> Any:
+    # Playwright's sync API keeps an event loop in this thread: use another one.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+@pytest.fixture(scope="module")
 def explorer(
-    tmp_path: Path, kafka_bootstrap: str, kafka_topics: Topics
+    tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str
 ) -> Iterator[tuple[str, Topics, ChdbStorage]]:
-    storage = ChdbStorage(tmp_path / "chdb", "tracestream")
+    """One chDB, topics and server for the module (each costs seconds to set up)."""
+    topics = Topics(f"t-{uuid.uuid4().hex[:8]}.")
+    _in_thread(ensure_topics(kafka_bootstrap, topics, 1, 1, 3_600_000))
+    storage = ChdbStorage(tmp_path_factory.mktemp("ui-browser") / "chdb", "tracestream")
     storage.open()
     try:
         apply_migrations(storage)
         insert_ui_data(storage, big_spans=BIG_SPANS)
-        sender = KafkaScoreSender(bootstrap_servers=kafka_bootstrap, topic=kafka_topics.events)
+        sender = KafkaScoreSender(bootstrap_servers=kafka_bootstrap, topic=topics.events)
         with serve(storage, scores=sender) as server:
-            yield server.url, kafka_topics, storage
+            yield server.url, topics, storage
     finally:
         storage.close()
+        _in_thread(delete_topics_with_prefix(kafka_bootstrap, topics.prefix))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/bootstrap.sh (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
 
 
 @pytest.fixture
-def page() -> Iterator[tuple[Page, list[str]]]:
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/bootstrap.sh (apt-get install chromium)")
+def page(browser: Browser) -> Iterator[tuple[Page, list[str]]]:
+    """A fresh tab per test, with the console errors it logged."""
     errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        try:
-            tab = browser.new_page(viewport={"width": 1500, "height": 900})
-            tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            tab.on("pageerror", lambda e: errors.append(str(e)))
-            yield tab, errors
-        finally:
-            browser.close()
+    tab = browser.new_page(viewport={"width": 1500, "height": 900})
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        yield tab, errors
+    finally:
+        tab.close()
 
 
 def shot(tab: Page, name: str) -> None:
@@ -108,11 +131,10 @@ def consume_one(bootstrap: str, topic: str) -> bytes:
             await consumer.stop()
         return [r.value for batch in batches.values() for r in batch]
 
-    # Playwright's sync API keeps an event loop in this thread: use another one.
-    with ThreadPoolExecutor(1) as pool:
-        values = pool.submit(asyncio.run, run()).result()
+    values = _in_thread(run())
     assert len(values) == 1, values
-    return values[0]
+    value: bytes = values[0]
+    return value
 
 
 def test_a_person_explores_traces_and_scores_a_span(
