@@ -106,7 +106,8 @@ def bar_chart_svg(title: str, bars: Sequence[tuple[str, float]], *, unit: str = 
         return f'<p class="empty">{_e(title)}: no data</p>'
     height = _PAD_T + 24 * len(bars) + 8
     vmax = _nice_max(max((v for _, v in bars), default=0.0))
-    label_w = 150
+    # Room for the longest label (about 7 px per character at 12 px), within reason.
+    label_w = min(320, max(150, 7 * max(len(name) for name, _ in bars) + 12))
     pw = _W - label_w - _PAD_R - 80
     parts = []
     for i, (name, value) in enumerate(bars):
@@ -146,17 +147,17 @@ def _table_html(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     if not rows:
         return f'<h3>{_e(title)}</h3><p class="empty">no data</p>'
     head = "".join(f"<th>{_e(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="{"num" if isinstance(v, int | float) and not isinstance(v, bool) else ""}">'
-            f"{_e(format_cell(v, max_chars=120))}</td>"
-            for v in row
-        )
-        + "</tr>"
-        for row in rows
-    )
+    body = "".join("<tr>" + "".join(_cell_html(v) for v in row) + "</tr>" for row in rows)
     return f"<h3>{_e(title)}</h3><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _cell_html(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f'<td class="num">{_e(format_cell(value, max_chars=120))}</td>'
+    if isinstance(value, list | tuple) and value and all(isinstance(v, str) for v in value):
+        # Lists of ids (the findings' example traces): one per line.
+        return f"<td>{'<br>'.join(_e(v) for v in value)}</td>"
+    return f'<td class="">{_e(format_cell(value, max_chars=120))}</td>'
 
 
 _CSS = """
