@@ -40,7 +40,8 @@ _REPORTS = ("tools", "workflows", "context", "reasoning", "examples")
     multiple=True,
     type=click.Choice(_REPORTS),
     help="Feedback reports (repeatable): what to change. Alone, only these are shown; "
-    "with --section, both.",
+    "with --section, both. Their filters choose traces: a trace with a matching span "
+    "is read whole.",
 )
 @click.option(
     "--low-score",
