@@ -19,7 +19,16 @@ from ._convert import Conversion, OutRecord, convert_request
 from ._exporter import TracestreamSpanExporter
 from ._genai import GenAiFields, OtelEvent, map_genai
 from ._identity import span_event_id
-from ._keys import add_key, hash_key, new_key, parse_keys
+from ._keys import (
+    IngestKeys,
+    KeyRecord,
+    add_key,
+    hash_key,
+    new_key,
+    parse_keys,
+    read_key_records,
+    revoke_keys,
+)
 from ._metrics import ReceiverMetrics
 from ._serve import InsecureBinding, build_server, check_binding, is_loopback
 from ._sink import InMemorySink, KafkaSink, RecordSink, SinkBusy, SinkError, SinkUnavailable
@@ -28,8 +37,10 @@ __all__ = [
     "Conversion",
     "GenAiFields",
     "InMemorySink",
+    "IngestKeys",
     "InsecureBinding",
     "KafkaSink",
+    "KeyRecord",
     "OtelEvent",
     "OutRecord",
     "ReceiverConfig",
@@ -51,5 +62,7 @@ __all__ = [
     "map_genai",
     "new_key",
     "parse_keys",
+    "read_key_records",
+    "revoke_keys",
     "span_event_id",
 ]

@@ -49,7 +49,7 @@ from ._codec import (
     encode_status,
 )
 from ._convert import Conversion, convert_request
-from ._keys import hash_key
+from ._keys import IngestKeys, hash_key
 from ._metrics import ReceiverMetrics
 from ._sink import RecordSink, SinkBusy, SinkError
 
@@ -74,8 +74,9 @@ class ReceiverConfig:
 
     Args:
         project: the project of every span when no ingest keys are configured.
-        ingest_keys: ``hash_key(key) -> project``; when not empty, every request
-            needs ``Authorization: Bearer <key>`` with one of them.
+        ingest_keys: ``hash_key(key) -> project``; when not empty, or an
+            :class:`IngestKeys` (a keys file, re-read when it changes), every
+            request needs ``Authorization: Bearer <key>`` with one of them.
         default_environment: when a resource names no deployment environment.
         max_body_bytes: the largest request body, after decompression (413 past it).
         max_event_bytes: the largest event produced (a larger span is rejected).
@@ -88,6 +89,22 @@ class ReceiverConfig:
     max_body_bytes: int = 64 * 1024 * 1024
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
     retry_after_s: int = 5
+
+    @property
+    def keys_required(self) -> bool:
+        """Whether requests must present a key: some are configured, or a keys file is
+        watched (all its keys revoked means nobody may send, not everybody)."""
+        return bool(self.ingest_keys) or isinstance(self.ingest_keys, IngestKeys)
+
+    def project_for(self, authorization: str) -> str | None:
+        """The project of a request with this ``Authorization`` header; ``None``: refuse it.
+
+        The one rule for OTLP/HTTP and OTLP/gRPC alike.
+        """
+        if not self.keys_required:
+            return self.project
+        scheme, _, key = authorization.partition(" ")
+        return self.ingest_keys.get(hash_key(key.strip())) if scheme.lower() == "bearer" else None
 
 
 class _Failure(Exception):
@@ -114,11 +131,7 @@ class _Receiver:
         self._last_log: dict[str, float] = {}
 
     def _project(self, request: Request) -> str:
-        keys = self.config.ingest_keys
-        if not keys:
-            return self.config.project
-        scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        project = keys.get(hash_key(key.strip())) if scheme.lower() == "bearer" else None
+        project = self.config.project_for(request.headers.get("authorization", ""))
         if project is None:
             # Never log the key itself, not even a part of it.
             raise _Failure(

@@ -35,7 +35,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from ._app import ReceiverConfig
 from ._convert import convert_request
-from ._keys import hash_key
 from ._metrics import ReceiverMetrics
 from ._sink import RecordSink, SinkBusy, SinkError
 
@@ -94,12 +93,8 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
             self.metrics.observe(status, accepted, rejected, time.perf_counter() - started)
 
     def _project(self, context: Any) -> str | None:
-        keys = self.config.ingest_keys
-        if not keys:
-            return self.config.project
         metadata = dict(context.invocation_metadata() or ())
-        scheme, _, key = str(metadata.get("authorization", "")).partition(" ")
-        return keys.get(hash_key(key.strip())) if scheme.lower() == "bearer" else None
+        return self.config.project_for(str(metadata.get("authorization", "")))
 
     async def _abort(self, context: Any, code: Any, message: str) -> NoReturn:
         await context.abort(code, message)

@@ -11,6 +11,7 @@ from typing import Any
 from tracestream.schemas import Topics, TracestreamError
 
 from ._app import ReceiverConfig, create_app
+from ._keys import IngestKeys
 from ._metrics import ReceiverMetrics
 from ._sink import KafkaSink
 
@@ -42,6 +43,12 @@ def check_binding(host: str, ingest_keys: Mapping[str, str]) -> str:
     Raises:
         InsecureBinding: ``host`` is not loopback and no ingest key is configured.
     """
+    if isinstance(ingest_keys, IngestKeys):
+        # Safe even when empty: every request is refused until a key is created.
+        return (
+            f"ingest keys required ({len(ingest_keys)} configured; "
+            f"{ingest_keys.path} is re-read when it changes)"
+        )
     if ingest_keys:
         return f"ingest keys required ({len(ingest_keys)} configured)"
     if not is_loopback(host):

@@ -24,6 +24,7 @@ _COMMANDS: dict[str, str] = {
     "schema": "tracestream.cli._config:schema",
     "kafka": "tracestream.cli._kafka:kafka",
     "otlp": "tracestream.cli._otlp:otlp",
+    "keys": "tracestream.cli._keys:keys",
     "migrate": "tracestream.cli._sink:migrate",
     "sink": "tracestream.cli._sink:sink",
     "query": "tracestream.cli._query:query",

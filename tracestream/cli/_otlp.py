@@ -1,9 +1,10 @@
 """``tracestream otlp``: the OTLP/HTTP receiver (needs ``pip install 'tracestream[otlp]'``).
 
 Reads the Kafka settings like every command; the receiver's own options are
-flags. Ingest keys come from a keys file (``--keys-file``: one
-``<project> <sha256 of the key>`` per line, made with ``--add-key PROJECT``) or
-from ``--ingest-key`` / ``TRACESTREAM_OTLP_INGEST_KEYS`` (for ``--project``).
+flags. Ingest keys come from a keys file (``--keys-file``, by default
+``<home>/otlp-keys.txt`` when it exists; made by ``tracestream keys create``
+or ``--add-key PROJECT``, re-read when it changes) or from ``--ingest-key`` /
+``TRACESTREAM_OTLP_INGEST_KEYS`` (for ``--project``).
 Keys are hashed at once and never printed or logged, except the one
 ``--add-key`` prints when it creates it.
 """
@@ -13,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
 
 from tracestream._settings import Settings, load_settings
 from tracestream.schemas import Topics
+
+from ._keys import KEYS_FILE_NAME
 
 __all__ = ["otlp"]
 
@@ -34,7 +38,9 @@ __all__ = ["otlp"]
     "--keys-file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Per-project ingest keys, stored hashed: '<project> <sha256 hex>' per line.",
+    envvar="TRACESTREAM_OTLP_KEYS_FILE",
+    help="Per-project ingest keys, stored hashed (`tracestream keys create` makes them); "
+    "re-read when it changes. Default: <home>/otlp-keys.txt when it exists.",
 )
 @click.option(
     "--add-key",
@@ -93,13 +99,16 @@ def otlp(
 
     settings = load_settings()
     chosen = project or settings.project
-    keys: dict[str, str] = {}
+    if keys_file is None and (settings.home / KEYS_FILE_NAME).exists():
+        keys_file = settings.home / KEYS_FILE_NAME
+    given = {receiver.hash_key(key): chosen for key in ingest_keys if key}
+    keys: Mapping[str, str] = given
     if keys_file is not None:
         try:
-            keys.update(receiver.parse_keys(keys_file.read_text(encoding="utf-8")))
+            # Re-read when it changes: `tracestream keys revoke` needs no restart.
+            keys = receiver.IngestKeys(keys_file, extra=given)
         except (OSError, ValueError) as exc:
             raise click.ClickException(f"{keys_file}: {exc}") from None
-    keys.update({receiver.hash_key(key): chosen for key in ingest_keys if key})
     config = receiver.ReceiverConfig(
         project=chosen,
         ingest_keys=keys,
@@ -125,7 +134,7 @@ def otlp(
         grpc_port=grpc_port or None,
     )
     asyncio.run(_ensure_topics(settings, topics))
-    projects = sorted(set(keys.values())) if keys else [chosen]
+    projects = sorted(set(keys.values())) if config.keys_required else [chosen]
     grpc = f" and grpc://{host}:{grpc_port}" if grpc_port else ""
     click.echo(
         f"tracestream otlp: listening on http://{host}:{port}/v1/traces{grpc} -> {topics.events} "

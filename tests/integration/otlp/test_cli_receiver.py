@@ -95,5 +95,5 @@ async def test_keys_decide_the_project_and_a_wrong_key_is_401(
         child.send_signal(signal.SIGTERM)
         await asyncio.to_thread(child.wait, 30)
     output = (tmp_path / "otlp.log").read_text()
-    assert "ingest keys required (2 configured)" in output
+    assert "ingest keys required (2 configured;" in output
     assert alpha not in output  # the key never reaches a log
