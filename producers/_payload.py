@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from tracestream.schemas._exact import exact
+from tracestream.schemas import exact
 
 __all__ = [
     "MASK_FAILED",
