@@ -13,7 +13,7 @@ from ._detectors import BUILTIN_DETECTORS
 from ._metrics import PipelineMetrics
 from ._pipeline import BatchOutput, Pipeline, Stages
 from ._pricing import PriceOverride, Pricer, Quote
-from ._redaction import Mode, RedactionConfigError, RedactionPolicy, Redactor
+from ._redaction import IdMode, Mode, RedactionConfigError, RedactionPolicy, Redactor
 from ._sketch import SketchBins
 from ._trace_state import TraceState
 from ._validate import SourceRecord, Validator
@@ -29,6 +29,7 @@ __all__ = [
     "BatchOutput",
     "Detector",
     "Finding",
+    "IdMode",
     "Mode",
     "Pipeline",
     "PipelineMetrics",

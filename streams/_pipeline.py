@@ -81,7 +81,8 @@ class Stages:
     """The pure core the pipeline calls. Filled in by the worker's composition root."""
 
     validator: Validator
-    redactor: Redactor
+    #: None: redaction is off (``redact_enabled = false``); events pass as received.
+    redactor: Redactor | None
     assembler: Assembler | None = None
     #: Rolling windows over the span records the assembler emits.
     windows: WindowAggregator | None = None
@@ -152,9 +153,12 @@ class Pipeline:
                 continue
             events_in[parsed.event_type] += 1
             try:
-                event, redactions = _redact(redactor, parsed)
-                for r in redactions:
-                    redacted[r.detector] += r.count
+                if redactor is None:
+                    event = parsed
+                else:
+                    event, redactions = _redact(redactor, parsed)
+                    for r in redactions:
+                        redacted[r.detector] += r.count
                 if isinstance(event, ScoreEvent):
                     out.scores.append((event.trace_id.encode(), model_json(event)))
                     continue

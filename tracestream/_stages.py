@@ -35,7 +35,7 @@ def stateless_stages(settings: Settings) -> Stages:
         validator=Validator(
             max_event_bytes=settings.max_event_bytes, max_depth=settings.max_nesting_depth
         ),
-        redactor=Redactor(redaction_policy(settings)),
+        redactor=Redactor(redaction_policy(settings)) if settings.redact_enabled else None,
         assembler=None,
     )
 

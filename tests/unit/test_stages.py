@@ -71,3 +71,33 @@ def test_the_memory_budget_reaches_the_assembler() -> None:
     for n, tid in enumerate(traces):
         assembler.apply(start(1, None, 0, trace_id=tid), t(n), size=size)
     assert set(assembler.store) == set(traces[1:])
+
+
+def test_redact_enabled_false_leaves_events_as_received() -> None:
+    import orjson
+    from prometheus_client import CollectorRegistry
+
+    from tracestream.streams import Pipeline, PipelineMetrics, SourceRecord
+
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    score = {
+        "event_id": "01936f4e-7c2a-7def-8a4b-0123456789ab",
+        "event_type": "score",
+        "project": "p",
+        "service": "s",
+        "trace_id": trace,
+        "timestamp": "2026-11-24T07:30:00.123456Z",
+        "name": "helpful",
+        "value": True,
+        "comment": "mail me at jane.doe@example.com",
+    }
+    record = [SourceRecord("t", 0, 0, trace.encode(), orjson.dumps(score), ())]
+    outputs = {}
+    for enabled in (True, False):
+        stages = stateless_stages(load_settings(redact_enabled=enabled))
+        assert (stages.redactor is None) is not enabled
+        pipeline = Pipeline(stages, PipelineMetrics(CollectorRegistry()))
+        ((_, value),) = pipeline.process(record, now_ms=1).scores
+        outputs[enabled] = value
+    assert b"jane.doe@example.com" in outputs[False]
+    assert b"jane.doe@example.com" not in outputs[True]
