@@ -285,9 +285,8 @@ def tokens_condition(words: tuple[str, ...]) -> tuple[str, dict[str, str]]:
 def traces_sql(
     query: TraceQuery, *, final: bool, rows: int, skip: int
 ) -> tuple[str, dict[str, Any]]:
-    """The TRACES statement and its parameters: ``rows`` rows after ``skip``; with
-    FINAL and the shown columns, or without FINAL and the key columns (see
-    Reader.traces)."""
+    """The TRACES statement and its parameters: ``rows`` rows after ``skip``, with or
+    without FINAL (see Reader.traces)."""
     params: dict[str, Any] = {
         **range_params(query.start, query.end),
         "limit": rows,
@@ -306,7 +305,6 @@ def traces_sql(
         params.update(words)
     sql = render(
         _sql.TRACES,
-        columns=_sql.TRACE_COLUMNS if final else _sql.TRACE_KEY_COLUMNS,
         final="FINAL" if final else "",
         conditions=conditions(query.filters, _sql.FILTERS),
         search=search,

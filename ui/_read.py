@@ -161,19 +161,19 @@ class Reader:
         """One page of the Traces list: ``{"items", "limit", "offset", "has_more"}``.
 
         Exactly what ``FINAL`` would list, mostly without paying for it: the
-        statement runs without FINAL for the keys and versions of ``k`` = twice
-        the rows the page needs (offset, page and one more). Every row a FINAL
-        read would list is among them unless at least ``k`` rows rank above
-        it; so the candidates that are their trace's newest version
-        (TRACES_NEWEST, by key) are, in order, exactly FINAL's rows down to the
-        last of them. When there are enough of those, or the result was not
-        cut at ``k``, the page is read off them; otherwise (superseded
-        versions crowded the top) the FINAL statement answers.
+        statement runs without FINAL for ``k`` = twice the rows the page needs
+        (offset, page and one more). Every row a FINAL read would list is
+        among them unless at least ``k`` rows rank above it; so the candidates
+        that are their trace's newest version (TRACE_REEMITS says which traces
+        have newer ones) are, in order, exactly FINAL's rows down to the last
+        of them. When there are enough of those, or the result was not cut at
+        ``k``, the page is read off them; otherwise (superseded versions
+        crowded the top) the FINAL statement answers.
         """
         k = 2 * (query.offset + query.limit + 1)
         sql, params = traces_sql(query, final=False, rows=k, skip=0)
         candidates = self._rows(sql, params)
-        newest = self._newest(candidates) if candidates else {}
+        newest = self._reemitted(candidates) if candidates else {}
         page = page_of_newest(candidates, newest, offset=query.offset, limit=query.limit, k=k)
         if page is None:
             sql, params = traces_sql(query, final=True, rows=query.limit + 1, skip=query.offset)
@@ -193,8 +193,9 @@ class Reader:
             "to": iso(query.end),
         }
 
-    def _newest(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, Any]]:
-        """(project, day, trace id) -> the newest version's row, for the traces of ``rows``."""
+    def _reemitted(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], int]:
+        """(project, day, trace id) -> newest version, for those traces of ``rows``
+        that have a version above 1 (the others have only version 1)."""
         days = [r["start_time"].astimezone(UTC).date() for r in rows]
         lo = datetime.combine(min(days), datetime.min.time(), UTC)
         hi = datetime.combine(max(days), datetime.min.time(), UTC) + timedelta(days=1)
@@ -204,7 +205,10 @@ class Reader:
             "lo": ch_time(lo),
             "hi": ch_time(hi),
         }
-        return {_key(r): r for r in self._rows(_sql.TRACES_NEWEST, params)}
+        return {
+            (r["project"], r["day"], r["trace_id"]): int(r["version"])
+            for r in self._rows(_sql.TRACE_REEMITS, params)
+        }
 
     def facets(
         self, start: datetime, end: datetime, filters: Mapping[str, Any] | None = None
@@ -476,7 +480,7 @@ def _key(row: Mapping[str, Any]) -> tuple[str, str, str]:
 
 def page_of_newest(
     candidates: Iterable[Mapping[str, Any]],
-    newest: Mapping[tuple[str, str, str], Mapping[str, Any]],
+    newest: Mapping[tuple[str, str, str], int],
     *,
     offset: int,
     limit: int,
@@ -486,8 +490,8 @@ def page_of_newest(
     versions among ``candidates`` (the first ``k`` rows without FINAL), or ``None``
     when superseded rows took so many places that FINAL must answer.
 
-    A candidate counts when it is its key's newest version (``newest``); each
-    key counts once; the row returned is ``newest``'s (the same version).
+    ``newest`` holds the newest version of the keys that have one above 1; a
+    key it lacks has only version 1. Each key counts once, as in FINAL.
     """
     valid: list[dict[str, Any]] = []
     seen: set[tuple[str, str, str]] = set()
@@ -495,10 +499,9 @@ def page_of_newest(
     for row in candidates:
         count += 1
         key = _key(row)
-        found = newest.get(key)
-        if key not in seen and found is not None and found["version"] == row["version"]:
+        if key not in seen and row["version"] == newest.get(key, 1):
             seen.add(key)
-            valid.append(dict(found))
+            valid.append(dict(row))
     want = offset + limit + 1
     if count < k or len(valid) >= want:
         return valid[offset:want]

@@ -39,10 +39,8 @@ __all__ = [
     "TAIL",
     "TRACE",
     "TRACES",
-    "TRACES_NEWEST",
     "TRACE_ANOMALIES",
     "TRACE_COLUMNS",
-    "TRACE_KEY_COLUMNS",
     "TRACE_PROJECT",
     "TRACE_SCORES",
     "TRACE_SEARCH",
@@ -98,24 +96,12 @@ ORDERS: dict[str, str] = {"asc": "ASC", "desc": "DESC"}
 # `traces` row holds only the root's). The page asks one row more than it
 # shows to know whether there is a next page without counting them all.
 #
-# `{final}` is FINAL or empty, `{columns}` TRACE_COLUMNS or TRACE_KEY_COLUMNS.
-# FINAL reads every selected column of every row in the range before it can
-# sort (2M traces: ~1.2 s, against ~45 ms for the key columns without it), so
-# the reader first asks for the keys of twice the rows it needs without FINAL,
-# then the newest version of those traces by key (TRACES_NEWEST), and runs
-# the FINAL statement only when superseded rows crowded out too many (see
-# Reader.traces for why that is exact).
-TRACES = """
-SELECT {columns}
-FROM traces {final}
-WHERE start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)}
-    {conditions}
-    {search}
-ORDER BY {sort} {order} NULLS LAST, trace_id {order}
-LIMIT {limit:UInt32} OFFSET {offset:UInt32}
-"""
-
-#: What the Traces list shows of a trace (and its version, to tell the newest).
+# `{final}` is FINAL or empty. FINAL reads every selected column of every row
+# in the range and merges them before it can sort (2M traces: ~1.0 s under
+# load), so the reader first runs this without FINAL for twice the rows it
+# needs (~0.55 s), then asks which of those traces were emitted more than once
+# (TRACE_REEMITS, ~25 ms), and runs the FINAL statement only when superseded
+# rows crowded out too many (see Reader.traces for why that is exact).
 TRACE_COLUMNS = """
     trace_id, project, environment, services, name, status,
     start_time, duration_ms, span_count, error_count, tool_call_count,
@@ -123,28 +109,34 @@ TRACE_COLUMNS = """
     round(cost_usd, 9) AS cost_usd, unpriced_generations,
     models, user_id, session_id, tags,
     substring(input, 1, 400) AS input_preview, version"""
-#: A row's key as the table dedups it, and its version.
-TRACE_KEY_COLUMNS = "trace_id, project, start_time, version"
-
-# Answers: the newest version of each candidate trace, per sorting key
-# (project, day, trace) as FINAL merges them, with the columns the list
-# shows. Bounded by the candidates' projects and days so the primary key
-# prunes to the granules that may hold them; PREWHERE reads the wide columns
-# only of granules holding a candidate (random ids still touch about a third
-# of a day's granules for a page of 100: ~0.3-0.5 s of the ~0.7 s of a page
-# on 2M traces under load, against ~1.0-1.6 s with FINAL).
-TRACES_NEWEST = (
+TRACES = (
     "SELECT"
     + TRACE_COLUMNS
     + """
-FROM traces
-PREWHERE trace_id IN {ids:Array(String)}
-WHERE project IN {projects:Array(String)}
-    AND start_time >= {lo:DateTime64(6)} AND start_time < {hi:DateTime64(6)}
-ORDER BY version DESC
-LIMIT 1 BY project, toDate(start_time), trace_id
+FROM traces {final}
+WHERE start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)}
+    {conditions}
+    {search}
+ORDER BY {sort} {order} NULLS LAST, trace_id {order}
+LIMIT {limit:UInt32} OFFSET {offset:UInt32}
 """
 )
+
+# Answers: which of the candidate traces have a version above 1, and the
+# newest, per sorting key (project, day, trace) as FINAL merges them. A trace
+# absent here has only version 1 rows. PREWHERE on the version reads one
+# small column of the range and the rest only for the rare re-emitted traces,
+# where looking the candidates up by id would read a third of a day's
+# granules (their ids are random within the day's sort order).
+TRACE_REEMITS = """
+SELECT project, toString(toDate(start_time)) AS day, trace_id, max(traces.version) AS version
+FROM traces
+PREWHERE traces.version > 1
+WHERE trace_id IN {ids:Array(String)}
+    AND project IN {projects:Array(String)}
+    AND start_time >= {lo:DateTime64(6)} AND start_time < {hi:DateTime64(6)}
+GROUP BY project, day, trace_id
+"""
 
 # The spans behind a search: a span may start a little before its trace's
 # root (clock skew) and long after it, so the range is widened by a day on
