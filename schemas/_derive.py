@@ -44,6 +44,7 @@ __all__ = [
     "MODEL_VALIDATORS",
     "Convert",
     "FieldPlan",
+    "FieldTwin",
     "StructPlan",
     "UnsupportedContract",
     "struct_plans",
