@@ -7,7 +7,9 @@ the same worker (DLQ, redaction, pricing, assembly). Run it with
 ``tracestream otlp``; ``docs/otel.md`` maps every attribute.
 
 The other direction too: :class:`TracestreamSpanExporter` sends an OTel SDK's
-spans through the same conversion to a transport, no receiver in between.
+spans through the same conversion to a transport, no receiver in between, and
+:func:`instrument_libraries` (``tracestream.instrument()``) turns on the
+instrumentation of the installed model clients with it.
 
 Not imported by ``tracestream.producers``: the SDK's bare install has no
 protobuf, no OpenTelemetry SDK and no web server.
@@ -19,6 +21,7 @@ from ._convert import Conversion, OutRecord, convert_request
 from ._exporter import TracestreamSpanExporter
 from ._genai import GenAiFields, OtelEvent, map_genai
 from ._identity import span_event_id
+from ._instrument import Instrumented, instrument_libraries
 from ._keys import (
     IngestKeys,
     KeyRecord,
@@ -39,6 +42,7 @@ __all__ = [
     "InMemorySink",
     "IngestKeys",
     "InsecureBinding",
+    "Instrumented",
     "KafkaSink",
     "KeyRecord",
     "OtelEvent",
@@ -58,6 +62,7 @@ __all__ = [
     "create_app",
     "decode_request",
     "hash_key",
+    "instrument_libraries",
     "is_loopback",
     "map_genai",
     "new_key",

@@ -15,7 +15,8 @@ def test_importing_the_sdk_imports_no_receiver() -> None:
     code = (
         "import sys, tracestream, tracestream.producers; "
         "heavy = {'tracestream.producers.otlp', 'google.protobuf', 'starlette', 'uvicorn', "
-        "'opentelemetry.proto'}; print(sorted(heavy & set(sys.modules)))"
+        "'opentelemetry', 'openinference', 'openai', 'anthropic'}; "
+        "assert callable(tracestream.instrument); print(sorted(heavy & set(sys.modules)))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],
