@@ -132,8 +132,9 @@ def fill_series(
             }
         else:
             point = _plain(row)
+        # No traces, no rate (None, not 0: the chart leaves a gap there).
         point["error_rate"] = (
-            round(point["errors"] / point["traces"], 6) if point["traces"] else 0.0
+            round(point["errors"] / point["traces"], 6) if point["traces"] else None
         )
         points.append(point)
         at += timedelta(seconds=bucket_s)

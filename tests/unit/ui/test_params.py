@@ -132,11 +132,11 @@ def test_buckets_are_round_and_empty_ones_are_filled() -> None:
     points = fill_series(rows, start, start + timedelta(minutes=3), 60)
     assert points == [
         {"bucket": "2026-11-01T10:00:00.000000Z", "traces": 0, "p50_ms": None, "p95_ms": None,
-         "errors": 0, "cost_usd": 0.0, "error_rate": 0.0},
+         "errors": 0, "cost_usd": 0.0, "error_rate": None},
         {"bucket": "2026-11-01T10:01:00.000000Z", "traces": 4, "p50_ms": 10.0, "p95_ms": 20.0,
          "errors": 1, "cost_usd": 0.5, "error_rate": 0.25},
         {"bucket": "2026-11-01T10:02:00.000000Z", "traces": 0, "p50_ms": None, "p95_ms": None,
-         "errors": 0, "cost_usd": 0.0, "error_rate": 0.0},
+         "errors": 0, "cost_usd": 0.0, "error_rate": None},
     ]  # fmt: skip
 
 

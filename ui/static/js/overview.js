@@ -35,7 +35,9 @@ export async function renderOverview(main, _parts, params) {
     chart("Error rate", series, [{ key: "error_rate", cls: "s-err" }], data, (p) => linkFor(p) + "&has_errors=true", (v) => `${(v * 100).toFixed(1)}%`),
     chart("Cost per bucket", series, [{ key: "cost_usd", cls: "s-cost", bars: true }], data, linkFor, fmtCost)),
   h("div", { class: "charts" },
-    hbars("Cost by model", data.cost_by_model, "model", (r) => r.cost_usd, fmtCost, (r) => hashFor("traces", { ...tenant, ...pickRange(params), model: r.model })),
+    hbars("Cost by model", data.cost_by_model, "model", (r) => r.cost_usd,
+      (v, r) => (r.unpriced ? `${fmtCost(v)} + ${r.unpriced} unpriced` : fmtCost(v)),
+      (r) => hashFor("traces", { ...tenant, ...pickRange(params), model: r.model })),
     hbars("Cost by service", data.cost_by_service, "service", (r) => r.cost_usd, fmtCost, (r) => hashFor("traces", { ...tenant, ...pickRange(params), service: r.service })),
     failing(data.failing_tools, tenant, params)));
 }
@@ -66,8 +68,12 @@ function chart(title, points, lines, data, linkFor, fmt) {
         s("rect", { class: `cbar ${l.cls}`, x: x(i) + 0.5, y: y(p[l.key] || 0), width: Math.max(1, iw / n - 1), height: ih - (y(p[l.key] || 0) - PAD.t) },
           s("title", null, `${fmtTime(p.bucket)}: ${fmt(p[l.key] || 0)}`))));
     }
-    const d = points.map((p, i) => (p[l.key] === null ? null : `${x(i + 0.5)},${y(p[l.key])}`)).filter(Boolean);
-    return [s("polyline", { class: `line ${l.cls}`, points: d.join(" "), fill: "none" }),
+    // One polyline per run of buckets with data: an empty bucket breaks the line.
+    const runs = [[]];
+    points.forEach((p, i) => {
+      if (p[l.key] === null) { if (runs[runs.length - 1].length) runs.push([]); } else runs[runs.length - 1].push(`${x(i + 0.5)},${y(p[l.key])}`);
+    });
+    return [runs.filter((r) => r.length > 1).map((r) => s("polyline", { class: `line ${l.cls}`, points: r.join(" "), fill: "none" })),
       points.map((p, i) => (p[l.key] === null ? null : s("a", { href: linkFor(p) },
         s("circle", { class: `dot ${l.cls}`, cx: x(i + 0.5), cy: y(p[l.key]), r: 2.5 }, s("title", null, `${fmtTime(p.bucket)}: ${fmt(p[l.key])}`)))))];
   });
@@ -88,7 +94,7 @@ function hbars(title, rows, labelKey, value, fmt, link) {
     rows.length ? h("div", { class: "hbars" }, rows.map((r) => h("a", { class: "hbar", href: link(r) },
       h("span", { class: "hbar-label" }, r[labelKey] || "(none)"),
       h("span", { class: "hbar-track" }, h("span", { class: "hbar-fill", style: { width: `${(value(r) / max) * 100}%` } })),
-      h("span", { class: "hbar-value" }, fmt(value(r)))))) : h("p", { class: "muted" }, "Nothing in this range."));
+      h("span", { class: "hbar-value" }, fmt(value(r), r))))) : h("p", { class: "muted" }, "Nothing in this range."));
 }
 
 function failing(rows, tenant, params) {
