@@ -205,20 +205,32 @@ def _openinference_message(item: Any) -> JsonValue:
     out = dict(message)
     calls = out.get("tool_calls")
     if isinstance(calls, list):
-        unwrapped = []
-        for call in calls:
-            body = call.get("tool_call", call) if isinstance(call, dict) else call
-            if isinstance(body, dict) and isinstance(fn := body.get("function"), dict):
-                function = dict(fn)
-                function["arguments"] = parse_json(function.get("arguments"))
-                body = {**body, "function": function}
-            unwrapped.append(body)
-        out["tool_calls"] = unwrapped
+        out["tool_calls"] = [
+            _openinference_tool_call(c.get("tool_call", c) if isinstance(c, dict) else c)
+            for c in calls
+        ]
     contents = out.get("contents")
     if isinstance(contents, list):
-        out["contents"] = [
-            c.get("message_content", c) if isinstance(c, dict) else c for c in contents
-        ]
+        out["contents"] = [_openinference_content(c) for c in contents]
+    return out
+
+
+def _openinference_tool_call(body: JsonValue) -> JsonValue:
+    """A tool call with its ``function.arguments`` parsed from JSON."""
+    if isinstance(body, dict) and isinstance(fn := body.get("function"), dict):
+        return {**body, "function": {**fn, "arguments": parse_json(fn.get("arguments"))}}
+    return body
+
+
+def _openinference_content(item: JsonValue) -> JsonValue:
+    """``{"message_content": {...}}`` -> the part; a ``tool_call`` beside it (Anthropic's
+    ``tool_use`` blocks) is kept in the part, not dropped."""
+    if not isinstance(item, dict) or not isinstance(part := item.get("message_content"), dict):
+        return item
+    out = dict(part)
+    for key, value in item.items():
+        if key != "message_content":
+            out[key] = _openinference_tool_call(value) if key == "tool_call" else value
     return out
 
 

@@ -295,6 +295,24 @@ def test_openinference_llm_span() -> None:
     assert fields.attributes["input.value"] == "ignored: the messages win"
 
 
+def test_openinference_content_parts_keep_a_tool_call_beside_them() -> None:
+    # Anthropic's tool_use block, as OpenInference's Anthropic instrumentation writes it.
+    prefix = "llm.output_messages.0.message.contents"
+    fields = map_genai({
+        f"{prefix}.0.message_content.type": "text",
+        f"{prefix}.0.message_content.text": "Let me check.",
+        f"{prefix}.1.message_content.type": "tool_use",
+        f"{prefix}.1.tool_call.id": "toolu_1",
+        f"{prefix}.1.tool_call.function.name": "get_weather",
+        f"{prefix}.1.tool_call.function.arguments": '{"city": "Paris"}',
+    })  # fmt: skip
+    assert fields.output == [{"contents": [
+        {"type": "text", "text": "Let me check."},
+        {"type": "tool_use", "tool_call": {
+            "id": "toolu_1", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}},
+    ]}]  # fmt: skip
+
+
 def test_openinference_input_value_with_json_mime_type() -> None:
     fields = map_genai(
         {
