@@ -421,15 +421,8 @@ class Reader:
             render(_sql.OVERVIEW_SERIES, conditions=trace_conditions),
             {**base, "bucket_s": bucket_s},
         )
-        by_model = self._rows(
-            render(_sql.OVERVIEW_COST_BY_MODEL, span_conditions=span_conditions), base
-        )
-        by_service = self._rows(
-            render(_sql.OVERVIEW_COST_BY_SERVICE, span_conditions=span_conditions), base
-        )
-        tools = self._rows(
-            render(_sql.OVERVIEW_FAILING_TOOLS, span_conditions=span_conditions), base
-        )
+        parts = self._rows(render(_sql.OVERVIEW_BREAKDOWNS, span_conditions=span_conditions), base)
+        by_model, by_service, tools = breakdowns(parts)
         anomalies = self.anomalies(ListQuery(query.start, query.end, query.filters, limit=200))
         return {
             "from": iso(query.start),
@@ -472,6 +465,40 @@ def snippet(texts: Mapping[str, Any], words: tuple[str, ...], width: int = 60) -
             cut = text[begin:end]
             return field, ("…" if begin else "") + cut + ("…" if end < len(text) else "")
     return "", ""
+
+
+def breakdowns(
+    rows: Iterable[Mapping[str, Any]], top: int = 20, top_tools: int = 10
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split OVERVIEW_BREAKDOWNS into (by model, by service, failing tools), ranked.
+
+    Models and services by spend (then name), top 20; tools that failed at
+    least once by errors (then name), top 10.
+    """
+    by_level: dict[str, list[Mapping[str, Any]]] = {"model": [], "service": [], "tool": []}
+    for row in rows:
+        if row["key"] is not None:  # the spans outside a breakdown (no model, not a tool)
+            by_level[row["level"]].append(row)
+    models = [
+        {"model": r["key"], "generations": r["calls"], "input_tokens": r["input_tokens"],
+         "output_tokens": r["output_tokens"], "unpriced": r["unpriced"],
+         "cost_usd": r["cost_usd"]}
+        for r in sorted(by_level["model"], key=lambda r: (-r["cost_usd"], r["key"]))[:top]
+    ]  # fmt: skip
+    services = [
+        {"service": r["key"], "span_count": r["calls"], "errors": r["errors"],
+         "cost_usd": r["cost_usd"]}
+        for r in sorted(by_level["service"], key=lambda r: (-r["cost_usd"], r["key"]))[:top]
+    ]  # fmt: skip
+    failing = sorted(
+        (r for r in by_level["tool"] if r["errors"] > 0), key=lambda r: (-r["errors"], r["key"])
+    )[:top_tools]
+    tools = [
+        {"tool": r["key"], "calls": r["calls"], "errors": r["errors"],
+         "error_rate": round(r["errors"] / r["calls"], 6), "error_type": r["error_type"]}
+        for r in failing
+    ]  # fmt: skip
+    return models, services, tools
 
 
 def _key(row: Mapping[str, Any]) -> tuple[str, str, str]:

@@ -189,3 +189,27 @@ def test_final_answers_when_superseded_rows_crowd_the_candidates() -> None:
     # Not cut at k: these are all the matching rows, so the page is exact.
     assert page_of_newest(candidates, newest, offset=0, limit=2, k=5) is not None
     assert page_of_newest([], {}, offset=0, limit=2, k=6) == []
+
+
+def test_overview_breakdowns_are_split_ranked_and_cut() -> None:
+    from tracestream.ui._read import breakdowns
+
+    def part(
+        level: str, key: str | None, calls: int, errors: int, cost: float
+    ) -> dict[str, object]:
+        return {"level": level, "key": key, "calls": calls, "errors": errors, "input_tokens": 1,
+                "output_tokens": 2, "unpriced": 0, "cost_usd": cost, "error_type": "E"}  # fmt: skip
+
+    rows = [
+        part("model", None, 9, 0, 0.0),  # spans that are not generations
+        part("model", "b", 1, 0, 0.5), part("model", "a", 1, 0, 0.5), part("model", "c", 2, 0, 0.9),
+        part("service", "s", 12, 1, 1.9),
+        part("tool", None, 10, 0, 0.0), part("tool", "ok", 3, 0, 0.0),
+        part("tool", "t1", 4, 1, 0.0), part("tool", "t2", 2, 2, 0.0),
+    ]  # fmt: skip
+    models, services, tools = breakdowns(rows)
+    assert [m["model"] for m in models] == ["c", "a", "b"]
+    assert services == [{"service": "s", "span_count": 12, "errors": 1, "cost_usd": 1.9}]
+    assert [(t["tool"], t["errors"], t["error_rate"]) for t in tools] == [
+        ("t2", 2, 1.0), ("t1", 1, 0.25),
+    ]  # fmt: skip
