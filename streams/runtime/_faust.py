@@ -13,6 +13,14 @@ sinks deduplicate.
 
 A timer closes due traces and windows when no events arrive. ``/metrics`` is
 served by Faust's own web server.
+
+Limit, measured (tests/faults/_flow.py): with several workers, a rebalance
+while records flow can lose records in faust-streaming 0.15.3 (records
+fetched but not yet processed are cleared from the agent's buffer and never
+read again). Static membership (``group_instance_id``) keeps a restarted
+member from causing a rebalance, but a group whose members change meets it;
+the aiokafka runtime does not (it discards and re-reads fetched batches on
+every rebalance).
 """
 
 from __future__ import annotations
