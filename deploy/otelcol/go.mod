@@ -1,0 +1,3 @@
+module github.com/tracestream/tracestream/deploy/otelcol
+
+go 1.24
