@@ -118,7 +118,7 @@ FROM
         count() AS calls,
         countIf(status = 'error') AS errors,
         groupArray(duration_ms) AS durations,
-        arrayMap(x -> x.3, arraySort(groupArray((start_time, span_id, status = 'error')))) AS seq,
+        arrayMap(x -> x.3, arraySort(groupArray((start_time, cityHash64(span_id), status = 'error')))) AS seq,
         if(has(seq, 1), length(seq) - indexOf(seq, 1), 0) AS retries
     FROM spans FINAL
     PREWHERE kind = 'tool'
