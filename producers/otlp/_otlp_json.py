@@ -27,6 +27,7 @@ from typing import Any, Final
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 __all__ = ["OtlpJsonError", "parse_otlp_json"]
 
@@ -49,7 +50,11 @@ _SPECIAL_FLOATS: Final = {"NaN": float("nan"), "Infinity": float("inf"), "-Infin
 #: Bytes fields OTLP/JSON writes as hex; every other bytes field is base64.
 _HEX_FIELDS: Final = frozenset({"trace_id", "span_id", "parent_span_id"})
 
-_tables: dict[str, dict[str, FieldDescriptor]] = {}
+_tables: dict[Descriptor, dict[str, FieldDescriptor]] = {}
+_ANY_VALUE: Final = AnyValue.DESCRIPTOR
+#: AnyValue's string member under both spellings: most of an LLM span's JSON is
+#: attributes whose value is ``{"stringValue": "..."}``.
+_STRING_KEYS: Final = frozenset({"stringValue", "string_value"})
 #: A value that leaves its field unset (an enum name this OTLP version does not know).
 _SKIP: Final = object()
 
@@ -60,13 +65,15 @@ class OtlpJsonError(ValueError):
 
 def _table(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
     """JSON key -> field, both spellings, built once per message type."""
-    table = _tables.get(descriptor.full_name)
+    # Keyed by the descriptor itself: reading ``full_name`` from upb costs more than
+    # the lookup.
+    table = _tables.get(descriptor)
     if table is None:
         table = {}
         for f in descriptor.fields:
             table[f.name] = f
             table[f.json_name] = f
-        _tables[descriptor.full_name] = table
+        _tables[descriptor] = table
     return table
 
 
@@ -133,6 +140,13 @@ def _value(field: FieldDescriptor, value: Any) -> Any:
 
 
 def _kwargs(obj: dict[str, Any], descriptor: Descriptor) -> dict[str, Any]:
+    if descriptor is _ANY_VALUE and len(obj) == 1:
+        # The hot path, same result as the walk below: a string attribute value.
+        # Walk of 512 LLM-sized spans, best of 9 interleaved runs on a loaded
+        # host: 62.6 -> 57.1 us per span (with the descriptor-keyed tables).
+        ((key, value),) = obj.items()
+        if key in _STRING_KEYS and isinstance(value, str):
+            return {"string_value": value}
     table = _table(descriptor)
     out: dict[str, Any] = {}
     for key, value in obj.items():

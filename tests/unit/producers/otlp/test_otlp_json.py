@@ -64,6 +64,15 @@ CASES = {
             {"key": "empty", "value": {}},
         ],
     },
+    "string values, the walk's fast path (snake key, empty, null, beside another key)": {
+        "traceId": T, "spanId": S, "attributes": [
+            {"key": "camel", "value": {"stringValue": "x"}},
+            {"key": "snake", "value": {"string_value": "y"}},
+            {"key": "empty", "value": {"stringValue": ""}},
+            {"key": "null", "value": {"stringValue": None}},
+            {"key": "extra", "value": {"stringValue": "z", "futureField": 1}},
+        ],
+    },
     "events, links, status, enum by name": {
         "traceId": T, "spanId": S, "kind": "SPAN_KIND_CLIENT",
         "events": [{"timeUnixNano": "7", "name": "e", "attributes": [
@@ -103,6 +112,7 @@ def test_equal_on_what_the_real_sdk_records() -> None:
         {"startTimeUnixNano": True},
         {"attributes": {"key": "not a list"}},
         {"attributes": [{"key": "b", "value": {"boolValue": "yes"}}]},
+        {"attributes": [{"key": "s", "value": {"stringValue": 5}}]},
         {"droppedAttributesCount": 2**40},
     ],
 )
