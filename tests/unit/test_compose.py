@@ -189,3 +189,34 @@ def test_grafana_provisions_the_data_sources_the_dashboards_use() -> None:
             for target in panel["targets"]:
                 ds = target["datasource"]
                 assert uids.get(ds["uid"]) == ds["type"], f"{path.name}: {panel['title']}"
+
+
+def test_prometheus_panels_query_metrics_the_pipeline_exports() -> None:
+    # A renamed metric would leave a panel silently empty.
+    from prometheus_client import CollectorRegistry
+
+    from tracestream.sinks import SinkMetrics
+    from tracestream.streams import PipelineMetrics
+
+    registry = CollectorRegistry()
+    PipelineMetrics(registry)
+    SinkMetrics(registry)
+    # Labelled metrics have no samples until observed: derive the exposition names.
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
+    exported = {
+        family.name + suffix
+        for family in registry.collect()
+        for suffix in suffixes.get(family.type, ("",))
+    }
+    path = ROOT / "deploy" / "grafana" / "dashboards" / "pipeline-health.json"
+    dashboard = json.loads(path.read_text(encoding="utf-8"))
+    exprs = [
+        target["expr"]
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        if target["datasource"]["type"] == "prometheus"
+    ]
+    assert exprs
+    for expr in exprs:
+        for name in re.findall(r"\btracestream_[a-z_]+", expr):
+            assert name in exported, f"{name} in {expr!r} is not exported"
