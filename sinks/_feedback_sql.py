@@ -1,6 +1,8 @@
 """The SQL behind ``tracestream analyze --report ...``: what to change, per report.
 
-One statement per report table; each says above it which question it answers.
+One statement per report table (the workflows' three tables come from one
+statement, split by its ``level`` column: :data:`SPLITS`); each says above
+it which question it answers.
 The statements share :mod:`._analytics_sql`'s conventions and parameters
 (``{start:DateTime64(6)}``, ``{end:DateTime64(6)}``, ``{top_n:UInt32}``, the
 optional ``project``/``service``/``model`` filters), plus the judgement
