@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from ._secrets import PrefixDetector, api_key_detector
+from ._secrets import SECRET_RULES, PrefixDetector, api_key_detector
 from ._validators import (
     IBAN_LENGTHS,
     boundary_ok,
@@ -319,6 +319,18 @@ def _ipv6(text: str, m: re.Match[str]) -> tuple[int, int] | None:
 
 
 _HEX_COLON = frozenset("0123456789abcdefABCDEF:")
+_ARMOUR = re.compile(r"-----(?:BEGIN|END) [A-Z0-9 ]+-----")
+
+
+def _private_key(text: str, m: re.Match[str]) -> tuple[int, int] | None:
+    # An armour pair around nothing (a documentation stub, an emptied file) holds no
+    # key; a block cut off before its END (a truncated field) is still redacted whole.
+    raw = m.group()
+    if "-----END" in raw and not _ARMOUR.sub("", raw).strip():
+        return None
+    return m.span()
+
+
 _HEX_COLON_DOT = _HEX_COLON | {"."}
 
 
@@ -334,7 +346,7 @@ def builtin_detectors(
                 r"(?:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|.*\Z)",
                 re.DOTALL,
             ),
-            None,
+            _private_key,
             ("-----BEGIN",),
         ),
         RegexDetector(
@@ -404,6 +416,8 @@ def shortest_match(detector: _Finder) -> int:
     """
     if isinstance(detector, LiteralDetector):
         return min((len(w) for w in detector.literals if w), default=1 << 30)
+    if isinstance(detector, PrefixDetector) and detector.rules is not SECRET_RULES:
+        return 1  # a user's rules, even under a built-in name
     if detector.name in BUILTIN_DETECTORS:
         return _SHORTEST.get(detector.name, _SHORTEST_BUILTIN)
     return 1  # a user's pattern may match a single character
@@ -424,12 +438,18 @@ def builtin_triage(detectors: Sequence[F]) -> Callable[[str], list[F]]:
     literal or a character class, far cheaper than the detector's own scan.
     Any other detector (extra patterns, the deny list) is always included.
     """
-    by_name = {d.name: d for d in detectors if d.name in BUILTIN_DETECTORS}
-    always = [d for d in detectors if d.name not in BUILTIN_DETECTORS]
+    # The first detector of a built-in name is the built-in one; a user's rule that
+    # reports under a built-in name (placeholder "api_key") is another detector.
+    by_name: dict[str, F] = {}
+    for d in detectors:
+        if d.name in BUILTIN_DETECTORS:
+            by_name.setdefault(d.name, d)
+    builtin_ids = {id(d) for d in by_name.values()}
+    always = [d for d in detectors if id(d) not in builtin_ids]
     private_key = by_name.get("private_key")
     jwt = by_name.get("jwt")
     api_key = by_name.get("api_key")
-    api_gate = api_key.gate.search if isinstance(api_key, PrefixDetector) else None
+    api_gate = api_key.may_match if isinstance(api_key, PrefixDetector) else None
     email = by_name.get("email")
     iban = by_name.get("iban")
     ipv6 = by_name.get("ipv6")
@@ -450,7 +470,7 @@ def builtin_triage(detectors: Sequence[F]) -> Callable[[str], list[F]]:
             out.append(private_key)
         if jwt is not None and "eyJ" in text:
             out.append(jwt)
-        if api_gate is not None and api_gate(text) is not None:
+        if api_gate is not None and api_gate(text):
             out.append(api_key)  # type: ignore[arg-type]
         if email is not None and "@" in text:
             out.append(email)

@@ -69,6 +69,7 @@ from ._redaction_fields import (
     shape_of,
 )
 from ._redaction_policy import IdMode, Mode, RedactionConfigError, RedactionPolicy
+from ._secrets import Rule, rule_detector
 
 __all__ = ["IdMode", "Mode", "RedactionConfigError", "RedactionPolicy", "Redactor"]
 
@@ -100,10 +101,17 @@ class Redactor:
             RegexDetector(name, re.compile(pattern))
             for name, pattern in policy.extra_patterns.items()
         ]
+        by_placeholder: dict[str, list[Rule]] = {}
+        for rule in policy.rules:
+            by_placeholder.setdefault(rule.placeholder, []).append(rule)
+        detectors += [rule_detector(name, tuple(rules)) for name, rules in by_placeholder.items()]
         if policy.deny_list:
             detectors.append(LiteralDetector("deny_list", policy.deny_list))
         self._detectors = tuple(detectors)
-        self._priority = {d.name: i for i, d in enumerate(detectors)}
+        # A user rule reporting as a built-in name ranks with that built-in.
+        self._priority: dict[str, int] = {}
+        for i, d in enumerate(detectors):
+            self._priority.setdefault(d.name, i)
         self._modes = {d.name: policy.mode_for(d.name) for d in detectors}
         self._id_modes = dict.fromkeys(self._modes, policy.effective_id_mode)
         # Strings shorter than every detector's shortest match are clean without a look.

@@ -14,6 +14,8 @@ from typing import Literal
 from tracestream.schemas import TracestreamError
 
 from ._detectors import BUILTIN_DETECTORS
+from ._secrets import Rule
+from ._validators import VALIDATORS
 
 __all__ = ["IdMode", "Mode", "RedactionConfigError", "RedactionPolicy"]
 
@@ -38,6 +40,9 @@ class RedactionPolicy:
         hmac_key: key of ``hash`` mode; required (non-empty) when any detector hashes.
         detectors: enabled built-in detectors (default: all, see ``BUILTIN_DETECTORS``).
         extra_patterns: name -> regex; each becomes a detector of that name.
+        rules: declarative detector entries (:class:`Rule`: name, pattern, keywords,
+            validator, placeholder); findings report as the entry's ``placeholder``,
+            which may be a built-in name (``api_key``) or a new one.
         deny_list: literals redacted as detector ``deny_list`` (whole word, any case).
         attribute_keys: span attribute keys to redact (``fnmatch`` globs; ``*`` = all).
         phone_regions: regions whose national phone formats are recognised.
@@ -55,6 +60,7 @@ class RedactionPolicy:
     hmac_key: bytes = b""
     detectors: tuple[str, ...] = BUILTIN_DETECTORS
     extra_patterns: Mapping[str, str] = field(default_factory=dict)
+    rules: tuple[Rule, ...] = ()
     deny_list: tuple[str, ...] = ()
     attribute_keys: tuple[str, ...] = ("*",)
     phone_regions: tuple[str, ...] = ("US", "GB")
@@ -77,6 +83,23 @@ class RedactionPolicy:
             except re.error as exc:
                 raise RedactionConfigError(
                     f"extra pattern {name!r} is not a regex: {exc}"
+                ) from None
+        for rule in self.rules:
+            if not _NAME.match(rule.name) or not _NAME.match(rule.placeholder):
+                raise RedactionConfigError(
+                    f"rule {rule.name!r}: name and placeholder {rule.placeholder!r} must match "
+                    f"{_NAME.pattern}"
+                )
+            if rule.validator not in VALIDATORS:
+                raise RedactionConfigError(
+                    f"rule {rule.name!r}: unknown validator {rule.validator!r}; use one of "
+                    f"{', '.join(VALIDATORS)}"
+                )
+            try:
+                re.compile(rule.pattern)
+            except re.error as exc:
+                raise RedactionConfigError(
+                    f"rule {rule.name!r}: pattern is not a regex: {exc}"
                 ) from None
         for name, mode in {**self.modes, "*": self.default_mode}.items():
             if mode not in _MODES:

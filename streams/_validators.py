@@ -8,19 +8,26 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import math
 import re
+from collections import Counter
+from collections.abc import Callable
 
 __all__ = [
     "IBAN_LENGTHS",
+    "VALIDATORS",
     "boundary_ok",
     "card_prefix_ok",
     "end_ok",
+    "entropy_ok",
     "has_keyword_before",
     "iban_ok",
     "ipv4_ok",
     "ipv6_ok",
     "luhn_ok",
     "phone_ok",
+    "placeholder",
+    "random_ok",
     "ssn_ok",
 ]
 
@@ -192,3 +199,78 @@ def phone_ok(candidate: str, regions: tuple[str, ...]) -> bool:
         if groups == expected or (groups[0] in ("1", "0") and groups[1:] == expected):
             return True
     return False
+
+
+# --- secrets --------------------------------------------------------------------------
+# Words documentation puts where a key goes ("YOUR_API_KEY_HERE", "sk-...",
+# AKIAIOSFODNN7EXAMPLE in AWS's docs, "<token>", "xxxx"): a real random key of
+# 20+ characters holds one of them by chance with a probability below 1e-5.
+_PLACEHOLDER_PARTS = (
+    "example", "xxxx", "your", "here", "placeholder", "changeme", "change_me", "dummy",
+    "redacted", "sample", "..", "****", "${", "{{", "<", ">", "123456",
+)  # fmt: skip
+_PLACEHOLDER_VALUES = frozenset(
+    ("password", "passwd", "pass", "secret", "pwd", "token", "apikey", "api_key", "null", "none")
+)
+_REPEAT = re.compile(r"([A-Za-z])\1{5}|0{6}")
+
+
+def placeholder(value: str) -> bool:
+    """True for documented stand-ins of a secret: example words, "xxxx", "123456", a
+    letter six times in a row or six zeros (Slack's ``T00000000``), or a bare word such
+    as ``password``."""
+    lower = value.lower()
+    if lower in _PLACEHOLDER_VALUES or _REPEAT.search(value) is not None:
+        return True
+    return any(part in lower for part in _PLACEHOLDER_PARTS)
+
+
+def random_ok(value: str) -> bool:
+    """Random enough for a prefixed key: after its first four characters, two or more of
+    digits, upper and lower case, and ten or more distinct characters. Keeps words such
+    as ``sk-task-management-dashboard`` from passing."""
+    tail = value[4:]
+    classes = (
+        any(c.isdigit() for c in tail)
+        + any(c.isupper() for c in tail)
+        + any(c.islower() for c in tail)
+    )
+    return classes >= 2 and len(set(tail)) >= 10
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def entropy_ok(value: str) -> bool:
+    """A value of a field named password/secret/token that looks generated or chosen as a
+    secret: 8+ characters with letters and digits (two or more digits, or all of upper,
+    lower and digits), Shannon entropy of 3 bits per character or more (most of the
+    characters distinct), and not a date. ``max_tokens: 4096``, ``secret_name: db-v2``,
+    ``tokenizer: AutoTokenizerFast`` do not pass; ``Summer2024!`` and a UUID do."""
+    n = len(value)
+    if n < 8:
+        return False
+    digits = sum(c.isdigit() for c in value)
+    upper = any(c.isupper() for c in value)
+    lower = any(c.islower() for c in value)
+    if not (upper or lower) or not (digits >= 2 or (digits and upper and lower)):
+        return False
+    if _ISO_DATE.match(value):
+        return False
+    entropy = -sum(k / n * math.log2(k / n) for k in Counter(value).values())
+    return entropy >= min(3.0, 0.8 * math.log2(n))
+
+
+def _luhn_digits(value: str) -> bool:
+    digits = "".join(c for c in value if c.isdigit())
+    return len(digits) >= 2 and luhn_ok(digits)
+
+
+#: Validators a detector entry may name (the built-in rules and ``redact_extra_patterns``).
+VALIDATORS: dict[str, Callable[[str], bool]] = {
+    "none": lambda value: True,
+    "random": random_ok,
+    "entropy": entropy_ok,
+    "luhn": _luhn_digits,
+    "iban": lambda value: iban_ok(value.replace(" ", "").replace("-", "").upper()),
+}

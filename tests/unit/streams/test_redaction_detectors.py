@@ -35,9 +35,9 @@ POSITIVES = {
     "us_ssn": ["078-05-1120", "219 09 9999", "123-45-6789"],
     "api_key": [
         "sk-proj-Hq8vT2mZ4kLw9XcB1nR7pYdF3sGaJ6eU0iO5tQyV8bN2xMc",
-        "ghp_R4nd0mT0k3nAbCdEfGhIjKlMnOpQrStUvWx12", "AKIAIOSFODNN7EXAMPLE",
-        "xoxb-2048-40961234567-Ab3dEfGh1jKlMn0pQr5tUvWx", "hf_aBcDeFgHiJkLmNoPqRsTuVwXyZ01234567",
-        "sk_live_51HxYzAbCdEfGh1234567890", "glpat-Ab3dEfGh1jKlMn0pQr5t",
+        "ghp_R4nd0mT0k3nAbCdEfGhIjKlMnOpQrStUvWx12", "AKIA2W7Q4ZJ5XK3MBR6T",
+        "xoxb-2048-40967351982-Ab3dEfGh1jKlMn0pQr5tUvWx", "hf_aBcDeFgHiJkLmNoPqRsTuVwXyZqWeRtYuI",
+        "sk_live_51HxYzAbCdEfGh7391846205", "glpat-Ab3dEfGh1jKlMn0pQr5t",
         "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW",
     ],
     "jwt": [
