@@ -44,6 +44,18 @@ def api() -> Iterator[ModelApi]:
 
 
 @pytest.fixture
+def openai_client(api: ModelApi) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=f"{api.url}/v1", api_key="k", max_retries=0) as client:
+        yield client
+
+
+@pytest.fixture
+def anthropic_client(api: ModelApi) -> Iterator[anthropic.Anthropic]:
+    with anthropic.Anthropic(base_url=api.url, api_key="k", max_retries=0) as client:
+        yield client
+
+
+@pytest.fixture
 def recorded() -> Iterator[tuple[InMemoryTransport, Instrumented]]:
     transport = InMemoryTransport()
     done = tracestream.instrument(transport=transport, project="shop", service="assistant",
@@ -78,14 +90,25 @@ def test_instrument_reports_what_it_turned_on(
     recorded: tuple[InMemoryTransport, Instrumented],
 ) -> None:
     _, done = recorded
-    assert done.libraries[:2] == ("openai", "anthropic")
-    assert "langchain" in done.libraries or "langchain" in done.skipped
+    assert done.libraries == ("openai", "anthropic", "langchain")
+    assert done.skipped == {}
+
+
+def test_a_langchain_chat_model_call(recorded: tuple[InMemoryTransport, Instrumented]) -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    transport, done = recorded
+    assert FakeListChatModel(responses=["Paris."]).invoke("Capital of France?").content == "Paris."
+    event = _only(transport, done)
+    assert (event.kind, event.name) == ("generation", "FakeListChatModel")
+    assert event.input == [{"role": "user", "content": "Capital of France?"}]
+    assert event.output == [{"role": "assistant", "content": "Paris."}]
 
 
 def test_openai_chat_completion(recorded: tuple[InMemoryTransport, Instrumented],
-                                api: ModelApi) -> None:  # fmt: skip
+                                openai_client: openai.OpenAI) -> None:  # fmt: skip
     transport, done = recorded
-    client = openai.OpenAI(base_url=f"{api.url}/v1", api_key="k", max_retries=0)
+    client = openai_client
     client.chat.completions.create(
         model="gpt-4o-mini", temperature=0.2, max_tokens=64,
         messages=[{"role": "system", "content": "Be brief."},
@@ -110,10 +133,10 @@ def test_openai_chat_completion(recorded: tuple[InMemoryTransport, Instrumented]
 
 
 def test_openai_stream_with_a_tool_call_is_assembled(
-    recorded: tuple[InMemoryTransport, Instrumented], api: ModelApi
+    recorded: tuple[InMemoryTransport, Instrumented], openai_client: openai.OpenAI
 ) -> None:
     transport, done = recorded
-    client = openai.OpenAI(base_url=f"{api.url}/v1", api_key="k", max_retries=0)
+    client = openai_client
     stream = client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "Weather in Paris?"}],
         tools=OPENAI_TOOLS, stream=True, stream_options={"include_usage": True},
@@ -143,9 +166,11 @@ async def test_openai_async_stream_assembles_the_text(
     assert event.usage is None  # the API reports none unless the caller asks (see _instrument)
 
 
-def test_openai_error(recorded: tuple[InMemoryTransport, Instrumented], api: ModelApi) -> None:
+def test_openai_error(
+    recorded: tuple[InMemoryTransport, Instrumented], openai_client: openai.OpenAI
+) -> None:
     transport, done = recorded
-    client = openai.OpenAI(base_url=f"{api.url}/v1", api_key="k", max_retries=0)
+    client = openai_client
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model=MISSING_MODEL,
                                        messages=[{"role": "user", "content": "x"}])  # fmt: skip
@@ -156,10 +181,10 @@ def test_openai_error(recorded: tuple[InMemoryTransport, Instrumented], api: Mod
 
 
 def test_anthropic_message_with_cache_tokens(
-    recorded: tuple[InMemoryTransport, Instrumented], api: ModelApi
+    recorded: tuple[InMemoryTransport, Instrumented], anthropic_client: anthropic.Anthropic
 ) -> None:
     transport, done = recorded
-    client = anthropic.Anthropic(base_url=api.url, api_key="k", max_retries=0)
+    client = anthropic_client
     client.messages.create(model="claude-sonnet-4-5", max_tokens=100,
                            messages=[{"role": "user", "content": "Capital of France?"}])  # fmt: skip
     event = _only(transport, done)
@@ -174,10 +199,10 @@ def test_anthropic_message_with_cache_tokens(
 
 
 def test_anthropic_stream_with_a_tool_use(
-    recorded: tuple[InMemoryTransport, Instrumented], api: ModelApi
+    recorded: tuple[InMemoryTransport, Instrumented], anthropic_client: anthropic.Anthropic
 ) -> None:
     transport, done = recorded
-    client = anthropic.Anthropic(base_url=api.url, api_key="k", max_retries=0)
+    client = anthropic_client
     with client.messages.stream(model="claude-sonnet-4-5", max_tokens=100, tools=ANTHROPIC_TOOLS,
                                 messages=[{"role": "user", "content": "Weather?"}]) as stream:  # fmt: skip
         message = stream.get_final_message()
@@ -190,9 +215,11 @@ def test_anthropic_stream_with_a_tool_use(
     assert event.usage is not None and event.usage.cache_write_tokens == 50
 
 
-def test_anthropic_error(recorded: tuple[InMemoryTransport, Instrumented], api: ModelApi) -> None:
+def test_anthropic_error(
+    recorded: tuple[InMemoryTransport, Instrumented], anthropic_client: anthropic.Anthropic
+) -> None:
     transport, done = recorded
-    client = anthropic.Anthropic(base_url=api.url, api_key="k", max_retries=0)
+    client = anthropic_client
     with pytest.raises(anthropic.NotFoundError):
         client.messages.create(model=MISSING_MODEL, max_tokens=10,
                                messages=[{"role": "user", "content": "x"}])  # fmt: skip
@@ -201,11 +228,11 @@ def test_anthropic_error(recorded: tuple[InMemoryTransport, Instrumented], api: 
     assert "does not exist" in event.error.message
 
 
-def test_shutdown_turns_it_off(api: ModelApi) -> None:
+def test_shutdown_turns_it_off(openai_client: openai.OpenAI) -> None:
     first, second = InMemoryTransport(), InMemoryTransport()
     done = tracestream.instrument(transport=first, project="p")
     again = tracestream.instrument(transport=second, project="p")  # replaces, never doubles
-    client = openai.OpenAI(base_url=f"{api.url}/v1", api_key="k", max_retries=0)
+    client = openai_client
     client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
     assert len(_events(second, again)) == 1
     assert first.records == []
