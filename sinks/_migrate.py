@@ -11,6 +11,10 @@ applied file is recorded in ``schema_migrations`` with a SHA-256 of its text:
 Statements inside a file end with ``;`` at the end of a line; full-line
 ``--`` comments are dropped before sending. Names in the files are
 unqualified: they resolve against the storage's database.
+
+On a cluster (``cluster=``) the same files are rendered by :mod:`._cluster`
+(replicated shard tables, Distributed tables over them, ``ON CLUSTER``) and
+the record of applied migrations is replicated to every node.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from ._cluster import ClusterLayout, render_for_cluster
 from ._errors import MigrationError, StorageError
 from ._storage import Storage
 
@@ -104,9 +109,11 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
     return [migrations[v] for v in sorted(migrations)]
 
 
-def applied_migrations(storage: Storage) -> dict[int, tuple[str, str]]:
+def applied_migrations(
+    storage: Storage, layout: ClusterLayout | None = None
+) -> dict[int, tuple[str, str]]:
     """version -> (name, checksum) of what the database already has."""
-    storage.command(_CREATE_TABLE)
+    storage.command(_CREATE_TABLE if layout is None else layout.migrations_table())
     result = storage.query(
         "SELECT version, argMax(name, applied_at), argMax(checksum, applied_at)"
         " FROM schema_migrations GROUP BY version"
@@ -114,11 +121,15 @@ def applied_migrations(storage: Storage) -> dict[int, tuple[str, str]]:
     return {int(v): (str(n), str(c)) for v, n, c in result.rows}
 
 
-def apply_migrations(storage: Storage, migrations: list[Migration] | None = None) -> list[int]:
+def apply_migrations(
+    storage: Storage, migrations: list[Migration] | None = None, *, cluster: str | None = None
+) -> list[int]:
     """Bring the database up to date; returns the versions applied now (empty: no-op).
 
     Blocks while DDL runs. Not safe to run from two processes at once on one
     server (ClickHouse has no DDL transactions); the CLI runs it once.
+    ``cluster``: the name of a ClickHouse cluster (``remote_servers``) to create
+    the tables on, replicated and distributed (see :mod:`._cluster`).
 
     Raises:
         MigrationError: an applied migration changed, or a statement failed
@@ -127,7 +138,8 @@ def apply_migrations(storage: Storage, migrations: list[Migration] | None = None
     """
     if migrations is None:
         migrations = load_migrations()
-    applied = applied_migrations(storage)
+    layout = None if cluster is None else ClusterLayout(cluster)
+    applied = applied_migrations(storage, layout)
     for migration in migrations:
         known = applied.get(migration.version)
         if known is not None and known[1] != migration.checksum:
@@ -139,7 +151,10 @@ def apply_migrations(storage: Storage, migrations: list[Migration] | None = None
     for migration in migrations:
         if migration.version in applied:
             continue
-        for number, statement in enumerate(migration.statements(), start=1):
+        statements = (
+            migration.statements() if layout is None else render_for_cluster(migration, layout)
+        )
+        for number, statement in enumerate(statements, start=1):
             try:
                 storage.command(statement)
             except StorageError as exc:

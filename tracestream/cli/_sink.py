@@ -77,16 +77,26 @@ def _sink_config(
 
 
 @click.command()
-def migrate() -> None:
+@click.option(
+    "--cluster",
+    metavar="NAME",
+    default=None,
+    help="Create the tables ON CLUSTER NAME: replicated shard tables (<table>_local) "
+    "and Distributed tables over them. Needs a ClickHouse server URL.",
+)
+def migrate(cluster: str | None) -> None:
     """Create or update the ClickHouse tables (a no-op when up to date)."""
     from tracestream._open_storage import open_storage
     from tracestream.sinks import StorageError, apply_migrations
 
     settings = load_settings()
+    if cluster is not None and not settings.clickhouse_url:
+        # chDB is one process on one machine: there is no cluster to create tables on.
+        raise click.UsageError("--cluster needs TRACESTREAM_CLICKHOUSE_URL (a server)")
     try:
         storage = open_storage(settings, migrate=False)
         try:
-            applied = apply_migrations(storage)
+            applied = apply_migrations(storage, cluster=cluster)
         finally:
             storage.close()
     except StorageError as exc:
