@@ -220,3 +220,15 @@ def test_prometheus_panels_query_metrics_the_pipeline_exports() -> None:
     for expr in exprs:
         for name in re.findall(r"\btracestream_[a-z_]+", expr):
             assert name in exported, f"{name} in {expr!r} is not exported"
+
+
+def test_operations_doc_says_what_to_do_for_every_alert() -> None:
+    rules = yaml.safe_load(
+        (ROOT / "deploy" / "prometheus" / "rules" / "tracestream.rules.yml").read_text(
+            encoding="utf-8"
+        )
+    )
+    alerts = {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
+    doc = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    rows = {m.group(1) for m in re.finditer(r"^\| `(Tracestream\w+)` \(\w+\) \|", doc, re.M)}
+    assert alerts == rows, f"missing: {alerts - rows}, stale: {rows - alerts}"
