@@ -156,6 +156,23 @@ class Sink:
             acks="all",
         )
         await self._producer.start()
+        config = self._config
+        if config.group_instance_id is None:
+            log.info(
+                "joining consumer group %s as a dynamic member; if a member crashed, the group "
+                "waits for its session to expire (up to %ds) before it assigns partitions",
+                config.group_id,
+                config.session_timeout_ms // 1000,
+            )
+        else:
+            log.info(
+                "joining consumer group %s as static member %s; a member that crashed under "
+                "this name is replaced at once, one that crashed under another name keeps its "
+                "partitions until its session expires (up to %ds)",
+                config.group_id,
+                config.group_instance_id,
+                config.session_timeout_ms // 1000,
+            )
         try:
             await self._consumer.start()
         except BaseException:

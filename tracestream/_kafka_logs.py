@@ -66,6 +66,7 @@ TRANSIENT: tuple[str, ...] = (
     "Got error produce response",
     "Topic %s is not available during auto-create initialization",
     "No partition metadata for topic",
+    "Topic %s not found in cluster metadata",
     "Received unknown topic or partition error",
     "OffsetCommit failed for group %s due to group",
     "OffsetCommit failed for group %s - %s",

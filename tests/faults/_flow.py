@@ -374,16 +374,20 @@ class SinkProcess:
     opens its database (one process may hold a chDB directory at a time).
     """
 
-    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+    def __init__(self, env: dict[str, str], workdir: Path, *, args: Sequence[str] = ()) -> None:
         self.workdir = workdir
+        self.args = tuple(args)
         self.log_path = workdir / "sink.log"
         self.home = workdir / "home"
         self.metrics_port = free_port()
         self._env = {**os.environ, **env, "TRACESTREAM_HOME": str(self.home)}
         self._proc: subprocess.Popen[bytes] | None = None
+        #: When the last :meth:`start` spawned the child (``time.monotonic()``).
+        self.spawned_at = 0.0
 
     def start(self) -> SinkProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.spawned_at = time.monotonic()
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
                 [
@@ -391,6 +395,7 @@ class SinkProcess:
                     "sink",
                     "--metrics-port",
                     str(self.metrics_port),
+                    *self.args,
                 ],
                 env=self._env,
                 cwd=self.workdir,
@@ -428,6 +433,17 @@ class SinkProcess:
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_lines()[-lines:])
+
+    def lag(self) -> float:
+        """Records the sink has not fetched yet, over its partitions."""
+        return metric_value(scrape(self.metrics_port), "tracestream_sink_consumer_lag")
+
+    def kill(self) -> None:
+        """SIGKILL (a crash: no flush, no commit) and reap."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
     def stop(self) -> int:
         """SIGTERM (the sink flushes and commits), then SIGKILL past 60 s."""
