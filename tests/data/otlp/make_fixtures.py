@@ -1,26 +1,36 @@
 """Record the OTLP fixtures in this folder from real instrumentations (issue 12 item 6).
 
 Runs the real ``openai`` and ``anthropic`` clients, instrumented by
-OpenInference, against the local server of ``tests/integration/otlp/_model_api.py``,
-and captures what the real OTLP/HTTP exporter (``opentelemetry-exporter-otlp-proto-http``,
-protobuf, uncompressed) sends: the request body, byte for byte, as the receiver
-would get it. One trace, a support turn::
+OpenInference or by OpenLLMetry, against the local server of
+``tests/integration/otlp/_model_api.py``, and captures what the real
+OTLP/HTTP exporter (``opentelemetry-exporter-otlp-proto-http``, protobuf,
+uncompressed) sends: the request body, byte for byte, as the receiver would
+get it. One trace, a support turn::
 
-    support-turn (CHAIN, session + user + tags + metadata)
-    ├── ChatCompletion           openai, tools -> a tool call (cached + reasoning tokens)
-    ├── get_weather              a TOOL span made by the app
-    ├── ChatCompletion           openai, streamed (SSE) with include_usage
-    ├── messages.create          anthropic (cache read + cache write tokens)
-    └── ChatCompletion           openai, 404: an error
+    support-turn (root: session, user; OpenInference: tags and metadata too)
+    ├── chat                     openai, tools -> a tool call (cached + reasoning tokens)
+    ├── get_weather              a tool span made by the app, in the dialect's attributes
+    ├── chat                     openai, streamed (SSE) with include_usage
+    ├── chat                     anthropic, tools (cache read + cache write tokens)
+    └── chat                     openai, 404: an error
 
-Re-record (then review the diff of ``openinference_support_turn.readable.json``, the
-readable twin written beside the protobuf)::
+Re-record, then review the diff of the readable twin (``*.readable.json``,
+protobuf's JSON mapping, ids in base64) written beside each protobuf::
 
-    .venv/bin/python tests/data/otlp/make_fixtures.py
+    .venv/bin/python tests/data/otlp/make_fixtures.py openinference
+    # OpenLLMetry's instrumentations are not a dependency of ours: install them aside
+    .venv/bin/pip install --target /tmp/oll --no-deps opentelemetry-instrumentation-openai \
+        opentelemetry-instrumentation-anthropic opentelemetry-semantic-conventions-ai
+    PYTHONPATH=/tmp/oll .venv/bin/python tests/data/otlp/make_fixtures.py openllmetry
+
+Recorded with openai 3.60, anthropic 2.17, openinference-instrumentation-openai
+0.1.66 and -anthropic 3.1.0, OpenLLMetry's opentelemetry-instrumentation-openai
+and -anthropic 0.62.4.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -49,20 +59,60 @@ def _capture_server(bodies: list[bytes]) -> ThreadingHTTPServer:
     return server
 
 
-def record() -> bytes:
+def _dialect(name: str) -> tuple[list[Any], Any, dict[str, Any], tuple[str, dict[str, Any]]]:
+    """Instrumentors, a context for the whole turn, root attributes, the tool span."""
+    question_attrs: dict[str, Any]
+    if name == "openinference":
+        from openinference.instrumentation import (
+            get_attributes_from_context,
+            using_metadata,
+            using_session,
+            using_tags,
+            using_user,
+        )
+        from openinference.instrumentation.anthropic import AnthropicInstrumentor
+        from openinference.instrumentation.openai import OpenAIInstrumentor
+
+        # Entered now (the returned stack closes them after the turn): the app's own
+        # spans read the same attributes from the context as the instrumentations do.
+        stack = contextlib.ExitStack()
+        for context in (using_session("sess-42"), using_user("user-7"),
+                        using_tags(["support", "weather"]), using_metadata({"ticket": "T-1001"})):  # fmt: skip
+            stack.enter_context(context)
+        shared = dict(get_attributes_from_context())
+        question_attrs = {"openinference.span.kind": "CHAIN", "input.value": QUESTION,
+                          "output.value": "18 C and sunny in Paris.", **shared}  # fmt: skip
+        tool = ("get_weather", {
+            "openinference.span.kind": "TOOL", "tool.name": "get_weather",
+            "input.value": '{"city": "Paris"}', "input.mime_type": "application/json",
+            "output.value": "18 C, sunny", **shared})  # fmt: skip
+        return [OpenAIInstrumentor(), AnthropicInstrumentor()], stack, question_attrs, tool
+    if name == "openllmetry":
+        from opentelemetry.instrumentation.anthropic import (  # type: ignore[import-not-found]
+            AnthropicInstrumentor as LlmetryAnthropic,
+        )
+        from opentelemetry.instrumentation.openai import (  # type: ignore[import-not-found]
+            OpenAIInstrumentor as LlmetryOpenAI,
+        )
+
+        question_attrs = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "support",
+                          "gen_ai.conversation.id": "sess-42", "user.id": "user-7"}  # fmt: skip
+        tool = ("execute_tool get_weather", {
+            "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather",
+            "gen_ai.tool.call.id": "call_weather_1", "gen_ai.tool.call.arguments": '{"city": "Paris"}',
+            "gen_ai.tool.call.result": "18 C, sunny"})  # fmt: skip
+        return [LlmetryOpenAI(), LlmetryAnthropic()], contextlib.ExitStack(), question_attrs, tool
+    raise SystemExit(f"unknown dialect {name!r}: openinference or openllmetry")
+
+
+QUESTION = "What is the weather in Paris, and its capital status?"
+
+
+def record(dialect: str) -> bytes:
     """Run the support turn and return the one OTLP/HTTP request body it exported."""
     import anthropic
     import openai
     from google.protobuf.json_format import MessageToDict
-    from openinference.instrumentation import (
-        get_attributes_from_context,
-        using_metadata,
-        using_session,
-        using_tags,
-        using_user,
-    )
-    from openinference.instrumentation.anthropic import AnthropicInstrumentor
-    from openinference.instrumentation.openai import OpenAIInstrumentor
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
@@ -82,27 +132,20 @@ def record() -> bytes:
          "deployment.environment.name": "staging"}))  # fmt: skip
     exporter = OTLPSpanExporter(endpoint=f"http://{host!s}:{port}/v1/traces")
     provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=60_000))
-    OpenAIInstrumentor().instrument(tracer_provider=provider)
-    AnthropicInstrumentor().instrument(tracer_provider=provider)
+    instrumentors, turn, root_attributes, (tool_name, tool_attributes) = _dialect(dialect)
+    for instrumentor in instrumentors:
+        instrumentor.instrument(tracer_provider=provider)
     tracer = provider.get_tracer("support-bot")
-    question = "What is the weather in Paris, and its capital status?"
     try:
-        with ModelApi() as api, using_session("sess-42"), using_user("user-7"), \
-                using_tags(["support", "weather"]), using_metadata({"ticket": "T-1001"}):  # fmt: skip
+        with ModelApi() as api, turn:
             oai = openai.OpenAI(base_url=f"{api.url}/v1", api_key="k", max_retries=0)
             claude = anthropic.Anthropic(base_url=api.url, api_key="k", max_retries=0)
-            root_attributes = {"openinference.span.kind": "CHAIN", "input.value": question,
-                               **dict(get_attributes_from_context())}  # fmt: skip
-            with tracer.start_as_current_span("support-turn", attributes=root_attributes) as root:
+            with tracer.start_as_current_span("support-turn", attributes=root_attributes):
                 messages: Any = [{"role": "system", "content": "You are a support agent."},
-                                 {"role": "user", "content": question}]  # fmt: skip
+                                 {"role": "user", "content": QUESTION}]  # fmt: skip
                 oai.chat.completions.create(model="gpt-4o-mini", messages=messages,
                                             tools=OPENAI_TOOLS, temperature=0.1)  # fmt: skip
-                with tracer.start_as_current_span("get_weather", attributes={
-                    "openinference.span.kind": "TOOL", "tool.name": "get_weather",
-                    "input.value": '{"city": "Paris"}', "input.mime_type": "application/json",
-                    "output.value": "18 C, sunny", **dict(get_attributes_from_context()),
-                }):  # fmt: skip
+                with tracer.start_as_current_span(tool_name, attributes=tool_attributes):
                     pass
                 for _ in oai.chat.completions.create(
                     model="gpt-4o-mini", messages=messages, stream=True,
@@ -111,27 +154,30 @@ def record() -> bytes:
                     pass
                 claude.messages.create(model="claude-sonnet-4-5", max_tokens=256,
                                        tools=ANTHROPIC_TOOLS,
-                                       messages=[{"role": "user", "content": question}])  # fmt: skip
+                                       messages=[{"role": "user", "content": QUESTION}])  # fmt: skip
                 try:
                     oai.chat.completions.create(model=MISSING_MODEL,
                                                 messages=[{"role": "user", "content": "?"}])  # fmt: skip
                 except openai.NotFoundError:
                     pass
-                root.set_attribute("output.value", "18 C and sunny in Paris.")
+            oai.close()
+            claude.close()
         assert provider.force_flush(30_000)
     finally:
-        OpenAIInstrumentor().uninstrument()
-        AnthropicInstrumentor().uninstrument()
+        for instrumentor in instrumentors:
+            instrumentor.uninstrument()
         provider.shutdown()
         capture.shutdown()
     assert len(bodies) == 1, len(bodies)
-    (HERE / "openinference_support_turn.readable.json").write_text(
+    (HERE / f"{dialect}_support_turn.readable.json").write_text(
         json.dumps(MessageToDict(ExportTraceServiceRequest.FromString(bodies[0])), indent=1) + "\n"
     )
     return bodies[0]
 
 
 if __name__ == "__main__":
-    body = record()
-    (HERE / "openinference_support_turn.pb").write_bytes(body)
-    print(f"wrote {len(body)} bytes to {HERE / 'openinference_support_turn.pb'}")
+    for name in sys.argv[1:] or ["openinference"]:
+        body = record(name)
+        path = HERE / f"{name}_support_turn.pb"
+        path.write_bytes(body)
+        print(f"wrote {len(body)} bytes to {path}")

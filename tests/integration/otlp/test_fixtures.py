@@ -37,7 +37,9 @@ from tracestream.streams import (
 
 pytestmark = pytest.mark.integration
 
-FIXTURE = Path(__file__).parents[2] / "data" / "otlp" / "openinference_support_turn.pb"
+DATA = Path(__file__).parents[2] / "data" / "otlp"
+FIXTURE = DATA / "openinference_support_turn.pb"
+LLMETRY = DATA / "openllmetry_support_turn.pb"
 COLUMNS = (
     "span_id, parent_span_id, trace_id, project, service, environment, release, session_id, "
     "user_id, tags, kind, name, status, toUnixTimestamp64Micro(start_time) AS start_us, "
@@ -58,9 +60,34 @@ def _otlp_spans() -> dict[str, Span]:
 
 
 @pytest.fixture(scope="module")
-def rows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Any]]]:
-    """The stored span rows by span id, and the trace row under ``"trace"``."""
-    request = ExportTraceServiceRequest.FromString(FIXTURE.read_bytes())
+def stored(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, dict[str, dict[str, Any]]]]:
+    """Per fixture file name: the stored span rows by span id, the trace row under "trace".
+
+    Both fixtures go into one chDB (one data directory per process).
+    """
+    storage = ChdbStorage(tmp_path_factory.mktemp("otlp_fixture") / "chdb", "tracestream")
+    storage.open()
+    try:
+        apply_migrations(storage)
+        yield {path.name: _store(path, storage) for path in (FIXTURE, LLMETRY)}
+    finally:
+        storage.close()
+
+
+@pytest.fixture(scope="module")
+def rows(stored: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    return stored[FIXTURE.name]
+
+
+@pytest.fixture(scope="module")
+def llmetry_rows(stored: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    return stored[LLMETRY.name]
+
+
+def _store(path: Path, storage: ChdbStorage) -> dict[str, dict[str, Any]]:
+    request = ExportTraceServiceRequest.FromString(path.read_bytes())
     conversion = convert_request(request, project="shop", default_environment="dev")
     assert conversion.rejected == 0
     stages = Stages(
@@ -71,24 +98,21 @@ def rows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[st
     out = pipeline.process(records, now_ms=int(datetime.now(UTC).timestamp() * 1000))
     out.extend(pipeline.tick(now_ms=int(datetime(2100, 1, 1, tzinfo=UTC).timestamp() * 1000)))
     assert not out.dead_letters
-    storage = ChdbStorage(tmp_path_factory.mktemp("otlp_fixture") / "chdb", "tracestream")
-    storage.open()
-    try:
-        apply_migrations(storage)
-        for role, items in (("spans", out.spans), ("traces", out.traces)):
-            mapping = TABLE_MAPPINGS[role]
-            batch = map_records(mapping, [record_json(r) for r in items], RetentionPolicy())
-            assert not batch.rejected
-            storage.insert(mapping.table, batch.table)
-        result = storage.query(f"SELECT {COLUMNS} FROM spans FINAL")
-        stored = {row["span_id"]: row for row in result.dicts()}
-        (stored["trace"],) = storage.query(
-            "SELECT root_span_id, span_count, error_count, tool_call_count, cost_usd, "
-            "session_id, user_id FROM traces FINAL"
-        ).dicts()
-        yield stored
-    finally:
-        storage.close()
+    for role, items in (("spans", out.spans), ("traces", out.traces)):
+        mapping = TABLE_MAPPINGS[role]
+        batch = map_records(mapping, [record_json(r) for r in items], RetentionPolicy())
+        assert not batch.rejected
+        storage.insert(mapping.table, batch.table)
+    trace_id = orjson.loads(conversion.records[0].value)["trace_id"]
+    params = {"t": trace_id}
+    result = storage.query(f"SELECT {COLUMNS} FROM spans FINAL WHERE trace_id = {{t:String}}",
+                           params)  # fmt: skip
+    rows = {row["span_id"]: row for row in result.dicts()}
+    (rows["trace"],) = storage.query(
+        "SELECT root_span_id, span_count, error_count, tool_call_count, cost_usd, "
+        "session_id, user_id FROM traces FINAL WHERE trace_id = {t:String}", params
+    ).dicts()  # fmt: skip
+    return rows
 
 
 def _by_name(rows: dict[str, dict[str, Any]], name: str) -> list[dict[str, Any]]:
@@ -180,3 +204,39 @@ def test_the_failed_call(rows: dict[str, dict[str, Any]]) -> None:
     assert (int(trace["span_count"]), int(trace["error_count"])) == (6, 1)
     assert int(trace["tool_call_count"]) == 1
     assert trace["cost_usd"] == pytest.approx(2 * 34.5e-6 + 727.5e-6)
+
+
+def test_openllmetry_fixture_gen_ai_conventions(
+    llmetry_rows: dict[str, dict[str, Any]],
+) -> None:
+    # OpenLLMetry 0.62 writes the current GenAI conventions (gen_ai.input.messages, ...).
+    chats = sorted(_by_name(llmetry_rows, "openai.chat"), key=lambda r: int(r["start_us"]))
+    first, streamed, failed = chats
+    assert (first["model"], first["provider"]) == ("gpt-4o-mini", "openai")
+    usage = [first[k] for k in ("input_tokens", "cached_tokens", "output_tokens",
+                                "reasoning_tokens")]  # fmt: skip
+    assert [int(u) for u in usage] == [20, 100, 24, 16]  # its underscore reasoning_tokens
+    assert first["cost_usd"] == pytest.approx(34.5e-6)
+    assert orjson.loads(first["output"])[0]["parts"][0]["name"] == "get_weather"
+    # Streams carry no reasoning count here: 40 output tokens, priced the same.
+    assert (int(streamed["output_tokens"]), int(streamed["reasoning_tokens"])) == (40, 0)
+    assert "Paris is the capital of France." in streamed["output"]
+    assert failed["status"] == "error" and failed["error_type"] == "openai.NotFoundError"
+    (claude,) = _by_name(llmetry_rows, "anthropic.chat")
+    assert [int(claude[k]) for k in ("input_tokens", "cached_tokens", "cache_write_tokens",
+                                     "output_tokens")] == [20, 100, 50, 30]  # fmt: skip
+    assert claude["cost_usd"] == pytest.approx(727.5e-6)
+    (tool,) = _by_name(llmetry_rows, "execute_tool get_weather")
+    assert (tool["kind"], tool["tool_name"]) == ("tool", "get_weather")
+    assert orjson.loads(tool["tool_arguments"]) == {"city": "Paris"}
+    (root,) = _by_name(llmetry_rows, "support-turn")
+    assert (root["kind"], root["session_id"], root["user_id"]) == ("agent", "sess-42", "user-7")
+    spans = {bytes(s.span_id).hex(): s for s in _otlp_request_spans(LLMETRY)}
+    for span_id, span in spans.items():
+        assert int(llmetry_rows[span_id]["start_us"]) == span.start_time_unix_nano // 1000
+        assert llmetry_rows[span_id]["parent_span_id"] == span.parent_span_id.hex()
+
+
+def _otlp_request_spans(path: Path) -> list[Span]:
+    request = ExportTraceServiceRequest.FromString(path.read_bytes())
+    return [s for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
