@@ -11,6 +11,7 @@ candidates.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -155,8 +156,15 @@ class RunDetector:
         for start, end in numeric_runs(text):
             if lead:
                 begin = start - lead
-                if begin < 0 or not text[begin:start].isupper() or end - start < lead:
+                if end - start < lead or begin < 0:
                     continue
+                head = text[begin:start]
+                if not (head.isalpha() and head.isupper()):
+                    # "ES 58 0049 ...": a space between the country code and the digits
+                    begin -= 1
+                    head = text[begin : start - 1]
+                    if begin < 0 or text[start - 1] != " " or not head.isupper():
+                        continue
                 match = pattern.match(text, begin)
                 if match is not None and (span := check(text, match)) is not None:
                     yield span
@@ -167,12 +175,14 @@ class RunDetector:
 
 
 # --- email: anchored on "@", local part found by scanning back -------------------------
+# Labels and TLDs may be Unicode (IDN, RFC 5890) or their punycode form (xn--...);
+# the local part may hold non-ASCII letters (RFC 6531).
 _EMAIL_DOMAIN = re.compile(
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9-])"
+    r"@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:[^\W\d_]{2,24}|xn--[A-Za-z0-9-]{1,59})(?![\w-])"
 )
 # Matched against the 64 characters before "@", reversed: one match, where a search
 # for the run ending at "@" would retry from every start position.
-_EMAIL_LOCAL_REVERSED = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}")
+_EMAIL_LOCAL_REVERSED = re.compile(r"[\w!#$%&'*+/=?^`{|}~.-]{1,64}")
 _FILE_TLDS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "bmp", "tif", "tiff"})
 
 
@@ -192,7 +202,30 @@ def _email(text: str, m: re.Match[str]) -> tuple[int, int] | None:
         return None
     if end < len(text) - 1 and text[end] == ":" and not text[end + 1].isspace():
         return None  # scp-like "git@github.com:org/repo"
+    # RFC 5321 4.5.3.1: an address fits a 256-octet path, so 254 octets without the
+    # angle brackets, the domain counted in its punycode (ASCII) form.
+    domain = _domain_octets(text[at + 1 : end])
+    if domain is None or len(text[start:at].encode()) + 1 + domain > 254:
+        return None
     return start, end
+
+
+def _domain_octets(domain: str) -> int | None:
+    """Octets of ``domain`` in its ASCII form, or None where an internationalised name
+    could not be registered (RFC 5890/5891): compatibility characters (full-width
+    letters, "⒈": IDNA 2008 disallows what NFKC changes) or a label over 63 octets
+    once punycode-encoded."""
+    if domain.isascii():
+        return len(domain)
+    if unicodedata.normalize("NFKC", domain) != domain:
+        return None
+    total = -1
+    for label in domain.split("."):
+        size = len(label) if label.isascii() else 4 + len(label.encode("punycode"))
+        if size > 63:
+            return None
+        total += size + 1
+    return total
 
 
 # --- numbers ----------------------------------------------------------------------------
@@ -214,13 +247,21 @@ def _card(text: str, m: re.Match[str]) -> tuple[int, int] | None:
 
 def _ssn(text: str, m: re.Match[str]) -> tuple[int, int] | None:
     raw = m.group()
-    digits = raw.replace("-", "").replace(" ", "")
+    digits = raw.replace("-", "").replace(" ", "").replace(".", "")
     if len(digits) != 9 or not ssn_ok(digits) or not boundary_ok(text, *m.span()):
         return None
+    if "." in raw:
+        # "078.05.1123" (Presidio and scrubadub accept it): dotted, it is also the shape of
+        # a version or a section number, so not after such a word
+        head = text[max(0, m.start() - 10) : m.start()].lower().rstrip(" :=")
+        if head.endswith(_VERSION_WORDS) or head.endswith(("section", "§", "no.", "#")):
+            return None
     if len(raw) == 9 and not has_keyword_before(text, m.start(), _SSN_WORDS):
         return None  # a bare 9-digit number is an SSN only where the text says so
     if len(raw) == 11 and raw[3] != raw[6]:
-        return None
+        return None  # two different separators: "123-45 6789"
+    if len(raw) == 10 and not has_keyword_before(text, m.start(), _SSN_WORDS):
+        return None  # one separator ("165.058594", a coordinate) only where named an SSN
     return m.span()
 
 
@@ -234,18 +275,41 @@ def _phone_candidate_ok(raw: str, regions: tuple[str, ...], text: str, start: in
         # dotted quads (IP addresses) and OIDs are not phone numbers
         if _DOTTED_QUAD.match(raw) or any(len(g) == 1 for g in raw.split(".")[1:]):
             return False
+    named = False
     if raw[0] != "+":
         if digits < 10 or digits > 12 or raw.count(".") == 1:
             return False
-        if raw.isdigit() and not has_keyword_before(text, start, _PHONE_WORDS):
+        named = has_keyword_before(text, start, _PHONE_WORDS)
+        if raw.isdigit() and not named:
             return False
     elif digits < 8:
         return False
-    return phone_ok(raw, regions)
+    # Where the text says it is a phone number, any grouping of a valid number will do
+    # ("my phone number is 425 8829090"); elsewhere only the region's own grouping.
+    return phone_ok(raw, regions, named)
+
+
+# An extension after the number ("+44 20 3456 7890x456", "ext. 12"): the number ends
+# before it.
+_EXTENSION = re.compile(r"(?:x|ext\.?|extension|#) ?[0-9]{1,6}(?![0-9A-Za-z])", re.IGNORECASE)
 
 
 def _phone_check(regions: tuple[str, ...]) -> Check:
     glue = frozenset("-_./\\#+")
+
+    def attempt(text: str, start: int, raw: str) -> tuple[int, int] | None:
+        # A run may hold a number and then more digits ("+44 20 7946 0958 16 x"):
+        # drop trailing space-separated groups until the rest is valid.
+        for _ in range(4):
+            stop = start + len(raw)
+            ends = end_ok(text, stop) or _EXTENSION.match(text, stop) is not None
+            if ends and _phone_candidate_ok(raw, regions, text, start):
+                return start, stop
+            cut = raw.rfind(" ")
+            if cut < 7:
+                return None
+            raw = raw[:cut].rstrip(" (")
+        return None
 
     def check(text: str, m: re.Match[str]) -> tuple[int, int] | None:
         start = m.start()
@@ -255,24 +319,32 @@ def _phone_check(regions: tuple[str, ...]) -> Check:
             raw = raw[1:]
         if start > 0 and (text[start - 1].isalnum() or text[start - 1] in glue):
             return None
-        # A run may hold a number and then more digits ("+44 20 7946 0958 16 x"):
-        # drop trailing space-separated groups until the rest is valid.
-        for _ in range(4):
-            stop = start + len(raw)
-            if end_ok(text, stop) and _phone_candidate_ok(raw, regions, text, start):
-                return start, stop
-            cut = raw.rfind(" ")
-            if cut < 7:
-                return None
-            raw = raw[:cut].rstrip(" (")
-        return None
+        found = attempt(text, start, raw)
+        # ... or digits and then a number ("SD 20241 440-600-5124", a ZIP code first):
+        # drop up to two short leading groups.
+        for _ in range(2):
+            if found is not None:
+                break
+            cut = raw.find(" ")
+            if not 0 < cut <= 6 or len(raw) - cut - 1 < 10 or not raw[:cut].isdigit():
+                break
+            start += cut + 1
+            raw = raw[cut + 1 :]
+            found = attempt(text, start, raw)
+        return found
 
     return check
 
 
+_CIDR = re.compile(r"/(?:3[0-2]|[12]?[0-9])(?![0-9])")
+
+
 def _ipv4(text: str, m: re.Match[str]) -> tuple[int, int] | None:
     start, end = m.span()
-    if not ipv4_ok(m.group()) or not boundary_ok(text, start, end, frozenset("-_./\\#")):
+    # A CIDR suffix ("10.0.0.1/32") ends the address: the boundary is looked for after it.
+    cidr = _CIDR.match(text, end)
+    after = cidr.end() if cidr is not None else end
+    if not ipv4_ok(m.group()) or not boundary_ok(text, start, after, frozenset("-_./\\#")):
         return None
     head = text[max(0, start - 10) : start].lower().rstrip(" :=")
     if head.endswith(_VERSION_WORDS):
@@ -289,18 +361,25 @@ def _iban(text: str, m: re.Match[str]) -> tuple[int, int] | None:
     if want is None:
         return None
     count = 0
-    for i, ch in enumerate(raw):  # take exactly `want` characters, spaces aside
-        if ch != " ":
-            count += 1
-            if count == want:
-                end = start + i + 1
-                break
+    seps = set()
+    for i, ch in enumerate(raw):  # take exactly `want` characters, separators aside
+        if ch in _IBAN_SEPARATORS:
+            if i > 3:  # after the check digits: one kind of separator throughout
+                seps.add(ch)
+            continue
+        count += 1
+        if count == want:
+            end = start + i + 1
+            break
     else:
         return None
-    if end < len(text) and (text[end].isalnum()):
+    if len(seps) > 1 or (end < len(text) and text[end].isalnum()):
         return None
-    compact = text[start:end].replace(" ", "")
+    compact = "".join(ch for ch in text[start:end] if ch not in _IBAN_SEPARATORS)
     return (start, end) if iban_ok(compact) else None
+
+
+_IBAN_SEPARATORS = frozenset(" .-")
 
 
 def _ipv6(text: str, m: re.Match[str]) -> tuple[int, int] | None:
@@ -357,7 +436,9 @@ def builtin_detectors(
         ),
         api_key_detector(),
         RegexDetector("email", _EMAIL_DOMAIN, _email, ("@",)),
-        RunDetector("iban", re.compile(r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,34}"), _iban, 15, 2),
+        RunDetector(
+            "iban", re.compile(r"[A-Z]{2} ?[0-9]{2}(?:[ .-]?[A-Z0-9]){11,34}"), _iban, 15, 2
+        ),
         RunDetector(
             "credit_card",
             re.compile(
@@ -369,7 +450,7 @@ def builtin_detectors(
             13,
         ),
         RunDetector(
-            "us_ssn", re.compile(r"[0-9]{3}(?:[- ]?)[0-9]{2}(?:[- ]?)[0-9]{4}(?![0-9])"), _ssn, 9
+            "us_ssn", re.compile(r"[0-9]{3}(?:[-. ]?)[0-9]{2}(?:[-. ]?)[0-9]{4}(?![0-9])"), _ssn, 9
         ),
         RunDetector(
             "phone", re.compile(r"[+(0-9][0-9 ().-]{6,22}[0-9]"), _phone_check(phone_regions), 10
@@ -426,7 +507,7 @@ def shortest_match(detector: _Finder) -> int:
 F = TypeVar("F", bound=_Finder)
 
 # An IBAN starts with two upper-case letters and two digits; the search skips to digits.
-_IBAN_HEAD = re.compile(r"[0-9](?<=[A-Z]{2}[0-9])[0-9]")
+_IBAN_HEAD = re.compile(r"[0-9](?:(?<=[A-Z]{2}[0-9])|(?<=[A-Z]{2} [0-9]))[0-9]")
 _SHORT = 128
 
 
@@ -490,7 +571,11 @@ def builtin_triage(detectors: Sequence[F]) -> Callable[[str], list[F]]:
                 if end - start > longest:
                     longest = end - start
                 if not iban_lead and start >= 2 and end - start >= 2:
-                    iban_lead = text[start - 2 : start].isupper()
+                    iban_lead = text[start - 2 : start].isupper() or (
+                        start >= 3
+                        and text[start - 1] == " "
+                        and text[start - 3 : start - 1].isupper()
+                    )
             out += [d for m, d in by_len if longest >= m]
             if iban is not None and iban_lead:
                 out.append(iban)

@@ -136,7 +136,7 @@ SECRET_RULES: tuple[Rule, ...] = (
          source="Atlassian support, Manage API tokens for your Atlassian account: tokens "
                 "created since 2023 start ATATT3"),
     # --- messaging, payments, e-mail
-    Rule("slack", rf"xox[abeoprs]-[0-9A-Za-z\-]{{19,}}{_END}",
+    Rule("slack", rf"xox[abeoprs]-[0-9A-Za-z\-]{{18,}}[0-9A-Za-z]{_END}",
          ("xoxa-", "xoxb-", "xoxe-", "xoxo-", "xoxp-", "xoxr-", "xoxs-"),
          source="Slack API docs, Tokens > Token types: xoxb- (bot), xoxp- (user), xoxe.xoxp- "
                 "(configuration), xoxe- (refresh), xoxa-/xoxr-/xoxo-/xoxs- (legacy workspace "

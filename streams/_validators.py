@@ -43,6 +43,9 @@ IBAN_LENGTHS: dict[str, int] = {
     "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SC": 31,
     "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24,
     "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+    # joined the registry since 2020 (SWIFT IBAN Registry releases)
+    "BI": 27, "DJ": 27, "FK": 18, "LY": 25, "MN": 20, "NI": 28, "OM": 23, "RU": 33,
+    "SD": 18, "SO": 23, "YE": 30,
 }  # fmt: skip
 
 # Characters that glue a candidate to a larger token (an id, a path, a version).
@@ -103,24 +106,45 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+# (first IIN, last IIN, lengths) per scheme; IIN ranges compared on the number's first
+# len(str(first)) digits. From the schemes' published ranges as collected in ISO/IEC
+# 7812 listings (Wikipedia "Payment card number", IIN ranges table): Visa 4 (13, 16,
+# 19); Mastercard 51-55 and 2221-2720 (16); Amex 34, 37 (15); Discover 6011, 644-649,
+# 65 (16-19); JCB 3528-3589 (16-19); Diners 300-305, 36, 38, 39 (14-19); UnionPay 62
+# and 81 (16-19); Maestro 50, 56-69 (12-19: Mastercard's Maestro rules) incl. Maestro UK
+# 6759; Dankort 5019 (16); UATP 1 (15); Mir 2200-2204 (16-19); RuPay 60, 65, 81, 82,
+# 508 (16); Verve 506099-506198, 650002-650027 (16, 18, 19); Troy 9792 (16); LankaPay
+# 357111 (16).
+_CARD_RANGES: tuple[tuple[int, int, frozenset[int]], ...] = (
+    (4, 4, frozenset((13, 16, 19))),
+    (51, 55, frozenset((16,))),
+    (2221, 2720, frozenset((16,))),
+    (34, 34, frozenset((15,))),
+    (37, 37, frozenset((15,))),
+    (6011, 6011, frozenset(range(16, 20))),
+    (644, 649, frozenset(range(16, 20))),
+    (65, 65, frozenset(range(16, 20))),
+    (3528, 3589, frozenset(range(16, 20))),
+    (300, 305, frozenset(range(14, 20))),
+    (36, 36, frozenset(range(14, 20))),
+    (38, 39, frozenset(range(14, 20))),
+    (62, 62, frozenset(range(16, 20))),
+    (81, 82, frozenset(range(16, 20))),
+    (50, 50, frozenset(range(12, 20))),
+    (56, 69, frozenset(range(12, 20))),
+    (1, 1, frozenset((15,))),
+    (2200, 2204, frozenset(range(16, 20))),
+    (9792, 9792, frozenset((16,))),
+)
+
+
 def card_prefix_ok(digits: str) -> bool:
-    """Length and issuer prefix of the major card networks (Visa, Mastercard, Amex, ...)."""
+    """Issuer prefix (IIN range) and length of a payment card scheme (``_CARD_RANGES``)."""
     n = len(digits)
-    if digits[0] == "4":
-        return n in (13, 16, 19)
-    two = int(digits[:2])
-    if 51 <= two <= 55 or 2221 <= int(digits[:4]) <= 2720:
-        return n == 16
-    if two in (34, 37):
-        return n == 15
-    if digits.startswith(("6011", "65")) or 644 <= int(digits[:3]) <= 649:
-        return 16 <= n <= 19
-    if 3528 <= int(digits[:4]) <= 3589:
-        return 16 <= n <= 19
-    if two in (36, 38, 39) or 300 <= int(digits[:3]) <= 305:
-        return 14 <= n <= 19
-    if two == 62:
-        return 16 <= n <= 19
+    for first, last, lengths in _CARD_RANGES:
+        width = len(str(first))
+        if first <= int(digits[:width]) <= last and n in lengths:
+            return True
     return False
 
 
@@ -172,13 +196,14 @@ def _groups(text: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=4096)
-def phone_ok(candidate: str, regions: tuple[str, ...]) -> bool:
+def phone_ok(candidate: str, regions: tuple[str, ...], any_grouping: bool = False) -> bool:
     """phonenumbers' validity check (length and ranges of the numbering plan).
 
     ``+``-prefixed candidates are parsed as international, in any grouping.
     Others are tried against each default region in turn and must be written
     compactly or grouped as that region writes its numbers (``(201) 555-0123``,
-    ``020 7946 0958``), which keeps arbitrary digit groups from passing.
+    ``020 7946 0958``), which keeps arbitrary digit groups from passing, unless
+    ``any_grouping`` (the text names it a phone number).
     """
     import phonenumbers
 
@@ -192,7 +217,7 @@ def phone_ok(candidate: str, regions: tuple[str, ...]) -> bool:
             continue
         if not phonenumbers.is_valid_number(number):
             continue
-        if international or len(groups) == 1:
+        if international or len(groups) == 1 or any_grouping:
             return True
         national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
         expected = _groups(national)
@@ -207,7 +232,7 @@ def phone_ok(candidate: str, regions: tuple[str, ...]) -> bool:
 # 20+ characters holds one of them by chance with a probability below 1e-5.
 _PLACEHOLDER_PARTS = (
     "example", "xxxx", "your", "here", "placeholder", "changeme", "change_me", "dummy",
-    "redacted", "sample", "..", "****", "${", "{{", "<", ">", "123456",
+    "redacted", "sample", "..", "****", "####", "${", "{{", "<", ">", "123456",
 )  # fmt: skip
 _PLACEHOLDER_VALUES = frozenset(
     ("password", "passwd", "pass", "secret", "pwd", "token", "apikey", "api_key", "null", "none")
