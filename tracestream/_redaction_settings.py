@@ -6,6 +6,7 @@ import fnmatch
 import logging
 
 from tracestream.streams import BUILTIN_DETECTORS, RedactionConfigError, RedactionPolicy
+from tracestream.streams._secrets import Rule
 
 from ._settings import Settings, SettingsError
 
@@ -54,7 +55,22 @@ def redaction_policy(settings: Settings) -> RedactionPolicy:
             default_mode=settings.redact_default_mode,
             hmac_key=key,
             detectors=detector_names(settings.redact_detectors),
-            extra_patterns=dict(settings.redact_extra_patterns),
+            extra_patterns={
+                name: p for name, p in settings.redact_extra_patterns.items() if isinstance(p, str)
+            },
+            rules=tuple(
+                Rule(
+                    name,
+                    p.pattern,
+                    p.keywords,
+                    validator=p.validator,
+                    placeholder=p.placeholder or name,
+                    source="redact_extra_patterns",
+                    ignore_case=p.ignore_case,
+                )
+                for name, p in settings.redact_extra_patterns.items()
+                if not isinstance(p, str)
+            ),
             deny_list=settings.redact_deny_list,
             attribute_keys=settings.redact_attributes,
             phone_regions=settings.redact_phone_regions,

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -73,6 +73,18 @@ def _default_cache_dir(data: dict[str, Any]) -> Path:
     if home is not None and Path(home) != _default_home():
         return Path(home) / "cache"
     return _user_dir("XDG_CACHE_HOME", ".cache")
+
+
+class RedactPattern(BaseModel):
+    """One user detector in ``redact_extra_patterns``: the declarative form of a rule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pattern: str
+    validator: Literal["none", "random", "entropy", "luhn", "iban"] = "none"
+    placeholder: str | None = None
+    keywords: tuple[str, ...] = ()
+    ignore_case: bool = False
 
 
 class Settings(BaseSettings):
@@ -359,9 +371,9 @@ class Settings(BaseSettings):
         None,
         description="File holding the hash-mode key (e.g. a mounted secret); wins over the key.",
     )
-    redact_extra_patterns: dict[str, str] = Field(
+    redact_extra_patterns: dict[str, str | RedactPattern] = Field(
         {},
-        description='Extra detectors, name -> regex, e.g. {"employee_id": "EMP-[0-9]{6}"} (JSON in env).',
+        description='Extra detectors, name -> regex (e.g. {"employee_id": "EMP-[0-9]{6}"}) or a table {pattern, validator: none/random/entropy/luhn/iban, placeholder (reported detector, e.g. "api_key"; default the name), keywords (literals that must occur), ignore_case} (docs/redaction.md; JSON in env).',
     )
     redact_deny_list: tuple[str, ...] = Field(
         (), description="Literals always redacted (whole word, any case) as detector `deny_list`."

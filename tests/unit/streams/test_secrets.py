@@ -195,3 +195,25 @@ def test_a_user_rule_is_one_declarative_entry() -> None:
     assert [f.detector for f in findings] == ["acme_key"]
     # the validator is applied: a non-random value is left alone
     assert Redactor(policy).scan("acme_aaaaaaaaaaaaaaaaaaaaaaaa") == []
+
+
+def test_a_toml_table_entry_becomes_a_rule() -> None:
+    from tracestream._redaction_settings import redaction_policy
+    from tracestream._settings import Settings
+
+    settings = Settings(
+        redact_extra_patterns={
+            "employee_id": "EMP-[0-9]{6}",
+            "acme_key": {
+                "pattern": "acme_[A-Za-z0-9]{24}",
+                "validator": "random",
+                "placeholder": "api_key",
+                "keywords": ["acme_"],
+            },
+        }
+    )
+    redactor = Redactor(redaction_policy(settings))
+    text, _ = redactor.redact_text(
+        "EMP-123456 acme_Qm7Vx2Lp9Rt4Wz8Kb3Nd6Fh1 acme_aaaaaaaaaaaaaaaaaaaaaaaa"
+    )
+    assert text == "<EMPLOYEE_ID> <API_KEY> acme_aaaaaaaaaaaaaaaaaaaaaaaa"
