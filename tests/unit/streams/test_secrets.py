@@ -217,3 +217,11 @@ def test_a_toml_table_entry_becomes_a_rule() -> None:
         "EMP-123456 acme_Qm7Vx2Lp9Rt4Wz8Kb3Nd6Fh1 acme_aaaaaaaaaaaaaaaaaaaaaaaa"
     )
     assert text == "<EMPLOYEE_ID> <API_KEY> acme_aaaaaaaaaaaaaaaaaaaaaaaa"
+
+
+def test_the_docs_list_every_rule_with_its_source() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[3] / "docs" / "redaction.md").read_text(encoding="utf-8")
+    for rule in SECRET_RULES:
+        assert f"| `{rule.name}` | {rule.source} |" in doc, rule.name
