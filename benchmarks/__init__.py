@@ -21,4 +21,5 @@ BENCHES: dict[str, str] = {
     "redact": "benchmarks.redact:bench_redact",
     "sdk": "benchmarks.sdk:sdk",
     "sink": "benchmarks.sink:bench_sink",
+    "ui": "benchmarks.ui:bench_ui",
 }
