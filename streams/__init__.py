@@ -14,6 +14,7 @@ from ._metrics import PipelineMetrics
 from ._pipeline import BatchOutput, Pipeline, Stages
 from ._pricing import PriceOverride, Pricer, Quote
 from ._redaction import IdMode, Mode, RedactionConfigError, RedactionPolicy, Redactor
+from ._secrets import Rule as SecretRule
 from ._sketch import SketchBins
 from ._trace_state import TraceState
 from ._validate import SourceRecord, Validator
@@ -39,6 +40,7 @@ __all__ = [
     "RedactionConfigError",
     "RedactionPolicy",
     "Redactor",
+    "SecretRule",
     "SketchBins",
     "SourceRecord",
     "Stages",

@@ -6,7 +6,7 @@ import fnmatch
 import logging
 
 from tracestream.streams import BUILTIN_DETECTORS, RedactionConfigError, RedactionPolicy
-from tracestream.streams._secrets import Rule
+from tracestream.streams import SecretRule as Rule
 
 from ._settings import Settings, SettingsError
 
