@@ -14,13 +14,26 @@ sinks deduplicate.
 A timer closes due traces and windows when no events arrive. ``/metrics`` is
 served by Faust's own web server.
 
+Group membership: the front runs this runtime as a dynamic member
+(``group_instance_id`` None). Static membership (KIP-345, as the aiokafka
+runtime uses) was tried and
+measured: Faust's assignor asserts that an assignment was made for its own
+web URL (a static member gets its previous assignment back, so a restart on
+another port crashed its coordinator), and with the URL in the member name a
+worker that replaced a cleanly stopped static member under another name
+never consumed its partitions in 2 of 9 runs of
+tests/integration/streams/test_worker_assembly.py (0 of 6 dynamic; the cause
+lies in Faust's recovery and was not found). A static member also does not
+leave its group on a clean stop. A crashed Faust worker's partitions wait
+for its session to expire (``session_timeout_s``, 10 s by default).
+
 Limit, measured (tests/faults/_flow.py): with several workers, a rebalance
 while records flow can lose records in faust-streaming 0.15.3 (records
 fetched but not yet processed are cleared from the agent's buffer and never
-read again). Static membership (``group_instance_id``) keeps a restarted
-member from causing a rebalance, but a group whose members change meets it;
-the aiokafka runtime does not (it discards and re-reads fetched batches on
-every rebalance).
+read again). Every change of members rebalances the group, a restart after
+a crash included; the aiokafka runtime loses nothing there (it discards and
+re-reads fetched batches on every rebalance, and its static members restart
+without one).
 """
 
 from __future__ import annotations
@@ -132,7 +145,9 @@ class WorkerApp:
             consumer_group_instance_id=config.group_instance_id,
         )
         self._joining_since: float | None = None
-        self.app.on_worker_init.connect(self._say_joining)
+        # A (re)join starts with the revocation callback (an empty set at the first
+        # join); Faust sends on_partitions_revoked at its end, before joining.
+        self.app.on_partitions_revoked.connect(self._say_joining)
         self.app.on_partitions_assigned.connect(self._say_joined)
         self.events_topic = self.app.topic(
             config.topics.events, key_type=bytes, value_type=bytes, partitions=config.partitions
@@ -182,11 +197,11 @@ class WorkerApp:
         page: Any = self._metrics_page  # faust types handlers as (View, Request)
         self.app.page("/metrics")(page)
 
-    def _say_joining(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        # Faust's worker has set up logging by the time it sends on_worker_init.
+    async def _say_joining(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         del sender, args, signal, kwargs
-        self._joining_since = time.monotonic()
-        _log.info("%s", self.config.joining_message())
+        if self._joining_since is None:
+            self._joining_since = time.monotonic()
+            _log.info("%s", self.config.joining_message())
 
     async def _say_joined(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         del sender, signal

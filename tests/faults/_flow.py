@@ -20,9 +20,10 @@ with the Faust runtime, a rebalance while records flow lost records in 4 of
 showed the mechanism: Faust's ``flow_control.clear()`` drops the records
 fetched but not yet processed for a partition, and the consumer goes on from
 its fetch position for a partition it keeps (and the committed offset moved
-past them for one it handed over), so nobody processes them. With static
-membership a restarted member causes no rebalance, so the kill under test
-does not meet that bug; a group that changes its members does.
+past them for one it handed over), so nobody processes them. The aiokafka
+runtime's static members restart without a rebalance; the Faust runtime's
+members are dynamic (see streams/runtime/_faust.py), so its kill and restart
+do rebalance, and the three-worker test expects that loss under Faust.
 """
 
 from __future__ import annotations
