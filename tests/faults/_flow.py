@@ -23,7 +23,8 @@ its fetch position for a partition it keeps (and the committed offset moved
 past them for one it handed over), so nobody processes them. The aiokafka
 runtime's static members restart without a rebalance; the Faust runtime's
 members are dynamic (see streams/runtime/_faust.py), so its kill and restart
-do rebalance, and the three-worker test expects that loss under Faust.
+do rebalance and may meet that loss (0 of 3 runs of the three-worker test
+did; a failure there is that bug, not noise).
 """
 
 from __future__ import annotations

@@ -110,8 +110,8 @@ async def test_one_of_three_workers_killed_and_restarted_loses_nothing(
     try:
         for w in workers:
             await asyncio.to_thread(w.start, timeout_s=120.0)
-        # Traffic only once the group has settled: the fault under test is the kill.
-        # (Faust loses records that a rebalance catches in its buffers: see _flow.py.)
+        # Traffic only once the group has settled: the fault under test is the kill
+        # (Faust can lose records that a rebalance catches in its buffers: _flow.py).
         await wait_group_stable(kafka_bootstrap, f"{topic_prefix}tracestream-worker", 3)
         producer.start()
         await wait_processed(workers, 300)
