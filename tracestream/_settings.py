@@ -249,7 +249,7 @@ class Settings(BaseSettings):
         "",
         max_length=100,
         pattern=r"^[A-Za-z0-9._-]*$",
-        description="This worker's or sink's static member name in its consumer group (Kafka static membership, KIP-345): a process restarted under the same name gets its partitions back at once instead of after the old session expires. Empty: `<hostname>-<n>`, n the lowest number no live process of the same group holds on this host (a lock file), so a restart on the same host takes the same name. Set it (e.g. a StatefulSet pod name) where a replacement runs on another host.",
+        description="This worker's (aiokafka runtime; the Faust runtime joins as a dynamic member) or sink's static member name in its consumer group (Kafka static membership, KIP-345): a process restarted under the same name gets its partitions back at once instead of after the old session expires. Empty: `<hostname>-<n>`, n the lowest number no live process of the same group holds on this host (a lock file), so a restart on the same host takes the same name. Set it (e.g. a StatefulSet pod name) where a replacement runs on another host.",
     )
     worker_store: str = Field(
         "memory://",

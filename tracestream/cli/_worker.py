@@ -187,7 +187,12 @@ def worker(web_port: int | None, verbose: bool) -> None:
     )
     group = kafka_names(settings).worker_group
     # Held (a lock) for as long as this process runs: a restart gets the name back.
-    claim = claim_member(group, settings.group_instance_name)
+    # The Faust runtime joins as a dynamic member (build_worker), so it claims none.
+    claim = (
+        claim_member(group, settings.group_instance_name)
+        if settings.worker_engine == "aiokafka"
+        else None
+    )
     built = build_worker(
         settings,
         group_instance_id=None if claim is None else KafkaNames.instance_id(group, claim.member),
