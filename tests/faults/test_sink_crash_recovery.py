@@ -5,9 +5,9 @@ real worker publishes from a steady flow of traces on the shared broker. The
 sink is SIGKILLed while it consumes (rows fetched and perhaps inserted, their
 offsets not committed) and started again under the same member name. The
 test prints the gap from the restart to the first row the new process
-stored (measured here 7-11 s, nearly all of it the process's start: imports,
-opening chDB and its first query; the group join itself is immediate, the
-same generation), and asserts that every span sent is stored once under ``FINAL``:
+stored (measured here 2.1 s on a quiet machine, 8-11 s under others' load,
+nearly all of it the process's start: imports, opening chDB and its first
+query; the group join itself takes ~50 ms, the same generation), and asserts that every span sent is stored once under ``FINAL``:
 the restarted sink re-reads from the last committed offset, and the dedup
 tokens and replacing keys absorb what the dead one had already inserted.
 """
@@ -28,7 +28,7 @@ from ._flow import (
     SteadyProducer,
     count,
     dropped_spans,
-    wait_caught_up,
+    wait_published,
     worker_env,
 )
 
@@ -83,7 +83,7 @@ async def test_a_killed_sink_restarts_within_seconds_and_loses_nothing(
         gap_s = await _first_stored_s(sink)
         await asyncio.sleep(3.0)
         sent = await producer.stop()
-        await wait_caught_up(kafka_bootstrap, topics, topic_prefix)
+        await wait_published(kafka_bootstrap, topics, sent)
         await _wait_drained(sink)
         dropped = await asyncio.to_thread(dropped_spans, worker)
     finally:

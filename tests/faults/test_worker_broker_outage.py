@@ -34,7 +34,7 @@ from ._flow import (
     count,
     events_in,
     own_broker,
-    wait_caught_up,
+    wait_published,
     worker_env,
 )
 
@@ -109,7 +109,7 @@ async def test_a_broker_outage_is_a_few_lines_and_cheap_for_worker_and_sink(
             # Lines from the stop until the worker processes again (the "back" lines included).
             during = {p: p.log_lines()[marks[p] :] for p in (worker, sink)}
 
-            await wait_caught_up(bootstrap, topics, PREFIX)
+            await wait_published(bootstrap, topics, sent)
             await _wait_stored(sink, len(sent))
         finally:
             worker.stop()

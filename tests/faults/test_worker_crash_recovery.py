@@ -29,9 +29,9 @@ from ._flow import (
     dropped_spans,
     first_processed_s,
     store,
-    wait_caught_up,
     wait_group_stable,
     wait_processed,
+    wait_published,
     worker_env,
 )
 
@@ -74,7 +74,7 @@ async def test_a_killed_worker_restarts_within_seconds_and_loses_nothing(
         gap_s = await _restart(worker)
         await asyncio.sleep(3.0)  # steady traffic through the restarted worker
         sent = await producer.stop()
-        await wait_caught_up(kafka_bootstrap, topics, topic_prefix)
+        await wait_published(kafka_bootstrap, topics, sent)
         dropped = await asyncio.to_thread(dropped_spans, worker)
     finally:
         await producer.close()
@@ -120,7 +120,7 @@ async def test_one_of_three_workers_killed_and_restarted_loses_nothing(
         gap_s = await _restart(victim)
         await asyncio.sleep(3.0)
         sent = await producer.stop()
-        await wait_caught_up(kafka_bootstrap, topics, topic_prefix)
+        await wait_published(kafka_bootstrap, topics, sent)
         dropped = sum([await asyncio.to_thread(dropped_spans, w) for w in workers])
         survivors_after = [len(_joins(w)) for w in (workers[0], workers[2])]
     finally:
