@@ -174,6 +174,20 @@ class Capture(logging.Handler):
         self.lines.append(record.getMessage())
 
 
+def _pristine_library_loggers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ``aiokafka`` loggers as an untouched host has them: earlier tests of this
+    process may have run a worker's or sink's log policy (its own handler, propagate
+    off, a level), which this host never would."""
+    for name in ("aiokafka", "aiokafka.client"):
+        library = logging.getLogger(name)
+        monkeypatch.setattr(library, "handlers", [])
+        monkeypatch.setattr(library, "filters", [])
+        monkeypatch.setattr(library, "propagate", True)
+        monkeypatch.setattr(library, "disabled", False)
+        monkeypatch.setattr(library, "level", logging.NOTSET)
+    logging.getLogger("aiokafka").manager._clear_cache()
+
+
 def test_aiokafka_records_skip_the_last_resort_only_while_a_transport_holds_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -182,6 +196,7 @@ def test_aiokafka_records_skip_the_last_resort_only_while_a_transport_holds_them
     stderr = Capture()
     monkeypatch.setattr(logging.root, "handlers", [])
     monkeypatch.setattr(logging, "lastResort", stderr)
+    _pristine_library_loggers(monkeypatch)
     noisy = logging.getLogger("aiokafka.client")
 
     noisy.error("Unable connect to node with id %s: %s", 1, "refused")
@@ -206,6 +221,7 @@ def test_a_host_that_configured_logging_still_gets_aiokafka_records(
 ) -> None:
     host = Capture()
     monkeypatch.setattr(logging.root, "handlers", [host])
+    _pristine_library_loggers(monkeypatch)
     hold_library_logs()
     try:
         logging.getLogger("aiokafka.client").error("Unable to update metadata from %s", [1])
