@@ -251,6 +251,19 @@ _LOG4J2 = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+def _new_cluster_id() -> str:
+    """A random KRaft cluster id, as Kafka's own ``Uuid.randomUuid`` makes them.
+
+    The storage tool parses its arguments as options: an id starting with ``-``
+    (one in 64 of the base64 forms) is read as an unknown flag and the format
+    fails, so such ids are drawn again, as Kafka does.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def format_storage(layout: Layout, heap_mb: int = 256, progress: Progress = _quiet) -> bool:
     """KRaft-format ``layout.data`` (``StorageTool format --standalone``) unless done already.
 
@@ -259,7 +272,7 @@ def format_storage(layout: Layout, heap_mb: int = 256, progress: Progress = _qui
     _write_config(layout)
     if (layout.data / "meta.properties").is_file():
         return False
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cluster_id = _new_cluster_id()
     progress(f"kafka: formatting {layout.data} (cluster {cluster_id})")
     args = ("format", "-t", cluster_id, "-c", str(layout.properties), "--standalone", "-g")
     done = subprocess.run(
