@@ -22,7 +22,7 @@ OPEN_BYTES_PER_JSON_BYTE = 4
 #: Heap bytes every held event costs besides its content (model objects, datetimes, ids).
 OPEN_BYTES_PER_EVENT = 1200
 #: Heap bytes of a dormant trace besides its compressed bytes (the holder, index entries).
-DORMANT_OVERHEAD_BYTES = 1024
+DORMANT_OVERHEAD_BYTES = 1536
 
 
 def open_event_bytes(json_bytes: int) -> int:
