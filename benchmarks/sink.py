@@ -1,4 +1,11 @@
-"""``tracestream bench sink``: rows/s from Kafka span records into chDB, the sink's whole path."""
+"""``tracestream bench sink``: rows/s from Kafka span records into chDB, the sink's whole path.
+
+The baseline, measured in the same run on the same table: a bare Arrow insert
+of the same rows (mapped to the table's columns beforehand, not timed), in the
+sink's block size and with its insert concurrency. ``ratio`` is the sink's rate
+over the baseline's: how much of the engine's own insert speed the whole path
+(fetch, parse, map, insert, commit) keeps.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +23,10 @@ from tracestream.cli._sink import _sink_config
 from tracestream.streams.runtime import tune_gc
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from tracestream.schemas import Topics
+    from tracestream.sinks import ChdbStorage
 
 __all__ = ["bench_sink"]
 
@@ -117,6 +127,8 @@ async def _measure_sink(
             finally:
                 await worker.stop()
             stored = storage.query("SELECT count() FROM spans").scalar()
+            baseline_s = _bare_insert_s(storage, rows, config.batch_max_rows, partitions)
+            baseline_stored = storage.query("SELECT count() FROM spans").scalar()
         finally:
             storage.close()
     return {
@@ -130,8 +142,57 @@ async def _measure_sink(
         "group_join_s": round(join_s, 3),
         "seconds": round(elapsed, 3),
         "rows_per_s": round(rows / elapsed),
+        "baseline_rows_stored": baseline_stored,
+        "baseline_seconds": round(baseline_s, 3),
+        "baseline_rows_per_s": round(rows / baseline_s),
+        # The sink's whole path against a bare insert of its rows: comparable across hosts.
+        "ratio": round(baseline_s / elapsed, 3),
         "target_rows_per_s": 100_000,
     }
+
+
+def _bare_insert_s(storage: ChdbStorage, rows: int, block_rows: int, partitions: int) -> float:
+    """Seconds to insert the same spans as Arrow into the emptied spans table.
+
+    The rows are mapped to the table's columns first (not timed), then
+    inserted in the sink's layout: each flush of ``block_rows`` split in one
+    block per partition, ``insert_concurrency`` blocks at a time, each with a
+    dedup token of its own (as the sink's blocks carry).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tracestream.sinks import (
+        TABLE_MAPPINGS,
+        RetentionPolicy,
+        SinkConfig,
+        map_records,
+        sample_span_records,
+    )
+
+    records = sample_span_records(rows, seed=1)
+    mapped = map_records(TABLE_MAPPINGS["spans"], records, RetentionPolicy())
+    assert not mapped.rejected, mapped.rejected[:3]
+    del records
+    blocks = _split_blocks(mapped.table, block_rows, partitions)
+    storage.command("TRUNCATE TABLE spans")
+
+    def insert(numbered: tuple[int, pa.Table]) -> int:
+        return storage.insert("spans", numbered[1], dedup_token=f"baseline:{numbered[0]}")
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(SinkConfig().insert_concurrency) as pool:
+        list(pool.map(insert, enumerate(blocks)))
+    return time.perf_counter() - started
+
+
+def _split_blocks(table: pa.Table, block_rows: int, parts: int) -> list[pa.Table]:
+    """``table`` in flushes of ``block_rows`` rows, each cut into ``parts`` near-equal blocks."""
+    blocks = []
+    for flush_start in range(0, table.num_rows, block_rows):
+        flush = table.slice(flush_start, block_rows)
+        size = -(-flush.num_rows // parts)
+        blocks += [flush.slice(at, size) for at in range(0, flush.num_rows, size)]
+    return blocks
 
 
 def _bench_analyze_part(count: int) -> dict[str, Any]:
