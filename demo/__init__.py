@@ -4,6 +4,14 @@
 benchmarks reuse it as realistic traffic. It imports the SDK only.
 """
 
+from ._incidents import DEMO_INCIDENTS, NO_INCIDENTS, Incidents
 from ._workload import MODELS, WorkloadResult, run_workload
 
-__all__ = ["MODELS", "WorkloadResult", "run_workload"]
+__all__ = [
+    "DEMO_INCIDENTS",
+    "MODELS",
+    "NO_INCIDENTS",
+    "Incidents",
+    "WorkloadResult",
+    "run_workload",
+]
