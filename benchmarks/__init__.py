@@ -16,6 +16,7 @@ __all__ = ["BENCHES"]
 BENCHES: dict[str, str] = {
     "analyze": "benchmarks.analyze_cli:analyze",
     "core": "benchmarks.core:core",
+    "e2e": "benchmarks.e2e:bench_e2e",
     "otlp": "benchmarks.otlp:otlp",
     "pipeline": "benchmarks.pipeline_cli:pipeline",
     "redact": "benchmarks.redact:bench_redact",

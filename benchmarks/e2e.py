@@ -1,0 +1,398 @@
+"""``tracestream bench e2e``: the whole local pipeline, from the SDK to a queryable row.
+
+One run on the project's broker, with a real ``tracestream worker`` and a real
+``tracestream sink`` into chDB (child processes, default settings), on a
+fresh topic prefix deleted at the end. The phases, in order:
+
+1. **freshness**: the SDK traces at a steady 2,000 events/s; for every 5th
+   trace the bench polls the sink's query server (every 0.1 s) until each
+   of its spans is returned; freshness is the poll's return (wall clock)
+   minus the span's ``end_time`` as the SDK recorded it. p50 and p99 are
+   printed beside the targets (1 s, 3 s), never asserted.
+2. **ramp**: pre-built span events from a bare producer at rising rates,
+   each for ``--step-s``, until a step loses *bounded lag* (see
+   :mod:`benchmarks.e2e_stats`); the highest rate sustained before it.
+3. **recovery**: SDK traffic at 2,000 events/s, the worker ``kill -9``-ed
+   and started again at once (as a supervisor would: same member name):
+   seconds from the restart to the first record its pipeline consumed, and
+   until nothing ended more than 3 s ago is missing from the spans table.
+4. **soak** (``--soak-minutes N``, not in CI): SDK traffic at 2,000
+   events/s, printing resident memory and lag every minute to stderr.
+5. **storage**: the children stopped, the bench opens the chDB directory,
+   ``OPTIMIZE TABLE ... FINAL`` every table, and reads ``system.parts``:
+   bytes per span and per trace, against LangSmith's ~7.4 KB per trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import queue
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import click
+
+from benchmarks.e2e_load import SdkLoad, produce_at
+from benchmarks.e2e_services import LocalPipeline
+from benchmarks.e2e_stats import (
+    BEHIND_TARGET_S,
+    RampStep,
+    StoredTable,
+    highest_sustained,
+    storage_report,
+    summarize_freshness,
+)
+from tracestream._settings import Settings, load_settings
+from tracestream._worker_process import metric_value
+from tracestream.sinks import Storage
+
+__all__ = ["bench_e2e"]
+
+_STEADY_RATE = 2_000
+_POLL_S = 0.1
+_RAMP = (2_000, 4_000, 6_000, 9_000, 12_000, 16_000, 24_000)
+
+
+@click.command("e2e")
+@click.option("--probe-s", type=float, default=20.0, show_default=True, help="Freshness window.")
+@click.option("--step-s", type=float, default=8.0, show_default=True, help="Each ramp step.")
+@click.option("--soak-minutes", type=int, default=0, show_default=True, help="Soak (not in CI).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+def bench_e2e(probe_s: float, step_s: float, soak_minutes: int, as_json: bool) -> None:
+    """Freshness, highest sustained rate, recovery gap and bytes on disk of the local pipeline."""
+    settings = load_settings()
+    report = run_e2e(settings, probe_s=probe_s, step_s=step_s, soak_minutes=soak_minutes)
+    click.echo(json.dumps(report, allow_nan=False, indent=None if as_json else 2))
+
+
+def _say(message: str) -> None:
+    """Progress on stderr, so ``--json`` keeps stdout to the report."""
+    print(f"[bench e2e] {message}", file=sys.stderr, flush=True)
+
+
+def run_e2e(
+    settings: Settings, *, probe_s: float, step_s: float, soak_minutes: int
+) -> dict[str, Any]:
+    """Every phase on a fresh topic prefix (deleted at the end); the report."""
+    from tracestream.broker import delete_topics_with_prefix, ensure_topics
+    from tracestream.schemas import Topics
+
+    bootstrap = settings.kafka_bootstrap
+    prefix = f"bench-{uuid.uuid4().hex[:8]}."
+    topics = Topics(prefix)
+    started = time.monotonic()
+    report: dict[str, Any] = {"benchmark": "e2e", "settings": _settings_block(settings)}
+    try:
+        asyncio.run(
+            ensure_topics(
+                bootstrap,
+                topics,
+                settings.topic_partitions,
+                settings.topic_replication_factor,
+                3_600_000,
+            )
+        )
+        with tempfile.TemporaryDirectory(prefix="tracestream-bench-e2e-") as tmp:
+            pipeline = LocalPipeline(bootstrap, prefix, Path(tmp))
+            with pipeline:
+                _say("worker and sink up")
+                report["freshness"] = _freshness(pipeline, bootstrap, prefix, probe_s)
+                _say(f"freshness {report['freshness']}")
+                _wait_drained(pipeline)
+                report["ramp"] = _ramp(pipeline, bootstrap, topics.events, step_s)
+                _say(f"ramp {report['ramp']['highest_sustained_events_per_s']} events/s")
+                _wait_drained(pipeline)
+                report["recovery"] = _recovery(pipeline, bootstrap, prefix)
+                _say(f"recovery {report['recovery']}")
+                if soak_minutes:
+                    report["soak"] = _soak(pipeline, bootstrap, prefix, soak_minutes)
+                time.sleep(settings.grace_s + 1.0)  # the last traces wait out their grace
+                _wait_drained(pipeline)
+            report["storage"] = _storage(pipeline)
+    finally:
+        asyncio.run(delete_topics_with_prefix(bootstrap, prefix))
+    report["seconds"] = round(time.monotonic() - started, 1)
+    return report
+
+
+def _settings_block(settings: Settings) -> dict[str, Any]:
+    """The settings freshness depends on (all defaults unless the environment says otherwise)."""
+    return {
+        "worker_engine": settings.worker_engine,
+        "topic_partitions": settings.topic_partitions,
+        "sdk_linger_ms": settings.sdk_linger_ms,
+        "worker_batch_within_ms": settings.worker_batch_within_ms,
+        "sink_batch_max_ms": settings.sink_batch_max_ms,
+    }
+
+
+# --- 1. freshness ----------------------------------------------------------------------
+
+
+def _freshness(
+    pipeline: LocalPipeline, bootstrap: str, prefix: str, probe_s: float
+) -> dict[str, Any]:
+    """SDK spans at 2,000 events/s: end in the SDK to the row returned by a query."""
+    load = SdkLoad(bootstrap, prefix, "e2e-freshness", _STEADY_RATE).start()
+    try:
+        time.sleep(5.0)  # past the first batches of a cold start
+        load.probing.set()
+        seconds, missing = _probe(_reader(pipeline), load, probe_s)
+    finally:
+        sdk = load.stop()
+    return {**summarize_freshness(seconds, missing, _POLL_S), "events_per_s": _STEADY_RATE, **sdk}
+
+
+def _reader(pipeline: LocalPipeline) -> Storage:
+    if pipeline.reader is None:
+        raise RuntimeError("the pipeline is not running")
+    return pipeline.reader
+
+
+def _probe(reader: Storage, load: SdkLoad, probe_s: float) -> tuple[list[float], int]:
+    """Poll for the probed traces' spans; (seconds from end to seen per span, spans never seen).
+
+    Probing stops after ``probe_s``; the spans probed by then get 15 s more.
+    """
+    pending: dict[str, set[str]] = {}  # trace id -> span ids seen
+    expected: dict[str, int] = {}
+    seconds: list[float] = []
+    stop_probing = time.monotonic() + probe_s
+    deadline = stop_probing + 15.0
+    while time.monotonic() < deadline:
+        if time.monotonic() > stop_probing:
+            load.probing.clear()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                trace_id = load.probes.get_nowait()
+                pending[trace_id] = set()
+                expected[trace_id] = 4
+        if not pending and not load.probing.is_set():
+            break
+        polled = time.monotonic()
+        if pending:
+            rows = reader.query(
+                "SELECT trace_id, span_id, toUnixTimestamp64Micro(end_time) FROM spans"
+                " WHERE project = {project:String} AND trace_id IN {ids:Array(String)}",
+                {"project": load.project, "ids": list(pending)},
+            ).rows
+            now = time.time()
+            for trace_id, span_id, end_us in rows:
+                seen = pending.get(trace_id)
+                if seen is None or span_id in seen:
+                    continue
+                seen.add(span_id)
+                seconds.append(now - end_us / 1e6)
+                if len(seen) == expected[trace_id]:
+                    del pending[trace_id]
+        time.sleep(max(0.0, _POLL_S - (time.monotonic() - polled)))
+    missing = sum(expected[t] - len(seen) for t, seen in pending.items())
+    return seconds, missing
+
+
+# --- 2. ramp -----------------------------------------------------------------------------
+
+
+def _ramp(pipeline: LocalPipeline, bootstrap: str, topic: str, step_s: float) -> dict[str, Any]:
+    """Rising rates from a bare producer until a step loses bounded lag."""
+    from benchmarks.pipeline import bench_events
+
+    backlog = _Backlog(pipeline)
+    steps: list[RampStep] = []
+    for seed, rate in enumerate(_RAMP, start=100):
+        records = bench_events(int(rate * step_s), seed=seed)
+        step = backlog.step(rate, step_s)
+        took = asyncio.run(produce_at(bootstrap, topic, records, rate, on_tick=step.sample))
+        steps.append(step.end(len(records), took))
+        _say(f"ramp step {steps[-1].as_dict()} {pipeline.health()}")
+        if not steps[-1].sustained:
+            break
+    drained_s = _wait_drained(pipeline)
+    return {
+        "highest_sustained_events_per_s": highest_sustained(steps),
+        "bounded_lag": f"backlog at a step's end <= {BEHIND_TARGET_S:g} s of its rate "
+        "and grown <= 1 s of it over the step's second half",
+        "step_s": step_s,
+        "steps": [s.as_dict() for s in steps],
+        "drained_after_s": round(drained_s, 1),
+    }
+
+
+class _Backlog:
+    """Spans the ramp produced and the sink has not stored yet, over the whole ramp."""
+
+    def __init__(self, pipeline: LocalPipeline) -> None:
+        self.pipeline = pipeline
+        self.stored_before = pipeline.spans_stored()
+        self.produced = 0
+
+    def now(self, produced: int) -> int:
+        return produced - int(self.pipeline.spans_stored() - self.stored_before)
+
+    def step(self, rate: int, step_s: float) -> _Step:
+        return _Step(self, rate, step_s)
+
+
+class _Step:
+    """One ramp step's samples of the backlog (every 0.5 s) and its verdict."""
+
+    def __init__(self, backlog: _Backlog, rate: int, step_s: float) -> None:
+        self.backlog = backlog
+        self.rate = rate
+        self.step_s = step_s
+        self.stored_at_start = backlog.pipeline.spans_stored()
+        self.mid: int | None = None
+
+    def sample(self, elapsed: float, sent: int) -> None:
+        """``produce_at``'s tick: keep the first backlog of the step's second half."""
+        if self.mid is None and elapsed >= self.step_s / 2:
+            self.mid = self.backlog.now(self.backlog.produced + sent)
+
+    def end(self, produced: int, took_s: float) -> RampStep:
+        self.backlog.produced += produced
+        backlog_end = self.backlog.now(self.backlog.produced)
+        stored = self.backlog.pipeline.spans_stored() - self.stored_at_start
+        return RampStep(
+            rate=self.rate,
+            produced_per_s=produced / took_s,
+            stored_per_s=stored / took_s,
+            backlog_mid=backlog_end if self.mid is None else self.mid,
+            backlog_end=backlog_end,
+        )
+
+
+def _wait_drained(pipeline: LocalPipeline, timeout_s: float = 120.0) -> float:
+    """Until both consumers have no lag and the sink stored nothing new for 2 s."""
+    started = time.monotonic()
+    last = -1.0
+    while time.monotonic() - started < timeout_s:
+        health = pipeline.health()
+        stored = pipeline.spans_stored()
+        if health["worker_lag"] == 0 and health["sink_lag"] == 0 and stored == last:
+            return time.monotonic() - started
+        last = stored
+        time.sleep(2.0)
+    raise RuntimeError(f"the pipeline did not drain in {timeout_s}s: {pipeline.health()}")
+
+
+# --- 3. recovery ---------------------------------------------------------------------------
+
+
+def _recovery(pipeline: LocalPipeline, bootstrap: str, prefix: str) -> dict[str, Any]:
+    """kill -9 of the worker under steady SDK traffic, restarted at once."""
+    load = SdkLoad(bootstrap, prefix, "e2e-recovery", _STEADY_RATE).start()
+    reader = _reader(pipeline)
+    worker = pipeline.worker
+    try:
+        time.sleep(4.0)  # mid-stream
+        killed_at = time.monotonic()
+        worker.kill()
+        worker.start(timeout_s=120.0)
+        first_s = _first_processed_s(pipeline)
+        caught_up_s = _caught_up_s(reader, load, worker.spawned_at)
+        time.sleep(2.0)
+    finally:
+        sdk = load.stop()
+    return {
+        "restart_to_first_record_s": round(first_s, 2),
+        "kill_to_first_record_s": round(worker.spawned_at - killed_at + first_s, 2),
+        f"restart_to_within_{BEHIND_TARGET_S:g}s_s": None
+        if caught_up_s is None
+        else round(caught_up_s, 2),
+        "target_restart_to_first_record_s": 10.0,
+        **sdk,
+    }
+
+
+def _first_processed_s(pipeline: LocalPipeline, timeout_s: float = 120.0) -> float:
+    """Seconds from the worker's spawn to the first record its pipeline consumed."""
+    worker = pipeline.worker
+    while time.monotonic() - worker.spawned_at < timeout_s:
+        with contextlib.suppress(OSError):
+            if metric_value(worker.metrics(), "tracestream_events_in_total") > 0:
+                return time.monotonic() - worker.spawned_at
+        time.sleep(0.05)
+    raise RuntimeError(f"the restarted worker processed nothing:\n{worker.log_tail()}")
+
+
+def _stored_spans(reader: Storage, project: str) -> int:
+    return int(
+        reader.query(
+            "SELECT uniqExact(span_id) FROM spans WHERE project = {project:String}",
+            {"project": project},
+        ).scalar()
+    )
+
+
+def _caught_up_s(
+    reader: Storage, load: SdkLoad, since: float, timeout_s: float = 60.0
+) -> float | None:
+    """Seconds from ``since`` until every span that ended 3 s ago or earlier is stored
+    (None: not within ``timeout_s``)."""
+    while time.monotonic() - since < timeout_s:
+        due = load.spans_ended(before=time.time() - BEHIND_TARGET_S)
+        if _stored_spans(reader, load.project) >= due:
+            return time.monotonic() - since
+        time.sleep(0.25)
+    return None
+
+
+# --- 4. soak -------------------------------------------------------------------------------
+
+
+def _soak(
+    pipeline: LocalPipeline, bootstrap: str, prefix: str, minutes: int
+) -> list[dict[str, Any]]:
+    """SDK traffic at 2,000 events/s for ``minutes``; memory and lag every minute."""
+    load = SdkLoad(bootstrap, prefix, "e2e-soak", _STEADY_RATE).start()
+    reader = _reader(pipeline)
+    lines: list[dict[str, Any]] = []
+    try:
+        for minute in range(1, minutes + 1):
+            time.sleep(60.0)
+            behind = load.spans_ended(before=time.time() - BEHIND_TARGET_S) - _stored_spans(
+                reader, load.project
+            )
+            line = {"minute": minute, **pipeline.health(), "spans_behind_3s": max(0, behind)}
+            lines.append(line)
+            _say(f"soak {line}")
+    finally:
+        load.stop()
+    return lines
+
+
+# --- 5. storage ----------------------------------------------------------------------------
+
+
+def _storage(pipeline: LocalPipeline) -> dict[str, Any]:
+    """Bytes on disk after ``OPTIMIZE ... FINAL`` (the children must be stopped)."""
+    storage = pipeline.sink.open_storage()
+    try:
+        names = [
+            row[0]
+            for row in storage.query(
+                "SELECT name FROM system.tables WHERE database = currentDatabase()"
+                " AND engine LIKE '%MergeTree'"
+            ).rows
+        ]
+        for name in names:
+            storage.command(f"OPTIMIZE TABLE `{name}` FINAL")
+        tables = [
+            StoredTable(str(t), int(r), int(b), int(u))
+            for t, r, b, u in storage.query(
+                "SELECT table, sum(rows), sum(bytes_on_disk), sum(data_uncompressed_bytes)"
+                " FROM system.parts WHERE database = currentDatabase() AND active"
+                " GROUP BY table ORDER BY table"
+            ).rows
+        ]
+        spans = int(storage.query("SELECT count() FROM spans FINAL").scalar())
+        traces = int(storage.query("SELECT count() FROM traces FINAL").scalar())
+    finally:
+        storage.close()
+    return storage_report(tables, spans, traces)
