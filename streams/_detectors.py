@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from ._jwt import JWT_GATES, JWT_PATTERN, jwt_span
 from ._secrets import SECRET_RULES, PrefixDetector, api_key_detector
 from ._validators import (
     IBAN_LENGTHS,
@@ -428,12 +429,7 @@ def builtin_detectors(
             _private_key,
             ("-----BEGIN",),
         ),
-        RegexDetector(
-            "jwt",
-            re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
-            lambda t, m: m.span() if boundary_ok(t, *m.span()) else None,
-            ("eyJ",),
-        ),
+        RegexDetector("jwt", JWT_PATTERN, jwt_span, JWT_GATES),
         api_key_detector(),
         RegexDetector("email", _EMAIL_DOMAIN, _email, ("@",)),
         RunDetector(
@@ -549,7 +545,7 @@ def builtin_triage(detectors: Sequence[F]) -> Callable[[str], list[F]]:
         out = always.copy()
         if private_key is not None and "-----BEGIN" in text:
             out.append(private_key)
-        if jwt is not None and "eyJ" in text:
+        if jwt is not None and ("eyJ" in text or "ZXlK" in text):
             out.append(jwt)
         if api_gate is not None and api_gate(text):
             out.append(api_key)  # type: ignore[arg-type]
