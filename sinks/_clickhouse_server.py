@@ -163,12 +163,15 @@ class ServerStorage(ArrowStorage):
         client = self._require(f"insert into {table}")
         names = ", ".join(quote_identifier(c) for c in columns)
         # The same SELECT as on chDB; the source is the request body, an Arrow
-        # stream read through input() with the source's own column types.
+        # IPC stream read through input(). ArrowStream, not Arrow: the engine
+        # reads the Arrow format as an IPC *file* and refuses a stream
+        # ("Not an Arrow file: missing leading magic", code 117), as the
+        # recorded requests replayed on chDB showed.
         structure = ", ".join(f"{quote_identifier(f.name)} String" for f in source.schema)
         select = select_sql.replace(SOURCE, f"input('{structure}')")
         sql = (
             f"INSERT INTO {quote_identifier(self._database)}.{quote_identifier(table)} ({names}) "
-            f"{select} FORMAT Arrow"
+            f"{select} FORMAT ArrowStream"
         )
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, source.schema) as writer:
