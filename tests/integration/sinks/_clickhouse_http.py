@@ -201,7 +201,9 @@ class RecordingClickHouse:
                     if record.settings:
                         conn.query("SET " + ", ".join(_assignments(record.settings)), "CSV")
                     result = conn.query(record.executed, record.format, params=record.query_params)
-                except chdb.ChdbError as exc:
+                # A connection raises chdb._exceptions.ChdbError, a RuntimeError
+                # (not the chdb.ChdbError the package exports).
+                except (RuntimeError, chdb.ChdbError) as exc:
                     record.error = str(exc)
                     match = _CODE_RE.search(record.error)
                     record.status = _STATUS_OF_CODE.get(int(match.group(1)), 500) if match else 500
