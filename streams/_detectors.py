@@ -16,17 +16,17 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from ._ip import ipv4_span, ipv6_span
 from ._jwt import JWT_GATES, JWT_PATTERN, jwt_span
 from ._secrets import SECRET_RULES, PrefixDetector, api_key_detector
 from ._validators import (
     IBAN_LENGTHS,
+    VERSION_WORDS,
     boundary_ok,
     card_prefix_ok,
     end_ok,
     has_keyword_before,
     iban_ok,
-    ipv4_ok,
-    ipv6_ok,
     luhn_ok,
     phone_ok,
     ssn_ok,
@@ -232,7 +232,6 @@ def _domain_octets(domain: str) -> int | None:
 # --- numbers ----------------------------------------------------------------------------
 _PHONE_WORDS = ("phone", "tel", "call", "mobile", "cell", "whatsapp", "sms", "fax", "text me")
 _SSN_WORDS = ("ssn", "social security", "soc sec")
-_VERSION_WORDS = ("version", "ver ", "v", "release", "build", "firmware", "oid")
 
 
 def _card(text: str, m: re.Match[str]) -> tuple[int, int] | None:
@@ -255,7 +254,7 @@ def _ssn(text: str, m: re.Match[str]) -> tuple[int, int] | None:
         # "078.05.1123" (Presidio and scrubadub accept it): dotted, it is also the shape of
         # a version or a section number, so not after such a word
         head = text[max(0, m.start() - 10) : m.start()].lower().rstrip(" :=")
-        if head.endswith(_VERSION_WORDS) or head.endswith(("section", "§", "no.", "#")):
+        if head.endswith((*VERSION_WORDS, "section", "§", "no.", "#")):
             return None
     if len(raw) == 9 and not has_keyword_before(text, m.start(), _SSN_WORDS):
         return None  # a bare 9-digit number is an SSN only where the text says so
@@ -337,22 +336,6 @@ def _phone_check(regions: tuple[str, ...]) -> Check:
     return check
 
 
-_CIDR = re.compile(r"/(?:3[0-2]|[12]?[0-9])(?![0-9])")
-
-
-def _ipv4(text: str, m: re.Match[str]) -> tuple[int, int] | None:
-    start, end = m.span()
-    # A CIDR suffix ("10.0.0.1/32") ends the address: the boundary is looked for after it.
-    cidr = _CIDR.match(text, end)
-    after = cidr.end() if cidr is not None else end
-    if not ipv4_ok(m.group()) or not boundary_ok(text, start, after, frozenset("-_./\\#")):
-        return None
-    head = text[max(0, start - 10) : start].lower().rstrip(" :=")
-    if head.endswith(_VERSION_WORDS):
-        return None
-    return start, end
-
-
 def _iban(text: str, m: re.Match[str]) -> tuple[int, int] | None:
     start = m.start()
     if start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_-/"):
@@ -383,22 +366,6 @@ def _iban(text: str, m: re.Match[str]) -> tuple[int, int] | None:
 _IBAN_SEPARATORS = frozenset(" .-")
 
 
-def _ipv6(text: str, m: re.Match[str]) -> tuple[int, int] | None:
-    start, end = m.span()
-    while start > 0 and text[start - 1] in _HEX_COLON and end - start < 45:
-        start -= 1
-    while end < len(text) and text[end] in _HEX_COLON_DOT and end - start < 45:
-        end += 1
-    while end > start and text[end - 1] in ".:" and text[end - 2 : end] != "::":
-        end -= 1
-    if (start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_:.")) or (
-        end < len(text) and (text[end].isalnum() or text[end] == "_")
-    ):
-        return None
-    return (start, end) if ipv6_ok(text[start:end]) else None
-
-
-_HEX_COLON = frozenset("0123456789abcdefABCDEF:")
 _ARMOUR = re.compile(r"-----(?:BEGIN|END) [A-Z0-9 ]+-----")
 
 
@@ -409,9 +376,6 @@ def _private_key(text: str, m: re.Match[str]) -> tuple[int, int] | None:
     if "-----END" in raw and not _ARMOUR.sub("", raw).strip():
         return None
     return m.span()
-
-
-_HEX_COLON_DOT = _HEX_COLON | {"."}
 
 
 def builtin_detectors(
@@ -451,9 +415,9 @@ def builtin_detectors(
         RunDetector(
             "phone", re.compile(r"[+(0-9][0-9 ().-]{6,22}[0-9]"), _phone_check(phone_regions), 10
         ),
-        RegexDetector("ipv6", re.compile(r":[0-9A-Fa-f]{0,4}:"), _ipv6, ("::", ":")),
+        RegexDetector("ipv6", re.compile(r":[0-9A-Fa-f]{0,4}:"), ipv6_span, ("::", ":")),
         RunDetector(
-            "ipv4", re.compile(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"), _ipv4, 7
+            "ipv4", re.compile(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"), ipv4_span, 7
         ),
     ]
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 __all__ = [
     "IBAN_LENGTHS",
     "VALIDATORS",
+    "VERSION_WORDS",
     "boundary_ok",
     "card_prefix_ok",
     "end_ok",
@@ -47,6 +48,10 @@ IBAN_LENGTHS: dict[str, int] = {
     "BI": 27, "DJ": 27, "FK": 18, "LY": 25, "MN": 20, "NI": 28, "OM": 23, "RU": 33,
     "SD": 18, "SO": 23, "YE": 30,
 }  # fmt: skip
+
+#: Words before a number that make it a version, not a value ("v 1.2.3.4", "build
+#: 219.09.9999"); matched as the end of the lower-cased text before it.
+VERSION_WORDS = ("version", "ver ", "v", "release", "build", "firmware", "oid")
 
 # Characters that glue a candidate to a larger token (an id, a path, a version).
 _GLUE = frozenset("-_./\\#")
@@ -166,26 +171,29 @@ def ssn_ok(digits: str) -> bool:
     return not (area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000")
 
 
-def ipv4_ok(candidate: str) -> bool:
-    """A dotted quad that names a host: not 0.0.0.0, loopback, broadcast or a netmask."""
+def ipv4_ok(candidate: str, named: bool = False) -> bool:
+    """A dotted quad that names a host. Never ``0.x`` (``0.0.0.0`` is the "any"
+    wildcard); loopback ``127.x`` and ``255.x`` (broadcast, netmasks) only when
+    ``named``: the text calls the value an address."""
     parts = candidate.split(".")
     for part in parts:
         if len(part) > 1 and part[0] == "0":
             return False
         if int(part) > 255:
             return False
-    return parts[0] not in ("0", "127", "255")
+    return parts[0] != "0" and (named or parts[0] not in ("127", "255"))
 
 
-def ipv6_ok(candidate: str) -> bool:
-    """A valid IPv6 address other than the unspecified (::) and loopback (::1) ones."""
+def ipv6_ok(candidate: str, named: bool = False) -> bool:
+    """A valid IPv6 address other than the unspecified one (``::``); the loopback
+    ``::1`` only when ``named``: the text calls the value an address."""
     if candidate.count(":") < 2 or len(candidate) < 3:
         return False
     try:
         address = ipaddress.IPv6Address(candidate)
     except ValueError:
         return False
-    return not (address.is_unspecified or address.is_loopback)
+    return not (address.is_unspecified or (address.is_loopback and not named))
 
 
 _NON_DIGITS = re.compile(r"[^0-9]+")

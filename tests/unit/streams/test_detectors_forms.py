@@ -142,4 +142,6 @@ def test_phone_default_regions_are_configurable() -> None:
 
 def test_ipv4_with_a_cidr_suffix() -> None:
     assert found("allow 10.20.30.40/24 only") == [("ipv4", "10.20.30.40")]
-    assert found("10.20.30.40/33") == []
+    # a prefix out of range, or a path: the address before it is one all the same
+    assert found("10.20.30.40/33") == [("ipv4", "10.20.30.40")]
+    assert found("10.20.30.40/24x") == []
