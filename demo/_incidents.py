@@ -20,9 +20,12 @@ class Incidents:
     """What goes wrong, and when.
 
     Attributes:
-        slow_retrieval: the knowledge base answers ``retrieval_slowdown`` times
-            slower (a latency regression of the ``kb-search`` retrieval).
-        retrieval_slowdown: the factor on the retrieval's simulated latency.
+        slow_retrieval: the knowledge base's index is being rebuilt: every
+            other search (even ticket numbers, no random draw) takes
+            ``retrieval_delay_ms`` longer, a latency regression of the
+            ``kb-search`` retrieval's p95. Only half, so the agents keep up
+            enough traffic for every window to be scored.
+        retrieval_delay_ms: the extra latency of a slow search.
         costly_planning: a configuration change sets the planner's
             ``reasoning_effort`` to high: its reasoning tokens grow
             ``reasoning_growth`` times (a cost spike of ``plan-llm``).
@@ -30,7 +33,7 @@ class Incidents:
     """
 
     slow_retrieval: Span | None = None
-    retrieval_slowdown: float = 8.0
+    retrieval_delay_ms: float = 150.0
     costly_planning: Span | None = None
     reasoning_growth: float = 10.0
 
@@ -38,12 +41,13 @@ class Incidents:
         for span in (self.slow_retrieval, self.costly_planning):
             if span is not None and not 0.0 <= span[0] < span[1] <= 1.0:
                 raise ValueError(f"an incident span needs 0 <= start < end <= 1, got {span}")
-        if self.retrieval_slowdown < 1.0 or self.reasoning_growth < 1.0:
-            raise ValueError("incident factors must be at least 1")
+        if self.retrieval_delay_ms < 0.0 or self.reasoning_growth < 1.0:
+            raise ValueError("need retrieval_delay_ms >= 0 and reasoning_growth >= 1")
 
-    def retrieval_factor(self, ticket: int, tickets: int) -> float:
-        """The slowdown of the retrieval for ticket number ``ticket`` of ``tickets``."""
-        return self.retrieval_slowdown if _within(self.slow_retrieval, ticket, tickets) else 1.0
+    def retrieval_delay(self, ticket: int, tickets: int) -> float:
+        """Extra milliseconds of the retrieval for ticket number ``ticket`` of ``tickets``."""
+        slow = ticket % 2 == 0 and _within(self.slow_retrieval, ticket, tickets)
+        return self.retrieval_delay_ms if slow else 0.0
 
     def reasoning_factor(self, ticket: int, tickets: int) -> float:
         """The growth of the planner's reasoning tokens for ticket number ``ticket``."""
@@ -58,4 +62,4 @@ def _within(span: Span | None, ticket: int, tickets: int) -> bool:
 NO_INCIDENTS = Incidents()
 #: The demo's story: a baseline first, then the knowledge base slows down, then
 #: the planner's cost jumps; both recover before the end.
-DEMO_INCIDENTS = Incidents(slow_retrieval=(0.55, 0.72), costly_planning=(0.78, 0.93))
+DEMO_INCIDENTS = Incidents(slow_retrieval=(0.5, 0.68), costly_planning=(0.75, 0.92))

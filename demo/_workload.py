@@ -34,6 +34,7 @@ generation instead of a guess.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -136,6 +137,7 @@ def run_workload(
     incidents: Incidents = NO_INCIDENTS,
     agents: int = 1,
     on_ticket: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> WorkloadResult:
     """Emit ``traces`` support tickets through ``tracer``.
 
@@ -151,6 +153,8 @@ def run_workload(
             ``n % agents``, so incidents hit every agent at about the same time.
         on_ticket: called with each finished ticket's trace id, from the agent's
             thread; it must be quick and must not raise.
+        stop: once set, agents take no new ticket (the result's ids of the
+            tickets never handled are empty strings).
 
     Raises:
         ValueError: ``agents`` is below 1.
@@ -163,6 +167,8 @@ def run_workload(
     def agent(index: int) -> None:
         rng = random.Random(seed + _AGENT_SEED_STRIDE * index)
         for n in range(index, traces, agents):
+            if stop is not None and stop.is_set():
+                return
             ticket = _Ticket(n, traces, incidents, latency_scale, wait)
             trace_ids[n], emitted = _handle(tracer, rng, ticket)
             spans[index] += emitted
@@ -207,7 +213,7 @@ def _handle(tracer: Tracer, rng: random.Random, t: _Ticket) -> tuple[str, int]:
         with tracer.agent("support-agent", input={"question": question}):
             needs_order = "ORD-" in question
             _plan(tracer, rng, question, hard, t)
-            slowdown = t.incidents.retrieval_factor(t.number, t.of)
+            delay = t.incidents.retrieval_delay(t.number, t.of)
             with tracer.retrieval("kb-search", input={"query": question[:60], "k": 3}) as kb:
                 # Account questions often find nothing in the order-centric KB.
                 empty = rng.random() < (0.05 if needs_order else 0.5)
@@ -216,7 +222,7 @@ def _handle(tracer: Tracer, rng: random.Random, t: _Ticket) -> tuple[str, int]:
                     for _ in range(3)
                 ]  # fmt: skip
                 kb.record_output(items)
-                _pause(rng, 2 * slowdown, 8 * latency_scale * slowdown, wait=wait)
+                _pause(rng, 2 + delay, 8 * latency_scale + delay, wait=wait)
             spans = 5  # root, agent, plan, plan-llm, kb-search
             order_found: bool | None = None
             if needs_order:

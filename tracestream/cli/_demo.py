@@ -1,11 +1,18 @@
 """``tracestream demo``: the whole pipeline, end to end, on the embedded defaults.
 
-SDK -> Kafka (the local broker) -> worker (validate, redact, price, assemble;
-a child process) -> output topics -> sink (this process) -> chDB -> SQL.
+SDK -> Kafka (the local broker) -> worker (validate, redact, price, assemble,
+windows, anomalies; a child process) -> output topics -> sink (this process)
+-> chDB -> SQL, the analysis report and the UI.
 
-Blocks until every emitted trace is stored or the timeout passes. While it
-runs, this process owns the chDB directory and serves read-only queries, so
-``tracestream query`` works from another shell.
+A simulated support agent handles tickets on several threads for a few
+seconds; part-way its knowledge base slows down and then its planner's cost
+jumps (:data:`tracestream.demo.DEMO_INCIDENTS`). The demo's worker compresses
+time (half-second windows, see :data:`DEMO_WORKER_ENV`) so those seconds build
+the baseline the anomaly scorer needs. Blocks until every trace is stored or
+the timeout passes; while it runs, this process owns the chDB directory and
+serves read-only queries, so ``tracestream query`` works from another shell.
+Ctrl-C stops the workload and cleans up (worker, sink, storage); the broker
+is left running for the next run.
 """
 
 from __future__ import annotations
@@ -14,22 +21,58 @@ import asyncio
 import contextlib
 import threading
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
 
 from tracestream._settings import Settings, load_settings
+from tracestream.cli._demo_output import ProgressLine, say
 
-__all__ = ["demo"]
+__all__ = ["DEMO_WORKER_ENV", "demo"]
+
+#: The demo worker's settings: time compressed so seconds of traffic make a
+#: baseline of windows (a production worker keeps 60 s windows, 10 s lateness,
+#: 10 baseline windows and 20 spans before a latency is scored). A window of
+#: half a second holds a dozen spans of a key, whose p95 jitters with the
+#: machine's load, so the threshold is 6 rather than 4 (the injected incidents
+#: score |z| 8-50). A 1 s grace: the simulated
+#: agent ends every child span before its trace's root, so nothing straggles
+#: (production: 5 s).
+DEMO_WORKER_ENV = {
+    "TRACESTREAM_WINDOW_S": "0.5",
+    "TRACESTREAM_ALLOWED_LATENESS_S": "1",
+    "TRACESTREAM_ANOMALY_MIN_BASELINE": "4",
+    "TRACESTREAM_ANOMALY_MIN_COUNT": "6",
+    "TRACESTREAM_ANOMALY_THRESHOLD": "6",
+    "TRACESTREAM_GRACE_S": "1",
+}
+_PROJECT = "demo"
+_SERVICE = "support-bot"
+_REPORTS = ("tools", "workflows", "context", "reasoning", "examples")
 
 
-def _say(message: str) -> None:
-    click.echo(click.style("==> ", bold=True) + message)
+@dataclass(frozen=True, slots=True)
+class _Options:
+    traces: int
+    agents: int
+    timeout_s: float
+    seed: int
+    verbose: bool
 
 
 @click.command()
 @click.option(
-    "--traces", type=int, default=40, show_default=True, help="Support tickets to simulate."
+    "--traces", type=click.IntRange(1), default=160, show_default=True, help="Tickets to simulate."
+)
+@click.option(
+    "--agents",
+    type=click.IntRange(1, 32),
+    default=4,
+    show_default=True,
+    help="Tickets handled at once (threads of the simulated agent).",
 )
 @click.option(
     "--timeout",
@@ -46,8 +89,9 @@ def _say(message: str) -> None:
     help="Show every log line (the Kafka client's own included, from INFO up), here and in "
     "the worker's log.",
 )
-def demo(traces: int, timeout_s: float, seed: int, verbose: bool) -> None:
-    """Run the pipeline end to end and print what reached ClickHouse (chDB)."""
+def demo(traces: int, agents: int, timeout_s: float, seed: int, verbose: bool) -> None:
+    """Run the pipeline end to end; show what was stored, the anomalies found, the
+    report, and where the metrics and the UI are."""
     import logging
 
     from tracestream._kafka_link import own_kafka_clients
@@ -61,20 +105,16 @@ def demo(traces: int, timeout_s: float, seed: int, verbose: bool) -> None:
     )
     own_kafka_clients(verbose=verbose, where=settings.kafka_bootstrap)
     if settings.clickhouse_url:
-        _say(f"storing into the ClickHouse server at {settings.clickhouse_url}")
+        say(f"storing into the ClickHouse server at {settings.clickhouse_url}")
+    options = _Options(traces, agents, timeout_s, seed, verbose)
     try:
-        asyncio.run(_run(settings, traces, timeout_s, seed, verbose))
-    except _DemoFailed as exc:
-        raise click.ClickException(str(exc)) from None
+        asyncio.run(_run(settings, options))
+    except KeyboardInterrupt:
+        say("interrupted: worker, sink and storage closed; the broker keeps running")
+        raise SystemExit(130) from None
 
 
-class _DemoFailed(Exception):
-    pass
-
-
-async def _run(
-    settings: Settings, traces: int, timeout_s: float, seed: int, verbose: bool = False
-) -> None:
+async def _run(settings: Settings, options: _Options) -> None:
     from prometheus_client import CollectorRegistry
 
     from tracestream import broker
@@ -85,15 +125,16 @@ async def _run(
     from tracestream.schemas import Topics
     from tracestream.sinks import QueryServer, Sink, SinkMetrics, StorageError, query_server_file
 
-    _say(f"Kafka: starting (or reusing) the local broker on {settings.kafka_bootstrap}")
+    started = datetime.now(UTC)
+    say(f"Kafka: starting (or reusing) the local broker on {settings.kafka_bootstrap}")
     status = await asyncio.to_thread(
         broker.start,
         broker_layout(settings),
         heap_mb=settings.kafka_heap_mb,
         timeout_s=120.0,
-        progress=_say,
+        progress=say,
     )
-    _say(status.describe())
+    say(status.describe())
     topics = Topics(settings.topic_prefix)
     made = await broker.ensure_topics(
         settings.kafka_bootstrap,
@@ -102,15 +143,15 @@ async def _run(
         settings.topic_replication_factor,
         settings.events_retention_ms,
     )
-    _say(f"topics: {len(made)} created, {len(topics.all()) - len(made)} already there")
+    say(f"topics: {len(made)} created, {len(topics.all()) - len(made)} already there")
 
     try:
         storage = open_storage(settings)
     except StorageError as exc:
-        raise _DemoFailed(
+        raise click.ClickException(
             f"{exc}\nFix: stop the other process using {settings.home} (a running `tracestream sink`?)"
         ) from None
-    _say(f"storage: {storage.engine_name} database {storage.database!r} (migrations applied)")
+    say(f"storage: {storage.engine_name} database {storage.database!r} (migrations applied)")
 
     with contextlib.ExitStack() as stack:
         stack.callback(storage.close)
@@ -119,18 +160,25 @@ async def _run(
                 QueryServer(storage, discovery_path=query_server_file(settings.home))
             )
         workdir = settings.home / "demo-worker"  # kept: its worker.log is worth reading
-        _say(f"worker: starting `tracestream worker` ({settings.worker_engine}) ...")
+        say(
+            f"worker: starting `tracestream worker` ({settings.worker_engine}; "
+            f"{DEMO_WORKER_ENV['TRACESTREAM_WINDOW_S']} s windows for the demo) ..."
+        )
         worker = WorkerProcess(
             {
                 "TRACESTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
                 "TRACESTREAM_TOPIC_PREFIX": settings.topic_prefix,
+                **DEMO_WORKER_ENV,
             },
             workdir,
-            args=("--verbose",) if verbose else (),
+            args=("--verbose",) if options.verbose else (),
         )
         await asyncio.to_thread(worker.start, timeout_s=120.0)
         stack.callback(worker.stop)
-        _say(f"worker: up, /metrics on http://127.0.0.1:{worker.web_port}/metrics")
+        worker_metrics = f"http://127.0.0.1:{worker.web_port}/metrics"
+        registry = CollectorRegistry()
+        sink_metrics = stack.enter_context(_serve_metrics(registry))
+        say(f"worker: up, /metrics on {worker_metrics}; sink /metrics on {sink_metrics}")
 
         claim, instance_id = claim_sink_member(settings)
         if claim is not None:
@@ -138,244 +186,247 @@ async def _run(
         sink = Sink(
             storage,
             _sink_config(settings, group_instance_id=instance_id),
-            SinkMetrics(CollectorRegistry()),
+            SinkMetrics(registry),
         )
         await sink.start()
         stop = asyncio.Event()
         sink_task = asyncio.create_task(sink.run(stop))
         try:
-            trace_ids = await _emit(settings, traces, seed)
-            otlp_trace = await _emit_otlp(settings)
-            await _wait_for(storage, trace_ids, timeout_s, worker)
-            await _wait_for_otlp(storage, otlp_trace, timeout_s)
+            run = await _drive(settings, storage, worker, options)
+            await _wait_for_windows(storage, run.trace_ids)
+            counters = await asyncio.to_thread(_metric_totals, worker_metrics, sink_metrics)
         finally:
             stop.set()
             await sink_task
             await sink.stop()
-        _report_otlp(storage, otlp_trace)
-        _report(storage, trace_ids)
+        for note in run.notes:
+            say(note)
+        _show(settings, storage, run, started, (worker_metrics, sink_metrics), counters)
 
 
-async def _emit(settings: Settings, traces: int, seed: int) -> list[str]:
+@dataclass(slots=True)
+class _Run:
+    trace_ids: list[str]
+    otlp_trace: str | None
+    notes: list[str]
+
+
+async def _drive(settings: Settings, storage: Any, worker: Any, options: _Options) -> _Run:
+    """Emit the tickets (then one OTLP trace) and follow them into storage on one progress line.
+
+    Raises:
+        click.ClickException: the worker died, or the traces were not all stored in time.
+    """
     from tracestream._configure import configure
-    from tracestream.demo import run_workload
+    from tracestream.cli._demo_otlp import emit_otlp
+    from tracestream.demo import DEMO_INCIDENTS, run_workload
 
     tracer = configure(
-        project="demo",
-        service="support-bot",
+        project=_PROJECT,
+        service=_SERVICE,
         environment="demo",
         kafka_bootstrap=settings.kafka_bootstrap,
         topic_prefix=settings.topic_prefix,
     )
-    done = threading.Event()
+    finished: list[str] = []  # trace ids, appended by the agents' threads
+    halt = threading.Event()
 
     def work() -> list[str]:
-        try:
-            result = run_workload(tracer, traces=traces, seed=seed)
-            tracer.flush(10.0)
-            return list(result.trace_ids)
-        finally:
-            done.set()
-
-    _say(f"SDK: a simulated support agent handles {traces} tickets ...")
-    task = asyncio.create_task(asyncio.to_thread(work))
-    while not done.is_set():
-        await asyncio.sleep(1.0)
-        stats = tracer.stats()
-        click.echo(
-            f"    sent {stats.sent:>5}  buffered {stats.buffered:>4}  dropped {stats.dropped}"
+        result = run_workload(
+            tracer,
+            traces=options.traces,
+            seed=options.seed,
+            incidents=DEMO_INCIDENTS,
+            agents=options.agents,
+            on_ticket=finished.append,
+            stop=halt,
         )
-    trace_ids = await task
-    stats = tracer.stats()
-    _say(f"SDK: {stats.sent} events sent, {stats.dropped} dropped")
-    tracer.shutdown(10.0)
-    return trace_ids
+        tracer.flush(10.0)
+        return list(result.trace_ids)
 
-
-# --- One trace over OTLP: an OpenTelemetry-instrumented app, no tracestream SDK ---------
-
-
-async def _emit_otlp(settings: Settings) -> str | None:
-    """Send one trace from the OpenTelemetry SDK through an in-process `tracestream otlp`.
-
-    The spans carry GenAI attributes as OTel instrumentations write them; the
-    receiver converts them and produces them to the same events topic. Skipped
-    (None) without the ``[otlp]`` extra.
-    """
+    say(
+        f"SDK: a simulated support agent handles {options.traces} tickets, "
+        f"{options.agents} at a time; part-way the knowledge base slows down, then the "
+        "planner's cost jumps ..."
+    )
+    notes: list[str] = []
+    line = ProgressLine()
+    emission = asyncio.create_task(asyncio.to_thread(work))
+    # Independent of the tickets: sent alongside, so its grace overlaps theirs.
+    otlp = asyncio.create_task(emit_otlp(settings, notes.append))
+    deadline = time.monotonic() + options.timeout_s
+    stored = 0
     try:
-        from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        while True:
+            if not worker.running():
+                raise click.ClickException(
+                    f"the worker exited; its log ends with:\n{worker.log_tail()}"
+                )
+            ids = list(finished)
+            stored = await asyncio.to_thread(_stored_traces, storage, ids)
+            stats = tracer.stats()
+            line.update(
+                f"tickets {len(ids)}/{options.traces} · events sent {stats.sent:,} "
+                f"(dropped {stats.dropped}) · traces stored {stored}/{options.traces}"
+            )
+            if emission.done():
+                emission.result()  # raises what the workload raised
+            if stored >= options.traces and otlp.done():
+                break
+            if time.monotonic() > deadline:
+                raise click.ClickException(
+                    f"only {stored} of {options.traces} traces reached storage in "
+                    f"{options.timeout_s:.0f}s.\nworker log tail:\n{worker.log_tail()}"
+                )
+            await asyncio.sleep(0.5)
+    finally:
+        line.finish()
+        halt.set()
+        for task in (emission, otlp):
+            if not task.done():
+                with contextlib.suppress(Exception):
+                    await task
+        tracer.shutdown(10.0)
+    stats = tracer.stats()
+    notes.insert(0, f"SDK: {stats.sent:,} events sent, {stats.dropped} dropped")
+    otlp_trace = otlp.result()
+    if otlp_trace is not None:
+        from tracestream.cli._demo_otlp import wait_for_otlp
 
-        from tracestream._worker_process import free_port
-        from tracestream.producers.otlp import ReceiverConfig, build_server
-        from tracestream.schemas import Topics
-    except ImportError as exc:
-        _say(f"OTLP: skipped ({exc.name} missing: pip install 'tracestream[otlp]')")
-        return None
+        await wait_for_otlp(storage, otlp_trace, options.timeout_s)
+    return _Run(emission.result(), otlp_trace, notes)
+
+
+def _stored_traces(storage: Any, trace_ids: list[str]) -> int:
+    if not trace_ids:
+        return 0
+    stored: int = storage.query(
+        "SELECT uniqExact(trace_id) FROM traces WHERE trace_id IN {ids:Array(String)}",
+        {"ids": trace_ids},
+    ).scalar()
+    return stored
+
+
+async def _wait_for_windows(storage: Any, trace_ids: list[str], budget_s: float = 15.0) -> None:
+    """Until the window holding the last span is stored: every window is then scored.
+
+    The worker flushes its last windows once spans stop for a window plus the
+    lateness; traces wait longer (their grace), so this rarely waits at all.
+    """
+    query = """
+        SELECT count() FROM metrics_1m
+        WHERE project = {project:String} AND service = {service:String}
+          AND window_end > (SELECT max(end_time) FROM spans
+                            WHERE trace_id IN {ids:Array(String)})
+    """
+    params = {"project": _PROJECT, "service": _SERVICE, "ids": trace_ids}
+    deadline = time.monotonic() + budget_s
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(lambda: storage.query(query, params).scalar()):
+            return
+        await asyncio.sleep(0.5)
+
+
+@contextlib.contextmanager
+def _serve_metrics(registry: Any) -> Any:
+    """Serve ``registry`` on a free loopback port; yields the /metrics URL."""
+    from prometheus_client import start_http_server
+
+    from tracestream._worker_process import free_port
+
+    port = free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    try:
+        yield f"http://127.0.0.1:{port}/metrics"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5.0)
+
+
+def _metric_totals(worker_url: str, sink_url: str) -> dict[str, float]:
+    """A few counters read over HTTP from both /metrics, as a scraper would."""
     import urllib.request
 
-    spans = InMemorySpanExporter()
-    provider = TracerProvider(resource=Resource.create({"service.name": "weather-app"}))
-    provider.add_span_processor(SimpleSpanProcessor(spans))
-    tracer = provider.get_tracer("demo")
-    with tracer.start_as_current_span("answer weather question") as root:
-        root.set_attribute("gen_ai.conversation.id", "otlp-demo-session")
-        with tracer.start_as_current_span("chat gpt-4o-mini") as chat:
-            chat.set_attributes({
-                "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
-                "gen_ai.request.model": "gpt-4o-mini", "gen_ai.request.temperature": 0.2,
-                "gen_ai.input.messages": '[{"role": "user", "parts": [{"type": "text", '
-                                         '"content": "Weather in Paris?"}]}]',
-                "gen_ai.output.messages": '[{"role": "assistant", "parts": [{"type": "text", '
-                                          '"content": "18 C and sunny."}]}]',
-                "gen_ai.usage.input_tokens": 120, "gen_ai.usage.output_tokens": 12,
-                "gen_ai.usage.cache_read.input_tokens": 100,
-            })  # fmt: skip
-    provider.shutdown()
-    body = encode_spans(spans.get_finished_spans()).SerializeToString()
-    port = free_port()
-    server = build_server(ReceiverConfig(project="demo", default_environment="demo"),
-                          host="127.0.0.1", port=port, bootstrap_servers=settings.kafka_bootstrap,
-                          topics=Topics(settings.topic_prefix))  # fmt: skip
-    serving = asyncio.create_task(server.serve())
-    try:
-        for _ in range(1200):  # uvicorn sets a flag, not an event: look every 50 ms, 60 s at most
-            if server.started or serving.done():
-                break
-            await asyncio.sleep(0.05)
-        if serving.done():
-            serving.result()  # raises why it did not start
-        if not await server.sink.wait_connected(60):
-            raise _DemoFailed("the OTLP receiver could not reach Kafka")
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1/traces", data=body, method="POST",
-            headers={"Content-Type": "application/x-protobuf"},
-        )  # fmt: skip
-        with await asyncio.to_thread(urllib.request.urlopen, request, timeout=30) as answer:
-            status = answer.status
-    finally:
-        server.should_exit = True
-        await serving
-    trace_id = format(root.get_span_context().trace_id, "032x")
-    _say(f"OTLP: an OpenTelemetry app sent trace {trace_id[:8]} over OTLP/HTTP (answer {status})")
-    return trace_id
+    from tracestream._worker_process import metric_value
+
+    def scrape(url: str) -> str:
+        with urllib.request.urlopen(url, timeout=5.0) as answer:
+            body: bytes = answer.read()
+            return body.decode()
+
+    worker, sink = scrape(worker_url), scrape(sink_url)
+    return {
+        "events in": metric_value(worker, "tracestream_events_in_total"),
+        "anomalies": metric_value(worker, "tracestream_anomalies_total"),
+        "rows written": metric_value(sink, "tracestream_sink_rows_written_total"),
+    }
 
 
-async def _wait_for_otlp(storage: Any, trace_id: str | None, timeout_s: float) -> None:
-    """Until the OTLP trace's spans are stored (after the SDK's traces, so little is left)."""
-    if trace_id is None:
-        return
-    for _ in range(max(1, int(timeout_s))):
-        stored = await asyncio.to_thread(
-            lambda: storage.query(
-                "SELECT count() FROM spans WHERE trace_id = {id:String}", {"id": trace_id}
-            ).scalar()
-        )
-        if stored >= 2:
-            return
-        await asyncio.sleep(1.0)
-    raise _DemoFailed(f"the trace sent over OTLP ({trace_id}) did not reach storage")
-
-
-def _report_otlp(storage: Any, trace_id: str | None) -> None:
-    if trace_id is None:
-        return
-    row = storage.query(
-        "SELECT service, name, kind, model, input_tokens, cached_tokens, output_tokens, "
-        "round(cost_usd, 8) FROM spans FINAL WHERE trace_id = {id:String} AND kind = 'generation'",
-        {"id": trace_id},
-    ).rows
-    for service, name, kind, model, inp, cached, out, usd in row:
-        click.echo(f"Arrived over OTLP (trace {trace_id[:8]}): {service} / {name} ({kind}, "
-                   f"{model}): {inp} input + {cached} cached + {out} output tokens, ${usd}")  # fmt: skip
-
-
-# --- end of the OTLP block ---------------------------------------------------------------
-
-
-async def _wait_for(storage: Any, trace_ids: list[str], timeout_s: float, worker: Any) -> None:
-    deadline = time.monotonic() + timeout_s
-    stored = 0
-    while time.monotonic() < deadline:
-        if not worker.running():
-            raise _DemoFailed(f"the worker exited; its log ends with:\n{worker.log_tail()}")
-        stored = await asyncio.to_thread(
-            lambda: storage.query(
-                "SELECT uniqExact(trace_id) FROM traces WHERE trace_id IN {ids:Array(String)}",
-                {"ids": trace_ids},
-            ).scalar()
-        )
-        click.echo(f"    traces stored: {stored}/{len(trace_ids)}")
-        if stored >= len(trace_ids):
-            return
-        await asyncio.sleep(2.0)
-    raise _DemoFailed(
-        f"only {stored} of {len(trace_ids)} traces reached storage in {timeout_s:.0f}s.\n"
-        f"worker log tail:\n{worker.log_tail()}"
+def _show(
+    settings: Settings,
+    storage: Any,
+    run: _Run,
+    started: datetime,
+    metrics_urls: tuple[str, str],
+    counters: dict[str, float],
+) -> None:
+    from tracestream.cli._demo_otlp import report_otlp
+    from tracestream.cli._demo_report import (
+        SQL_TO_TRY,
+        anomaly_rows,
+        show_anomalies,
+        show_workload,
+        trace_worth_opening,
     )
-
-
-def _report(storage: Any, trace_ids: list[str]) -> None:
-    from tracestream.sinks import rich_table, terminal_console
+    from tracestream.sinks import terminal_console
 
     console = terminal_console()
+    report_otlp(storage, run.otlp_trace)
+    show_workload(console, storage, run.trace_ids)
+    anomalies = anomaly_rows(storage, _PROJECT, started)
+    show_anomalies(console, anomalies)
+    report = _write_report(storage, settings.home / "demo-report.html", started)
+    opening = trace_worth_opening(storage, run.trace_ids)
 
-    def print_table(title: str, result: Any) -> None:
-        console.print()
-        console.print(rich_table(result.column_names, result.rows, title=title))
-
-    params = {"ids": trace_ids}
-    print_table(
-        "Traces (newest version of each)",
-        storage.query(
-            """
-            SELECT substring(trace_id, 1, 8) AS trace, status, span_count AS spans, depth,
-                   round(duration_ms, 1) AS ms, arrayStringConcat(models, ',') AS models,
-                   round(cost_usd, 6) AS usd, error_count AS errors
-            FROM traces FINAL WHERE trace_id IN {ids:Array(String)}
-            ORDER BY start_time LIMIT 10
-            """,
-            params,
-        ),
-    )
-    print_table(
-        "Cost and latency by model (generation spans)",
-        storage.query(
-            """
-            SELECT model, count() AS calls, sum(input_tokens) AS input,
-                   sum(cached_tokens) AS cached, sum(output_tokens) AS output,
-                   round(sum(cost_usd), 6) AS usd,
-                   countIf(cost_usd IS NULL) AS unpriced,
-                   round(quantile(0.95)(duration_ms), 1) AS p95_ms
-            FROM spans FINAL
-            WHERE trace_id IN {ids:Array(String)} AND kind = 'generation'
-            GROUP BY model ORDER BY usd DESC
-            """,
-            params,
-        ),
-    )
-    print_table(
-        "PII redacted before storage (by detector)",
-        storage.query(
-            """
-            SELECT JSONExtractString(r, 'detector') AS detector, count() AS fields,
-                   sum(JSONExtractUInt(r, 'count')) AS values_redacted
-            FROM (SELECT arrayJoin(JSONExtractArrayRaw(redactions)) AS r
-                  FROM spans FINAL WHERE trace_id IN {ids:Array(String)})
-            GROUP BY detector ORDER BY values_redacted DESC
-            """,
-            params,
-        ),
-    )
-    sample = storage.query(
-        "SELECT input FROM spans FINAL WHERE trace_id = {id:String} AND parent_span_id = ''",
-        {"id": trace_ids[0]},
-    ).scalar()
-    click.echo(f"\nA stored input, as an analyst sees it: {sample}")
+    click.echo()
+    say("Where to look next")
+    click.echo(f"  report   {report}")
+    click.echo("           the analysis (latency, cost, quality, anomalies) with the feedback")
+    click.echo(f"           reports {', '.join(_REPORTS)}; rebuild it with")
     click.echo(
-        '\nNext: `tracestream analyze --since 1h`, `tracestream query "SELECT ..."`, '
-        "`tracestream kafka stop` when done."
+        f"           tracestream analyze --since 1h --project {_PROJECT} "
+        + " ".join(f"--report {r}" for r in _REPORTS)
+        + " --section performance --section costs --section quality --section patterns"
+        " --section anomalies --html report.html"
     )
+    worker_url, sink_url = metrics_urls
+    click.echo(
+        f"  metrics  worker {worker_url} ({counters['events in']:,.0f} events in, "
+        f"{counters['anomalies']:,.0f} anomalies)"
+    )
+    click.echo(f"           sink   {sink_url} ({counters['rows written']:,.0f} rows written)")
+    click.echo(
+        "           (served while the demo ran; `tracestream worker` serves it on port "
+        f"{settings.worker_web_port}, `tracestream sink --metrics-port N`)"
+    )
+    click.echo("  UI       tracestream ui")
+    if opening is not None:
+        click.echo(f"           then open http://127.0.0.1:7070/#/trace/{opening}")
+        click.echo(f"           trace {opening}: its order lookup failed, was retried, and passed")
+    click.echo("  SQL      try:")
+    for what, sql in SQL_TO_TRY:
+        click.echo(f"           # {what}")
+        click.echo(f'           tracestream query "{sql}"')
+    click.echo("\n`tracestream kafka stop` stops the broker when you are done.")
+
+
+def _write_report(storage: Any, path: Path, started: datetime) -> Path:
+    """The analysis with every feedback report, as HTML, for the demo's time range."""
+    from tracestream.sinks import AnalysisScope, analyze, feedback, report_html
+
+    scope = AnalysisScope(started, datetime.now(UTC), project=_PROJECT)
+    report = feedback(storage, scope, _REPORTS, into=analyze(storage, scope))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report_html(report), encoding="utf-8")
+    return path.resolve()
