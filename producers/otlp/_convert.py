@@ -315,6 +315,43 @@ def _dead_letter(
     return OutRecord(key=span.trace_id.hex().encode(), value=value, headers=headers, dlq=True)
 
 
+#: The trace-level fields one span of a trace may carry for all of them.
+_TRACE_WIDE: Final = ("session_id", "user_id", "tags")
+
+
+def share_trace_fields(events: list[dict[str, Any]]) -> None:
+    """Give every event of a trace the session, user and tags one of its spans names.
+
+    Instrumentations set ``session.id``/``user.id`` (and OpenInference's tags)
+    on the span where the application knows them, usually the root; our
+    contract carries them on every event of the trace (``TraceInfo``), and the
+    trace's row takes the trace info of the last event it assembled. So within
+    one request, a field a span of the trace names is copied to the spans of
+    that trace that name none: the root's value where it has one, else the
+    first span's. A span's own value is never replaced. Spans of the trace that
+    arrive in another request are not reached.
+    """
+    shared: dict[str, dict[str, JsonValue]] = {}
+    for values in events:
+        trace = values["trace"]
+        if not trace:
+            continue
+        fields = shared.setdefault(values["trace_id"], {})
+        root = values["parent_span_id"] is None
+        for name in _TRACE_WIDE:
+            if name in trace and (root or name not in fields):
+                fields[name] = trace[name]
+    if not any(shared.values()):
+        return
+    for values in events:
+        found = shared.get(values["trace_id"])
+        if not found:
+            continue
+        trace = values["trace"] or {}
+        if any(name not in trace for name in found):
+            values["trace"] = found | trace
+
+
 def convert_request(
     request: ExportTraceServiceRequest,
     *,
@@ -335,42 +372,47 @@ def convert_request(
             False takes the pydantic path for every span (the same records,
             slower: the reference the fast path is tested against).
     """
-    records: list[OutRecord] = []
-    rejected = 0
-    reasons: dict[str, str] = {}
+    built: list[tuple[ResourceSpans, ScopeSpans, Span, dict[str, Any] | Exception]] = []
     for resource_spans in request.resource_spans:
         context = _resource(resource_spans.resource, default_environment)
         for scope_spans in resource_spans.scope_spans:
             scope = _scope(scope_spans)
             for span in scope_spans.spans:
-                reason = "schema"
+                values: dict[str, Any] | Exception
                 try:
                     values = _span_dict(span, project=project, context=context, scope=scope)
-                    value = (fast and event_json(values)) or plain_event_json(values)
-                    if len(value) > max_event_bytes:
-                        reason = "too_large"
-                        raise ValueError(
-                            f"event of {len(value)} bytes is over the limit of {max_event_bytes}"
-                        )
                 except Exception as exc:  # noqa: BLE001 - one bad span must not fail the batch
-                    if not isinstance(exc, ValidationError | ValueError):
-                        reason = "processing_error"
-                    rejected += 1
-                    reasons.setdefault(reason, _first_line(exc))
-                    records.append(
-                        _dead_letter(
-                            resource_spans,
-                            scope_spans,
-                            span,
-                            reason,
-                            exc,
-                            max_event_bytes=max_event_bytes,
-                        )
-                    )
-                    continue
-                records.append(
-                    OutRecord(key=values["trace_id"].encode(), value=value, headers=EVENT_HEADERS)
+                    values = exc
+                built.append((resource_spans, scope_spans, span, values))
+    share_trace_fields([values for *_, values in built if isinstance(values, dict)])
+    records: list[OutRecord] = []
+    rejected = 0
+    reasons: dict[str, str] = {}
+    for resource_spans, scope_spans, span, values in built:
+        reason = "schema"
+        try:
+            if isinstance(values, Exception):
+                raise values
+            value = (fast and event_json(values)) or plain_event_json(values)
+            if len(value) > max_event_bytes:
+                reason = "too_large"
+                raise ValueError(
+                    f"event of {len(value)} bytes is over the limit of {max_event_bytes}"
                 )
+        except Exception as exc:  # noqa: BLE001 - one bad span must not fail the batch
+            if not isinstance(exc, ValidationError | ValueError):
+                reason = "processing_error"
+            rejected += 1
+            reasons.setdefault(reason, _first_line(exc))
+            records.append(
+                _dead_letter(
+                    resource_spans, scope_spans, span, reason, exc, max_event_bytes=max_event_bytes
+                )
+            )
+            continue
+        records.append(
+            OutRecord(key=values["trace_id"].encode(), value=value, headers=EVENT_HEADERS)
+        )
     messages = tuple(f"{reason}: {text}" for reason, text in reasons.items())
     return Conversion(records=records, rejected=rejected, messages=messages)
 
