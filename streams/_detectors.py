@@ -18,17 +18,16 @@ from typing import Protocol, TypeVar
 
 from ._ip import ipv4_span, ipv6_span
 from ._jwt import JWT_GATES, JWT_PATTERN, jwt_span
+from ._phone import phone_check
 from ._secrets import SECRET_RULES, PrefixDetector, api_key_detector
 from ._validators import (
     IBAN_LENGTHS,
     VERSION_WORDS,
     boundary_ok,
     card_prefix_ok,
-    end_ok,
     has_keyword_before,
     iban_ok,
     luhn_ok,
-    phone_ok,
     ssn_ok,
 )
 
@@ -230,7 +229,6 @@ def _domain_octets(domain: str) -> int | None:
 
 
 # --- numbers ----------------------------------------------------------------------------
-_PHONE_WORDS = ("phone", "tel", "call", "mobile", "cell", "whatsapp", "sms", "fax", "text me")
 _SSN_WORDS = ("ssn", "social security", "soc sec")
 
 
@@ -263,77 +261,6 @@ def _ssn(text: str, m: re.Match[str]) -> tuple[int, int] | None:
     if len(raw) == 10 and not has_keyword_before(text, m.start(), _SSN_WORDS):
         return None  # one separator ("165.058594", a coordinate) only where named an SSN
     return m.span()
-
-
-_PHONE_SEPARATORS = str.maketrans("", "", " ().-+")
-_DOTTED_QUAD = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9])")
-
-
-def _phone_candidate_ok(raw: str, regions: tuple[str, ...], text: str, start: int) -> bool:
-    digits = len(raw.translate(_PHONE_SEPARATORS))  # raw holds digits and these only
-    if "." in raw:
-        # dotted quads (IP addresses) and OIDs are not phone numbers
-        if _DOTTED_QUAD.match(raw) or any(len(g) == 1 for g in raw.split(".")[1:]):
-            return False
-    named = False
-    if raw[0] != "+":
-        if digits < 10 or digits > 12 or raw.count(".") == 1:
-            return False
-        named = has_keyword_before(text, start, _PHONE_WORDS)
-        if raw.isdigit() and not named:
-            return False
-    elif digits < 8:
-        return False
-    # Where the text says it is a phone number, any grouping of a valid number will do
-    # ("my phone number is 425 8829090"); elsewhere only the region's own grouping.
-    return phone_ok(raw, regions, named)
-
-
-# An extension after the number ("+44 20 3456 7890x456", "ext. 12"): the number ends
-# before it.
-_EXTENSION = re.compile(r"(?:x|ext\.?|extension|#) ?[0-9]{1,6}(?![0-9A-Za-z])", re.IGNORECASE)
-
-
-def _phone_check(regions: tuple[str, ...]) -> Check:
-    glue = frozenset("-_./\\#+")
-
-    def attempt(text: str, start: int, raw: str) -> tuple[int, int] | None:
-        # A run may hold a number and then more digits ("+44 20 7946 0958 16 x"):
-        # drop trailing space-separated groups until the rest is valid.
-        for _ in range(4):
-            stop = start + len(raw)
-            ends = end_ok(text, stop) or _EXTENSION.match(text, stop) is not None
-            if ends and _phone_candidate_ok(raw, regions, text, start):
-                return start, stop
-            cut = raw.rfind(" ")
-            if cut < 7:
-                return None
-            raw = raw[:cut].rstrip(" (")
-        return None
-
-    def check(text: str, m: re.Match[str]) -> tuple[int, int] | None:
-        start = m.start()
-        raw = m.group()
-        while raw[0] == "(" and raw.count("(") > raw.count(")"):
-            start += 1
-            raw = raw[1:]
-        if start > 0 and (text[start - 1].isalnum() or text[start - 1] in glue):
-            return None
-        found = attempt(text, start, raw)
-        # ... or digits and then a number ("SD 20241 440-600-5124", a ZIP code first):
-        # drop up to two short leading groups.
-        for _ in range(2):
-            if found is not None:
-                break
-            cut = raw.find(" ")
-            if not 0 < cut <= 6 or len(raw) - cut - 1 < 10 or not raw[:cut].isdigit():
-                break
-            start += cut + 1
-            raw = raw[cut + 1 :]
-            found = attempt(text, start, raw)
-        return found
-
-    return check
 
 
 def _iban(text: str, m: re.Match[str]) -> tuple[int, int] | None:
@@ -413,7 +340,7 @@ def builtin_detectors(
             "us_ssn", re.compile(r"[0-9]{3}(?:[-. ]?)[0-9]{2}(?:[-. ]?)[0-9]{4}(?![0-9])"), _ssn, 9
         ),
         RunDetector(
-            "phone", re.compile(r"[+(0-9][0-9 ().-]{6,22}[0-9]"), _phone_check(phone_regions), 10
+            "phone", re.compile(r"[+(0-9][0-9 ().-]{6,22}[0-9]"), phone_check(phone_regions), 10
         ),
         RegexDetector("ipv6", re.compile(r":[0-9A-Fa-f]{0,4}:"), ipv6_span, ("::", ":")),
         RunDetector(
