@@ -13,8 +13,8 @@ holds, strictest first:
 * a number the text calls a phone by a whole word right before it ("call",
   "phone", "mobile", "whatsapp" ...), of 9 to 13 digits in any grouping: another
   country's national format. Validity in *some* numbering plan proves nothing
-  there (a random ten-digit string is valid in about twenty of them), so the
-  word is the evidence.
+  there (``0123456789`` is valid in nineteen regions' plans), so the word is
+  the evidence.
 
 A bare run of digits with no such word is never a phone number: it is an id,
 an amount, a timestamp far more often.
