@@ -9,7 +9,7 @@ the shared :func:`._sql.result_from_arrow`. Only the transport differs.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -22,16 +22,6 @@ from ._storage_base import ArrowStorage
 
 __all__ = ["ServerStorage"]
 
-#: Builds a clickhouse-connect client from a DSN; injectable so tests can
-#: check the requests we build without a server.
-ClientFactory = Callable[[str], Any]
-
-
-def _default_client_factory(dsn: str) -> Any:
-    import clickhouse_connect  # only when a server is configured
-
-    return clickhouse_connect.get_client(dsn=dsn, autogenerate_session_id=False)
-
 
 class ServerStorage(ArrowStorage):
     """The tracestream database on a ClickHouse server.
@@ -40,22 +30,18 @@ class ServerStorage(ArrowStorage):
         url: ``http(s)://user:password@host:8123`` (a path names no database;
             ``database`` does).
         database: the database holding the tables (created on open).
-        client_factory: builds the clickhouse-connect client (tests inject a fake).
+
+    Tested against the real engine through a loopback endpoint that records
+    clickhouse-connect's requests and runs them on chDB
+    (``tests/integration/sinks/test_server_requests.py``).
     """
 
     engine_name = "server"
 
-    def __init__(
-        self,
-        url: str,
-        database: str = "tracestream",
-        *,
-        client_factory: ClientFactory = _default_client_factory,
-    ) -> None:
+    def __init__(self, url: str, database: str = "tracestream") -> None:
         quote_identifier(database)
         self._url = url.replace("clickhouse://", "http://", 1)
         self._database = database
-        self._factory = client_factory
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -67,8 +53,10 @@ class ServerStorage(ArrowStorage):
         with self._lock:
             if self._client is not None:
                 return
+            import clickhouse_connect  # only when a server is configured
+
             try:
-                client = self._factory(self._url)
+                client = clickhouse_connect.get_client(dsn=self._url, autogenerate_session_id=False)
                 client.command(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(self._database)}")
             except Exception as exc:  # connection refused, auth, DNS: all retriable
                 raise StorageUnavailable(

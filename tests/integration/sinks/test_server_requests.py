@@ -10,22 +10,40 @@ for the same records.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
+from tests.integration.sinks._known_data import T2
+from tests.integration.ui._ui_data import T5, T6, T7, sid
 from tracestream.sinks import (
+    FEEDBACK_REPORTS,
     INSERT_SETTINGS,
     TABLE_MAPPINGS,
+    AnalysisReport,
+    AnalysisScope,
     ChdbStorage,
+    ExportFilter,
     ServerStorage,
+    Storage,
     StorageQueryError,
     StorageRejected,
     StorageUnavailable,
+    analyze,
+    chat_records,
+    example_records,
+    examples_selection,
+    feedback,
     load_migrations,
+    result_from_arrow,
+    run_readonly,
+    select_traces,
 )
+from tracestream.ui import ListQuery, Reader, TraceQuery
 
 from ._clickhouse_http import RecordedRequest
 from ._server_pair import EnginePair, open_pair
@@ -166,8 +184,14 @@ def test_engine_errors_come_back_classified(pair: EnginePair) -> None:
 
 
 def test_a_closed_server_storage_refuses_calls(pair: EnginePair) -> None:
+    pair.endpoint.clear()
     storage = ServerStorage(pair.endpoint.url, "tracestream_server")
     storage.open()
+    # Opening creates the database before any statement names it as the default.
+    created = [r for r in pair.endpoint.requests if r.statement.startswith("CREATE DATABASE")]
+    assert [(r.statement, "database" in r.params) for r in created] == [
+        ("CREATE DATABASE IF NOT EXISTS `tracestream_server`", False)
+    ]
     assert storage.query("SELECT count() FROM spans FINAL").scalar() > 0
     storage.close()
     with pytest.raises(StorageUnavailable):
@@ -184,3 +208,119 @@ def test_an_unreachable_server_is_retriable_and_hides_the_password() -> None:
         storage.open()
     assert info.value.retriable
     assert "secret" not in str(info.value)
+
+
+# --- Every read the product makes: the same answers through HTTP as embedded ---
+
+_DAY = AnalysisScope(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC))
+_SHOP = replace(_DAY, project="shop", where="kind = 'generation'", top_n=3)
+
+
+def _report_tables(report: AnalysisReport) -> dict[str, tuple[Any, ...]]:
+    return {k: (t.column_names, t.rows) for k, t in report.tables.items()}
+
+
+def _analyze(storage: Storage) -> object:
+    return [_report_tables(analyze(storage, scope)) for scope in (_DAY, _SHOP)]
+
+
+def _feedback(storage: Storage) -> object:
+    report = feedback(storage, _DAY, tuple(FEEDBACK_REPORTS))
+    return _report_tables(report), examples_selection(report)
+
+
+def _export(storage: Storage) -> object:
+    flt = ExportFilter(_DAY.start, _DAY.end, statuses=("ok", "error"), min_scores=())
+    traces = select_traces(storage, flt)
+    shop = select_traces(storage, replace(flt, project="shop", models=("gpt-4o",)))
+    return traces, shop, list(chat_records(storage, traces)), list(example_records(traces))
+
+
+def _query(storage: Storage) -> object:
+    sql = (
+        "SELECT project, model, count() AS spans, sum(cost_usd) AS cost, max(end_time) AS last"
+        " FROM spans FINAL WHERE start_time >= {since:DateTime64(6)} GROUP BY ALL ORDER BY ALL"
+    )
+    table = run_readonly(storage, sql, {"since": _DAY.start})
+    return result_from_arrow(table).rows, table.schema
+
+
+def _ui(storage: Storage) -> object:
+    reader = Reader(storage)
+    window = ListQuery(_DAY.start, _DAY.end)
+    shop = ListQuery(_DAY.start, _DAY.end, filters={"project": "shop"}, limit=5)
+    return {
+        "traces": reader.traces(TraceQuery(_DAY.start, _DAY.end, limit=4, offset=1)),
+        "sorted": reader.traces(TraceQuery(_DAY.start, _DAY.end, sort="cost_usd", order="asc")),
+        "searched": reader.traces(TraceQuery(_DAY.start, _DAY.end, search=("parcel",))),
+        "facets": reader.facets(_DAY.start, _DAY.end),
+        "trace": reader.trace(T2),
+        "turn": reader.trace(T5),
+        "big": reader.trace(T6),
+        "running": reader.trace(T7),
+        "span": reader.span(T5, sid(0xB5, 2)),
+        "tenant": reader.trace_tenant(T5),
+        "search": reader.search_spans(("parcel",), window),
+        "tail": reader.tail(start=_DAY.start, after=_DAY.start, filters={}),
+        "errors": reader.tail(start=_DAY.start, after=_DAY.start, filters={"has_errors": True}),
+        "sessions": reader.sessions(window),
+        "session": reader.session("s-5", window),
+        "user": reader.session("u-2", window, by_user=True),
+        "overview": reader.overview(window),
+        "overview_shop": reader.overview(shop),
+        "anomalies": reader.anomalies(window),
+    }
+
+
+_READS: dict[str, Callable[[Storage], object]] = {
+    "analyze": _analyze,
+    "feedback": _feedback,
+    "export": _export,
+    "query": _query,
+    "ui": _ui,
+}
+
+
+#: Answers empty by the data set's design: the running trace has no trace row
+#: yet, and no score or anomaly names the explorer's own traces.
+_EMPTY_BY_DESIGN = {
+    "ui": {
+        "/running/trace",
+        "/running/scores",
+        "/running/anomalies",
+        "/turn/scores",
+        "/turn/anomalies",
+        "/big/scores",
+        "/big/anomalies",
+        "/span/scores",
+    }
+}
+
+
+def _empty_parts(value: object, path: str = "") -> list[str]:
+    """Where ``value`` holds an empty answer: an empty list, dict or table, or None."""
+    if value is None or (isinstance(value, list | dict) and not value):
+        return [path or "(all)"]
+    if isinstance(value, dict) and path.count("/") < 2:
+        return [p for k, v in value.items() for p in _empty_parts(v, f"{path}/{k}")]
+    if isinstance(value, tuple | list) and path.count("/") < 2:
+        return [p for i, v in enumerate(value) for p in _empty_parts(v, f"{path}/{i}")]
+    return []
+
+
+@pytest.mark.parametrize("read", sorted(_READS))
+def test_every_product_read_answers_the_same_over_http(pair: EnginePair, read: str) -> None:
+    pair.endpoint.clear()
+    embedded = _READS[read](pair.embedded)
+    assert pair.endpoint.requests == []
+    served = _READS[read](pair.server)
+    requests = pair.endpoint.requests
+    assert requests, "the server engine sent nothing"
+    assert [(r.statement, r.error) for r in requests if r.status != 200] == []
+    assert {r.format for r in requests} == {"Arrow"}
+    assert repr(served) == repr(embedded)
+    empty = set(_empty_parts(embedded)) - _EMPTY_BY_DESIGN.get(read, set())
+    assert empty == set(), "empty answers prove little"
+    if read in {"feedback", "query", "ui"}:
+        # The product's read-only guard travels as a setting the engine enforces.
+        assert all(r.settings.get("readonly") == "2" for r in requests)

@@ -1,9 +1,12 @@
-"""Shared SQL decisions, the migration file parser, and the server engine's requests."""
+"""Shared SQL decisions and the migration file parser.
+
+The server engine's requests are tested on the real engine in
+``tests/integration/sinks/test_server_requests.py``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import orjson
 import pyarrow as pa
@@ -14,7 +17,6 @@ from tracestream.sinks import (
     TABLE_MAPPINGS,
     KafkaRow,
     RetentionPolicy,
-    ServerStorage,
     StorageQueryError,
     StorageRejected,
     StorageUnavailable,
@@ -108,75 +110,3 @@ def test_result_from_arrow_turns_maps_into_dicts() -> None:
     result = result_from_arrow(table)
     assert result.rows == [({"k": "v"}, 1)]
     assert result.dicts() == [{"m": {"k": "v"}, "n": 1}]
-
-
-class FakeClient:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
-        self.database: str | None = None
-        self.fail: Exception | None = None
-
-    def _record(self, name: str, *args: Any, **kwargs: Any) -> None:
-        self.calls.append((name, args, kwargs))
-        if self.fail is not None:
-            raise self.fail
-
-    def command(self, *args: Any, **kwargs: Any) -> None:
-        self._record("command", *args, **kwargs)
-
-    def query_arrow(self, *args: Any, **kwargs: Any) -> pa.Table:
-        self._record("query_arrow", *args, **kwargs)
-        return pa.table({"x": [1]})
-
-    def insert_arrow(self, *args: Any, **kwargs: Any) -> None:
-        self._record("insert_arrow", *args, **kwargs)
-
-    def close(self) -> None:
-        self.calls.append(("close", (), {}))
-
-
-def test_server_engine_builds_the_same_requests() -> None:
-    client = FakeClient()
-    urls: list[str] = []
-
-    def factory(url: str) -> FakeClient:
-        urls.append(url)
-        return client
-
-    storage = ServerStorage("clickhouse://u:secret@ch:8123", "ts", client_factory=factory)
-    storage.open()
-    assert urls == ["http://u:secret@ch:8123"]
-    assert client.calls[0] == ("command", ("CREATE DATABASE IF NOT EXISTS `ts`",), {})
-    assert client.database == "ts"
-
-    result = storage.query("SELECT {m:String}", {"m": "gpt-4o"})
-    assert result.rows == [(1,)]
-    assert client.calls[-1] == (
-        "query_arrow", ("SELECT {m:String}",), {"parameters": {"m": "gpt-4o"}, "settings": {}}
-    )  # fmt: skip
-
-    batch = pa.table({"a": [1, 2]})
-    assert storage.insert("spans", batch, dedup_token="t:0:0-1") == 2
-    name, args, kwargs = client.calls[-1]
-    assert (name, args[0], kwargs["database"]) == ("insert_arrow", "spans", "ts")
-    assert args[1] is batch
-    assert kwargs["settings"]["insert_deduplication_token"] == "t:0:0-1"
-    assert kwargs["settings"]["async_insert"] == 0
-
-    client.fail = RuntimeError("Code: 469. DB::Exception: constraint violated")
-    with pytest.raises(StorageRejected):
-        storage.insert("spans", batch)
-    storage.close()
-    assert client.calls[-1][0] == "close"
-    with pytest.raises(StorageUnavailable):
-        storage.query("SELECT 1")
-
-
-def test_server_unreachable_is_retriable_and_hides_the_password() -> None:
-    def factory(url: str) -> Any:
-        raise ConnectionError("refused")
-
-    storage = ServerStorage("http://u:secret@nowhere:8123", client_factory=factory)
-    with pytest.raises(StorageUnavailable) as info:
-        storage.open()
-    assert "secret" not in str(info.value)
