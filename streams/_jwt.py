@@ -41,7 +41,7 @@ def _json_object(segment: str) -> dict[str, object] | None:
     """The JSON object a base64url segment encodes, or None."""
     try:
         value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, binascii.Error):  # bad base64, bytes that are not UTF-8 or JSON
+    except (ValueError, binascii.Error, RecursionError):  # not base64, UTF-8, or JSON; too deep
         return None
     return value if isinstance(value, dict) else None
 

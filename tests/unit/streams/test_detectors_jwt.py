@@ -89,3 +89,11 @@ def test_base64_that_is_not_a_wrapped_token_does_not_fire() -> None:
     assert found(f"blob {prose}") == []
     inner = base64.b64encode(f"{part({'page': 1})}.{part({'n': 2})}".encode()).decode()
     assert found(inner) == []  # wraps two JSON halves that are not a JWT header + payload
+
+
+def test_hostile_headers_do_not_raise() -> None:
+    deep = b64url(b'{"alg":' + b"[" * 100_000)  # json.loads would recurse past the limit
+    assert found(f"{deep}.{PAYLOAD}") == []
+    assert found("eyJ" + "A" * 9 + "." + "eyJ" + "B" * 5) == []  # length 1 mod 4: no base64
+    wrapped = base64.b64encode(f"{deep}.{PAYLOAD}".encode()).decode()
+    assert found(wrapped) == []
