@@ -193,7 +193,7 @@ async def _run(settings: Settings, options: _Options) -> None:
         sink_task = asyncio.create_task(sink.run(stop))
         try:
             run = await _drive(settings, storage, worker, options)
-            await _wait_for_windows(storage, run.trace_ids)
+            await _wait_for_windows(storage, worker, run.trace_ids)
             counters = await asyncio.to_thread(_metric_totals, worker_metrics, sink_metrics)
         finally:
             stop.set()
@@ -258,10 +258,7 @@ async def _drive(settings: Settings, storage: Any, worker: Any, options: _Option
     stored = 0
     try:
         while True:
-            if not worker.running():
-                raise click.ClickException(
-                    f"the worker exited; its log ends with:\n{worker.log_tail()}"
-                )
+            _check_worker(worker)
             ids = list(finished)
             stored = await asyncio.to_thread(_stored_traces, storage, ids)
             stats = tracer.stats()
@@ -307,7 +304,30 @@ def _stored_traces(storage: Any, trace_ids: list[str]) -> int:
     return stored
 
 
-async def _wait_for_windows(storage: Any, trace_ids: list[str], budget_s: float = 15.0) -> None:
+def _check_worker(worker: Any) -> None:
+    """Raise when the worker child is gone: KeyboardInterrupt when it stopped cleanly.
+
+    Ctrl-C reaches the worker too (it shares the terminal's process group)
+    and it stops cleanly only on SIGINT or SIGTERM; this process may never see
+    the SIGINT itself, because chDB's native handler takes it once a SELECT
+    has run (seen: a SIGINT after ``SELECT 1`` left a sleeping asyncio.run
+    untouched). So the worker's clean exit is the demo's Ctrl-C.
+
+    Raises:
+        KeyboardInterrupt: the worker exited with 0.
+        click.ClickException: it exited otherwise (with its log tail).
+    """
+    if worker.running():
+        return
+    tail = worker.log_tail()
+    if worker.stop() == 0:
+        raise KeyboardInterrupt
+    raise click.ClickException(f"the worker exited; its log ends with:\n{tail}")
+
+
+async def _wait_for_windows(
+    storage: Any, worker: Any, trace_ids: list[str], budget_s: float = 15.0
+) -> None:
     """Until the window holding the last span is stored: every window is then scored.
 
     The worker flushes its last windows once spans stop for a window plus the
@@ -322,6 +342,7 @@ async def _wait_for_windows(storage: Any, trace_ids: list[str], budget_s: float 
     params = {"project": _PROJECT, "service": _SERVICE, "ids": trace_ids}
     deadline = time.monotonic() + budget_s
     while time.monotonic() < deadline:
+        _check_worker(worker)
         if await asyncio.to_thread(lambda: storage.query(query, params).scalar()):
             return
         await asyncio.sleep(0.5)
