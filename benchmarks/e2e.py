@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import queue
 import sys
 import tempfile
@@ -87,6 +88,7 @@ def run_e2e(
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     topics = Topics(prefix)
     started = time.monotonic()
+    load_start = round(os.getloadavg()[0], 2)
     report: dict[str, Any] = {"benchmark": "e2e", "settings": _settings_block(settings)}
     try:
         asyncio.run(
@@ -118,6 +120,8 @@ def run_e2e(
     finally:
         asyncio.run(delete_topics_with_prefix(bootstrap, prefix))
     report["seconds"] = round(time.monotonic() - started, 1)
+    # The cores are shared: the run's numbers mean little without what else ran.
+    report["load_average_1m"] = {"start": load_start, "end": round(os.getloadavg()[0], 2)}
     return report
 
 
@@ -142,11 +146,21 @@ def _freshness(
     load = SdkLoad(bootstrap, prefix, "e2e-freshness", _STEADY_RATE).start()
     try:
         time.sleep(5.0)  # past the first batches of a cold start
+        cpu_before, wall_before = pipeline.cpu_seconds(), time.monotonic()
         load.probing.set()
         seconds, missing = _probe(_reader(pipeline), load, probe_s)
+        cpu_after, wall = pipeline.cpu_seconds(), time.monotonic() - wall_before
     finally:
         sdk = load.stop()
-    return {**summarize_freshness(seconds, missing, _POLL_S), "events_per_s": _STEADY_RATE, **sdk}
+    return {
+        **summarize_freshness(seconds, missing, _POLL_S),
+        "events_per_s": _STEADY_RATE,
+        **sdk,
+        # Cores each child used meanwhile: a worker behind while using far less than
+        # a core was starved by other processes, not slow.
+        "worker_cores": round((cpu_after[0] - cpu_before[0]) / wall, 2),
+        "sink_cores": round((cpu_after[1] - cpu_before[1]) / wall, 2),
+    }
 
 
 def _reader(pipeline: LocalPipeline) -> Storage:
@@ -307,6 +321,7 @@ def _recovery(pipeline: LocalPipeline, bootstrap: str, prefix: str) -> dict[str,
         else round(caught_up_s, 2),
         "target_restart_to_first_record_s": 10.0,
         **sdk,
+        "worker_log": pipeline.joins()[-3:],
     }
 
 

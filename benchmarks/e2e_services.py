@@ -126,7 +126,6 @@ class LocalPipeline:
         env = {
             "TRACESTREAM_KAFKA_BOOTSTRAP": bootstrap,
             "TRACESTREAM_TOPIC_PREFIX": prefix,
-            "TRACESTREAM_LOG_LEVEL": "WARNING",
         }
         self.worker = WorkerProcess(env, workdir / "worker")
         self.sink = SinkChild(env, workdir / "sink")
@@ -164,6 +163,22 @@ class LocalPipeline:
             for line in text.splitlines()
             if line.startswith('tracestream_sink_rows_written_total{table="spans"')
         )
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU seconds the worker and the sink have used so far (their /metrics)."""
+        return (
+            metric_value(self.worker.metrics(), "process_cpu_seconds_total"),
+            metric_value(self.sink.metrics(), "process_cpu_seconds_total"),
+        )
+
+    def joins(self) -> list[str]:
+        """The worker's log lines about joining its group and getting partitions."""
+        marks = ("joining consumer group", "partitions assigned", "joined group", "waiting for")
+        return [
+            line.split("] ", 3)[-1][:200]
+            for line in self.worker.log_lines()
+            if any(mark in line for mark in marks)
+        ]
 
     def health(self) -> dict[str, float]:
         """Resident memory (MB) and consumer lag (records) of both children now."""
