@@ -29,10 +29,12 @@ from tracestream.sinks import (
     ChdbStorage,
     DeadLetter,
     KafkaRow,
+    Migration,
     RetentionPolicy,
     ServerStorage,
     Storage,
     apply_migrations,
+    load_migrations,
     write_block,
 )
 from tracestream.sinks._raw_sql import RAW_SELECTS, retention_params
@@ -62,6 +64,8 @@ class EnginePair:
     embedded: ChdbStorage
     server: ServerStorage
     endpoint: RecordingClickHouse
+    #: The migration files as read once and applied to both engines.
+    migrations: list[Migration]
     migration_requests: list[RecordedRequest]
     write_requests: list[RecordedRequest]
     embedded_letters: list[DeadLetter]
@@ -185,9 +189,10 @@ def open_pair(directory: Path) -> Iterator[EnginePair]:
             server.open()
             try:
                 blocks = sink_blocks()
-                apply_migrations(embedded)
+                migrations = load_migrations()
+                apply_migrations(embedded, migrations)
                 endpoint.clear()
-                apply_migrations(server)
+                apply_migrations(server, migrations)
                 migration_requests = endpoint.requests
                 embedded_letters = write_like_the_sink(embedded, blocks)
                 endpoint.clear()
@@ -198,6 +203,7 @@ def open_pair(directory: Path) -> Iterator[EnginePair]:
                     embedded,
                     server,
                     endpoint,
+                    migrations,
                     migration_requests,
                     write_requests,
                     embedded_letters,

@@ -15,7 +15,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from tests.integration.sinks._known_data import T2
@@ -28,6 +27,7 @@ from tracestream.sinks import (
     AnalysisScope,
     ChdbStorage,
     ExportFilter,
+    RetentionPolicy,
     ServerStorage,
     Storage,
     StorageQueryError,
@@ -38,9 +38,10 @@ from tracestream.sinks import (
     example_records,
     examples_selection,
     feedback,
-    load_migrations,
+    map_records,
     result_from_arrow,
     run_readonly,
+    sample_span_records,
     select_traces,
 )
 from tracestream.ui import ListQuery, Reader, TraceQuery
@@ -86,7 +87,7 @@ def test_migrations_sent_over_http_build_the_embedded_schema(pair: EnginePair) -
     assert [r for r in requests if r.status != 200] == []
     sent = [r.statement for r in requests]
     # Every statement of every migration file went out as written, in order.
-    statements = [" ".join(s.split()) for m in load_migrations() for s in m.statements()]
+    statements = [" ".join(s.split()) for m in pair.migrations for s in m.statements()]
     assert [s for s in statements if s not in sent] == [], sent
     positions = [sent.index(s) for s in statements]
     assert positions == sorted(positions)
@@ -175,12 +176,17 @@ def test_engine_errors_come_back_classified(pair: EnginePair) -> None:
     with pytest.raises(StorageRejected) as thrown:
         server.query("SELECT throwIf(number = 0, 'poison') FROM numbers(1)")
     assert thrown.value.code == 395 and not thrown.value.retriable
-    batch = pa.table({"trace_id": ["z" * 32]})
+    records = sample_span_records(3, seed=7)
+    records[1]["trace_id"] = "z" * 32
+    batch = map_records(TABLE_MAPPINGS["spans"], records, RetentionPolicy()).table
+    before = pair.server.query("SELECT count() FROM spans").scalar()
     with pytest.raises(StorageRejected) as violated:
-        server.insert("scores", batch.append_column("x", pa.array([1])))
-    assert violated.value.code is not None
+        server.insert("spans", batch)
+    assert violated.value.code == 469 and not violated.value.retriable
     last: RecordedRequest = pair.endpoint.requests[-1]
-    assert last.status != 200 and last.error is not None
+    assert (last.status, last.params["query"]) == (500, last.sql)
+    assert last.sql.startswith("INSERT INTO `tracestream_server`.`spans`")
+    assert pair.server.query("SELECT count() FROM spans").scalar() == before
 
 
 def test_a_closed_server_storage_refuses_calls(pair: EnginePair) -> None:
