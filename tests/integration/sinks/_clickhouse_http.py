@@ -29,7 +29,8 @@ named, so chDB parses exactly the bytes that were sent. Each request runs on a
 fresh chDB connection (settings and the default database last one request, as
 on a server without a session); requests run one at a time.
 
-Not emulated: sessions (``session_id``), ``client_protocol_version`` (the
+Not emulated: the ``X-ClickHouse-Summary`` counters (optional to the client,
+unread by the storage), sessions (``session_id``), ``client_protocol_version`` (the
 client's probe sees a plain Native block and stays on protocol 0), response
 compression (answers are sent uncompressed, which the client accepts), and
 ClickHouse's own compressed framing (``decompress=1``, refused with 501).
@@ -38,7 +39,6 @@ ClickHouse's own compressed framing (``decompress=1``, refused with 501).
 from __future__ import annotations
 
 import gzip
-import json
 import re
 import tempfile
 import threading
@@ -322,7 +322,6 @@ class _Handler(BaseHTTPRequestHandler):
             "X-ClickHouse-Format": record.format,
             "X-ClickHouse-Timezone": "UTC",
             "X-ClickHouse-Query-Id": record.params.get("query_id") or uuid.uuid4().hex,
-            "X-ClickHouse-Summary": json.dumps({"read_rows": "0", "written_rows": "0"}),
         }
         if record.error is not None:
             match = _CODE_RE.search(record.error)
