@@ -35,6 +35,8 @@ _PHONE_WORD = re.compile(
     r"(?<!i)phones?|mobiles?|whatsapp|text me"
     r"|(?<![a-z])(?:tel|call(?:ing)?|cell|sms|fax)(?![a-z])"
 )
+# Substrings of every match of _PHONE_WORD.
+_PHONE_STEMS = ("phone", "mobile", "whatsapp", "text me", "tel", "call", "cell", "sms", "fax")
 # Dates ("2024-11-15 10:30", "15.11.2024") are digits and separators too.
 _DATE = re.compile(
     r"(?:[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}[-./][0-9]{1,2}[-./][0-9]{2,4})(?![0-9])"
@@ -57,6 +59,8 @@ def _called_a_phone(text: str, start: int, strict: bool = False) -> bool:
     them, within 32 characters; ``strict``: within 12, with only linking words between
     ("call me at ", "mobile no.: ")."""
     head = text[max(0, start - 32) : start].lower()
+    if not any(word in head for word in _PHONE_STEMS):
+        return False  # the common case, found by substring tests alone
     ends = [m.end() for m in _PHONE_WORD.finditer(head)]
     if not ends:
         return False
@@ -81,13 +85,18 @@ def _candidate_ok(raw: str, regions: tuple[str, ...], text: str, start: int) -> 
         if prefix is not None and 8 <= digits - len(prefix.group()) <= 15:
             if phone_ok("+" + raw[prefix.end() :].lstrip(" -"), regions):
                 return True
-    named = _called_a_phone(text, start)
-    if 10 <= digits <= 12 and (named or not raw.isdigit()) and phone_ok(raw, regions, named):
+    if 10 <= digits <= 12:
+        named = _called_a_phone(text, start)
         # Where the text says it is a phone number, any grouping of a valid number will
         # do ("my phone number is 425 8829090"); elsewhere only the region's own grouping.
-        return True
+        if (named or not raw.isdigit()) and phone_ok(raw, regions, named):
+            return True
+        if not named:
+            return False  # nor in the strict sense below
+    elif not 9 <= digits <= 13:
+        return False
     # "call me at ", "mobile no.: ": the word right before the number
-    return 9 <= digits <= 13 and "." not in raw and _called_a_phone(text, start, strict=True)
+    return "." not in raw and _called_a_phone(text, start, strict=True)
 
 
 # An extension after the number ("+44 20 3456 7890x456", "ext. 12"): the number ends
