@@ -26,7 +26,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,9 +33,11 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from tracestream._settings import load_settings
-from tracestream.broker import Layout, ensure_topics, fetch, start, stop
+from tracestream.broker import ensure_topics
 from tracestream.schemas import Topics
+
+from ._flow import OwnBroker
+from ._flow import own_broker as start_own_broker
 
 pytestmark = pytest.mark.faults
 
@@ -54,56 +55,12 @@ def worker_engine() -> str:
     return "none"
 
 
-def _free_port_pair() -> int:
-    """A port p with p and p + 1 free (the broker and its controller)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port: int = probe.getsockname()[1]
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no two adjacent free ports")
-
-
-@dataclass
-class OwnBroker:
-    """A broker of this test alone: stopping it disturbs nobody."""
-
-    layout: Layout
-
-    @property
-    def bootstrap(self) -> str:
-        return self.layout.bootstrap
-
-    def start(self) -> None:
-        start(self.layout, heap_mb=384, timeout_s=120.0)
-
-    def stop(self) -> None:
-        assert stop(self.layout, grace_s=30.0), "the test's broker was not running"
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[OwnBroker]:
-    settings = load_settings()
-    shared_jars = fetch(
-        Layout.for_bootstrap(settings.kafka_bootstrap, settings.kafka_version, settings.cache_dir)
-    )
-    # Its own port and data under tmp_path; the jars are the checkout's.
-    layout = Layout.for_bootstrap(
-        f"127.0.0.1:{_free_port_pair()}", settings.kafka_version, tmp_path / "cache"
-    )
-    layout.lib.parent.mkdir(parents=True)
-    layout.lib.symlink_to(shared_jars)
-    broker = OwnBroker(layout)
-    broker.start()
-    try:
+@pytest.fixture(scope="module")
+def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnBroker]:
+    """One broker of this module alone for both outage cases (each uses its own topic
+    prefix): a second broker start cost ~15-20 s of the suite."""
+    with start_own_broker(tmp_path_factory.mktemp("sdk-outage-broker")) as broker:
         yield broker
-    finally:
-        stop(layout, grace_s=10.0)
 
 
 class Child:
@@ -201,7 +158,7 @@ async def _delivered_seqs(bootstrap: str, topic: str, want: int) -> list[int]:
 def test_broker_outage_is_quiet_cheap_and_counted(
     own_broker: OwnBroker, tmp_path: Path, request_timeout_ms: int
 ) -> None:
-    prefix = "outage."
+    prefix = f"outage-{request_timeout_ms}."
     topics = Topics(prefix)
     asyncio.run(ensure_topics(own_broker.bootstrap, topics, 3, 1, 3_600_000))
     child = Child(own_broker.bootstrap, prefix, tmp_path / "child.stderr", request_timeout_ms)
