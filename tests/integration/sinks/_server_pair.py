@@ -121,9 +121,13 @@ def sink_blocks() -> list[Block]:
     bad_span = newer_spans[0].model_copy(update={"trace_id": _BAD_TRACE_ID})
     return [
         Block("spans", 0, _json(older_spans), raw=True),
-        Block("spans", 1, [*_json(newer_spans[:half]), *_json([bad_span])], raw=False),
-        Block("spans", 2, [*_json(newer_spans[half:]), b'{"trace_id": "cut sh'], raw=True),
-        Block("spans", 3, _json([bad_span]), raw=True),
+        Block("spans", 1, _json(newer_spans[: half - 1]), raw=False),
+        Block("spans", 2, _json(newer_spans[half:-1]), raw=True),
+        # Poison in short blocks: each refused insert is split in halves down
+        # to the bad row, a dozen inserts for a block of a hundred.
+        Block("spans", 3, [*_json(newer_spans[half - 1 : half]), *_json([bad_span])], raw=False),
+        Block("spans", 4, [*_json(newer_spans[-1:]), b'{"trace_id": "cut sh'], raw=True),
+        Block("spans", 5, _json([bad_span]), raw=True),
         Block("traces", 0, _json([t for t in traces if t.status == "incomplete"]), raw=False),
         Block("traces", 1, [*_json([t for t in traces if t.status != "incomplete"]), b"{"], False),
         Block("scores", 0, _json([*_known_data.scores(), *_feedback_data.scores()]), raw=False),
