@@ -4,7 +4,8 @@ A person's path: open the list, filter it, search, open a trace, collapse and
 expand its tree, open spans, add a score (it arrives on Kafka as a score
 event), open a 2,000-span trace and scroll to its end, then the overview,
 anomalies and sessions pages; no console error anywhere. Screenshots of
-every page go to ``screenshots/ui/`` (git-ignored) to be looked at.
+every page go to ``screenshots/ui/`` (git-ignored) to be looked at;
+``readme-trace.png`` among them is the README's ``docs/img/trace.png``.
 
 Playwright's own browser download is never used: ``executable_path`` points
 at ``/usr/bin/chromium`` (scripts/bootstrap.sh installs it).
@@ -179,6 +180,11 @@ def test_a_person_explores_traces_and_scores_a_span(
     expect(panel).to_contain_text("orders-db refused the connection")
     expect(panel.locator("pre.stack")).to_contain_text("ConnectionError")
     shot(tab, "05-span-failed-tool")
+    # The README's picture (docs/img/trace.png is this file): the same view,
+    # cut to the tree and the error without the empty space below.
+    tab.set_viewport_size({"width": 1400, "height": 600})
+    shot(tab, "readme-trace")
+    tab.set_viewport_size({"width": 1500, "height": 900})
     tab.click(f".tree-row[data-span-id='{sid(0xB5, 3)}']")
     expect(panel.locator(".msg.role-user")).to_contain_text("Reach me at [EMAIL].")
     expect(panel.locator(".tool-call")).to_contain_text("lookup_order")
