@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ from tracestream.broker import ensure_topics
 from tracestream.schemas import Topics
 
 from ._flow import (
+    OwnBroker,
     SinkProcess,
     SteadyProducer,
     count,
@@ -40,7 +42,7 @@ from ._flow import (
 
 pytestmark = pytest.mark.faults
 
-PREFIX = "outage."
+PREFIX = "outage-"
 OUTAGE_S = 20.0
 MAX_LINES = 50
 MAX_CPU_FRACTION = 0.10  # of one core, over the outage's wall time
@@ -78,47 +80,55 @@ async def _wait_stored(sink: SinkProcess, spans: int) -> None:
     raise AssertionError(f"the sink did not store {spans} spans:\n{sink.log_tail()}")
 
 
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnBroker]:
+    """One broker of this module alone for both engines' runs (each its own topic
+    prefix and group): a second broker start cost ~15-20 s of the suite."""
+    with own_broker(tmp_path_factory.mktemp("outage-broker")) as started:
+        yield started
+
+
 async def test_a_broker_outage_is_a_few_lines_and_cheap_for_worker_and_sink(
-    tmp_path: Path, worker_engine: str
+    tmp_path: Path, worker_engine: str, broker: OwnBroker
 ) -> None:
-    topics = Topics(PREFIX)
-    with own_broker(tmp_path / "broker") as broker:
-        bootstrap = broker.bootstrap
-        await ensure_topics(bootstrap, topics, 3, 1, 3_600_000)
-        env = worker_env(bootstrap, PREFIX)
-        worker = WorkerProcess(env, tmp_path / "worker")
-        sink = SinkProcess(env, tmp_path / "sink")
-        try:
-            await asyncio.to_thread(worker.start, timeout_s=120.0)
-            await asyncio.to_thread(sink.start)
-            sent = await _traffic(bootstrap, topics.events, 4.0)
-            await _wait_stored(sink, len(sent))
+    prefix = f"{PREFIX}{worker_engine}."
+    topics = Topics(prefix)
+    bootstrap = broker.bootstrap
+    await ensure_topics(bootstrap, topics, 3, 1, 3_600_000)
+    env = worker_env(bootstrap, prefix)
+    worker = WorkerProcess(env, tmp_path / "worker")
+    sink = SinkProcess(env, tmp_path / "sink")
+    try:
+        await asyncio.to_thread(worker.start, timeout_s=120.0)
+        await asyncio.to_thread(sink.start)
+        sent = await _traffic(bootstrap, topics.events, 4.0)
+        await _wait_stored(sink, len(sent))
 
-            marks = {p: len(p.log_lines()) for p in (worker, sink)}
-            cpu = {p: p.cpu_seconds() for p in (worker, sink)}
-            began = time.monotonic()
-            await asyncio.to_thread(broker.stop)
-            await asyncio.sleep(OUTAGE_S)
-            await asyncio.to_thread(broker.start)
-            # CPU over the outage proper: from the stop until the broker is up again.
-            outage_s = time.monotonic() - began
-            used = {p: p.cpu_seconds() - cpu[p] for p in (worker, sink)}
-            processed = await events_in(worker)
-            sent |= await _traffic(bootstrap, topics.events, 3.0)
-            await _wait_processed_beyond(worker, processed)
-            # Lines from the stop until the worker processes again (the "back" lines included).
-            during = {p: p.log_lines()[marks[p] :] for p in (worker, sink)}
+        marks = {p: len(p.log_lines()) for p in (worker, sink)}
+        cpu = {p: p.cpu_seconds() for p in (worker, sink)}
+        began = time.monotonic()
+        await asyncio.to_thread(broker.stop)
+        await asyncio.sleep(OUTAGE_S)
+        await asyncio.to_thread(broker.start)
+        # CPU over the outage proper: from the stop until the broker is up again.
+        outage_s = time.monotonic() - began
+        used = {p: p.cpu_seconds() - cpu[p] for p in (worker, sink)}
+        processed = await events_in(worker)
+        sent |= await _traffic(bootstrap, topics.events, 3.0)
+        await _wait_processed_beyond(worker, processed)
+        # Lines from the stop until the worker processes again (the "back" lines included).
+        during = {p: p.log_lines()[marks[p] :] for p in (worker, sink)}
 
-            await wait_published(bootstrap, topics, sent)
-            await _wait_stored(sink, len(sent))
-        finally:
-            worker.stop()
-            sink.stop()
-        storage = sink.storage()
-        try:
-            result = await count(bootstrap, topics, storage, sent, 0)
-        finally:
-            storage.close()
+        await wait_published(bootstrap, topics, sent)
+        await _wait_stored(sink, len(sent))
+    finally:
+        worker.stop()
+        sink.stop()
+    storage = sink.storage()
+    try:
+        result = await count(bootstrap, topics, storage, sent, 0)
+    finally:
+        storage.close()
 
     print(
         f"\n[{worker_engine}] broker stopped, down {OUTAGE_S:.0f}s and started again: "
