@@ -255,7 +255,8 @@ def test_wheel_installs_and_runs_the_pipeline_from_an_empty_folder(
 
         with steps.step(f"tracestream demo --traces {TRACES}"):
             demo_out = _run_demo(tracestream, empty, env, home, tmp_path / "demo.out")
-        assert f"traces stored: {TRACES}/{TRACES}" in demo_out, demo_out[-3000:]
+        assert f"traces stored {TRACES}/{TRACES}" in demo_out, demo_out[-3000:]
+        assert "tracestream ui" in demo_out and "/metrics" in demo_out, demo_out[-3000:]
 
         with steps.step('tracestream query "SELECT count() FROM spans"'):
             queried = steps.run(
