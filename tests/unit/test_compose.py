@@ -154,7 +154,10 @@ def test_prometheus_scrapes_the_services_it_names_with_our_rules() -> None:
             or env.get("TRACESTREAM_WORKER_WEB_PORT", "6066") == port
             or (host == "otlp" and port == "4318")
         ), f"{target}: the service does not serve that port"
+    # Each scraped service listens on the container network, not only on its loopback.
     assert services["worker"]["environment"]["TRACESTREAM_WORKER_WEB_HOST"] == "0.0.0.0"
+    assert "--metrics-host 0.0.0.0" in " ".join(services["sink"]["command"])
+    assert "--host 0.0.0.0" in " ".join(services["otlp"]["command"])
     assert config["rule_files"] == ["rules/*.yml"]
     assert any(
         str(v).startswith("./deploy/prometheus/rules:/etc/prometheus/rules")

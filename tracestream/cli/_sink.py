@@ -110,12 +110,19 @@ def migrate(cluster: str | None) -> None:
 @click.command()
 @click.option("--metrics-port", type=int, default=0, help="Serve /metrics on this port (0: off).")
 @click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address /metrics binds to. Loopback by default; a container sets 0.0.0.0 so "
+    "Prometheus on its network can scrape it (the page holds counters, no data).",
+)
+@click.option(
     "--verbose",
     is_flag=True,
     help="Show the Kafka client's own log lines (INFO and up, every retry) instead of "
     "one line per change of the connection's state.",
 )
-def sink(metrics_port: int, verbose: bool) -> None:
+def sink(metrics_port: int, metrics_host: str, verbose: bool) -> None:
     """Consume the output topics into ClickHouse until interrupted (Ctrl-C, SIGTERM).
 
     In embedded mode this process owns the chDB directory, so it also serves
@@ -139,7 +146,7 @@ def sink(metrics_port: int, verbose: bool) -> None:
     except StorageError as exc:
         raise click.ClickException(str(exc)) from None
     if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1")
+        start_http_server(metrics_port, addr=metrics_host)
     # A flush holds up to batch_max_rows fetched records per table (two objects
     # each); CPython's default thresholds walked them again every 700 allocations,
     # ~0.05 s of CPU per 100k spans on the event loop that also fetches.
