@@ -235,3 +235,20 @@ def test_operations_doc_says_what_to_do_for_every_alert() -> None:
     doc = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
     rows = {m.group(1) for m in re.finditer(r"^\| `(Tracestream\w+)` \(\w+\) \|", doc, re.M)}
     assert alerts == rows, f"missing: {alerts - rows}, stale: {rows - alerts}"
+
+
+def test_the_build_context_leaves_out_local_data_but_not_what_the_image_copies() -> None:
+    ignored = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".git", ".venv", ".cache", ".tracestream"} <= ignored
+    copied = [
+        line.split()[1]
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ")
+    ]
+    for source in copied:
+        top = source.split("/")[0]
+        assert top not in ignored and source not in ignored, f"{source} is copied but ignored"
