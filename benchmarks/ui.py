@@ -8,13 +8,15 @@ same day. The explorer is served over real HTTP on a thread of this process
 (uvicorn, as ``tracestream ui`` runs it) and asked, interleaved so a slow
 moment of a shared host touches every request alike:
 
-- the Traces list's first page of the day, without and with filters;
+- the Traces list's first page of the day, without and with filters, and of its last hour;
 - the Trace page's data of the big trace.
 
 Each has a same-run baseline, the plain statement with no reader around it
 (:data:`BASELINE_LIST`: the page's columns ``FROM traces FINAL ORDER BY
 start_time DESC LIMIT 50``; :data:`BASELINE_TRACE`: the big trace's spans,
-the columns a tree row draws), and the ratio of the request's p50 to it.
+the columns a tree row draws), and the ratio of the request's p50 to it. The
+first page is also set against the list's own first statement read without
+the ``by_start_time`` projection (:data:`BASELINE_LIST_WITHOUT_PROJECTION`).
 When Debian's chromium and Playwright are there, the real browser's time
 until the big trace's tree and waterfall are drawn, and until a scroll to
 the end of the expanded tree shows its last row.
@@ -41,6 +43,7 @@ from tracestream.sinks import Storage
 
 __all__ = [
     "BASELINE_LIST",
+    "BASELINE_LIST_WITHOUT_PROJECTION",
     "BASELINE_TRACE",
     "BIG_TRACE_ID",
     "BIG_TRACE_SPANS",
@@ -61,6 +64,10 @@ LIST_CASES: dict[str, str] = {
     "list_status_service": f"{_DAY}&status=error&service=checkout",
     "list_model_duration_by_cost": (
         f"{_DAY}&model=gpt-4o&min_duration_ms=200&sort=cost_usd&order=desc"
+    ),
+    "list_last_hour": (
+        f"from={BENCH_DAY + timedelta(hours=23):%Y-%m-%dT%H:%M:%SZ}"
+        f"&to={BENCH_DAY + timedelta(days=1):%Y-%m-%dT%H:%M:%SZ}"
     ),
 }
 
@@ -128,6 +135,22 @@ FROM traces FINAL
 WHERE start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)}
 ORDER BY start_time DESC
 LIMIT 50
+"""
+
+#: The list's first statement as it ran before the traces table had its
+#: by_start_time projection (migration 0005): the page's columns without
+#: FINAL, newest first, twice the page and one more, read off the table
+#: itself. The projection's gain is the first page's ratio to this.
+BASELINE_LIST_WITHOUT_PROJECTION = """
+SELECT trace_id, project, environment, services, name, status, start_time, duration_ms,
+  span_count, error_count, tool_call_count, input_tokens, output_tokens, cached_tokens,
+  reasoning_tokens, cost_usd, unpriced_generations, models, user_id, session_id, tags,
+  substring(input, 1, 400), version
+FROM traces
+WHERE start_time >= {start:DateTime64(6)} AND start_time < {end:DateTime64(6)}
+ORDER BY start_time DESC, trace_id DESC
+LIMIT 102
+SETTINGS optimize_use_projections = 0
 """
 
 #: The trace page's floor: the big trace's spans, the columns a tree row draws, no FINAL.
@@ -209,6 +232,9 @@ def measure_ui(storage: Storage, *, requests: int = 20, browser: bool = True) ->
         }
         calls["trace_page"] = lambda: _get(f"{server.url}/api/traces/{BIG_TRACE_ID}")
         calls["baseline_list"] = lambda: storage.query_arrow(BASELINE_LIST, day)
+        calls["baseline_list_without_projection"] = lambda: storage.query_arrow(
+            BASELINE_LIST_WITHOUT_PROJECTION, day
+        )
         calls["baseline_trace"] = lambda: storage.query_arrow(
             BASELINE_TRACE, {"big": BIG_TRACE_ID, **day}
         )
@@ -226,6 +252,9 @@ def measure_ui(storage: Storage, *, requests: int = 20, browser: bool = True) ->
         timings = {name: _quantiles(values) for name, values in samples.items()}
         for name in LIST_CASES:
             timings[name]["ratio_to_baseline"] = _ratio(timings[name], timings["baseline_list"])
+        timings["list_first_page"]["ratio_to_list_without_projection"] = _ratio(
+            timings["list_first_page"], timings["baseline_list_without_projection"]
+        )
         timings["trace_page"]["ratio_to_baseline"] = _ratio(
             timings["trace_page"], timings["baseline_trace"]
         )

@@ -49,10 +49,17 @@ def test_the_report_gives_each_request_its_quantiles_and_ratio(storage: ChdbStor
     assert report["list_first_page_equals_baseline"] is True
     assert report["trace_page_spans"] == BIG_TRACE_SPANS
     server = report["server"]
-    assert set(server) == {*LIST_CASES, "trace_page", "baseline_list", "baseline_trace"}
+    assert set(server) == {
+        *LIST_CASES,
+        "trace_page",
+        "baseline_list",
+        "baseline_list_without_projection",
+        "baseline_trace",
+    }
     for name, timing in server.items():
         assert timing["runs"] == 2, name
         assert 0 < timing["p50_ms"] <= timing["p95_ms"], name
         assert ("ratio_to_baseline" in timing) != name.startswith("baseline"), name
+    assert server["list_first_page"]["ratio_to_list_without_projection"] > 0
     assert report["browser"] == {"skipped": "--no-browser"}
     assert report["targets"] == {"list_p95_ms": 300, "trace_data_p95_ms": 500, "drawn_ms": 1000}
