@@ -103,6 +103,10 @@ _QUERY_ERROR_CODES = frozenset(
         386,  # NO_COMMON_TYPE
         456,  # UNKNOWN_QUERY_PARAMETER
         457,  # BAD_QUERY_PARAMETER
+        # A deployment that names a cluster or a macro the servers do not define
+        # (`migrate --cluster`): waiting cannot fix it, the operator must.
+        139,  # NO_ELEMENTS_IN_CONFIG (an undefined {shard} / {replica} macro)
+        701,  # CLUSTER_DOESNT_EXIST
     }
 )
 _CODE_RE = re.compile(r"Code:\s*(\d+)")

@@ -49,6 +49,8 @@ def test_insert_settings_are_synchronous_and_dedup_through_views() -> None:
         ("Code: 43. DB::Exception: Illegal type String of argument", StorageQueryError, 43),
         ("Code: 46. DB::Exception: Unknown function nope", StorageQueryError, 46),
         ("Code: 241. DB::Exception: Memory limit exceeded", StorageUnavailable, 241),
+        ("Code: 701. DB::Exception: Requested cluster 'prod' not found", StorageQueryError, 701),
+        ("Code: 139. DB::Exception: No macro 'shard' in config", StorageQueryError, 139),
         ("connection refused", StorageUnavailable, None),
     ],
 )
