@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +47,13 @@ from benchmarks.e2e_stats import (
     RampStep,
     StoredTable,
     highest_sustained,
+    percentile,
     storage_report,
     summarize_freshness,
 )
 from tracestream._settings import Settings, load_settings
 from tracestream._worker_process import metric_value
+from tracestream.schemas import Topics
 from tracestream.sinks import Storage
 
 __all__ = ["bench_e2e"]
@@ -82,7 +85,6 @@ def run_e2e(
 ) -> dict[str, Any]:
     """Every phase on a fresh topic prefix (deleted at the end); the report."""
     from tracestream.broker import delete_topics_with_prefix, ensure_topics
-    from tracestream.schemas import Topics
 
     bootstrap = settings.kafka_bootstrap
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
@@ -146,21 +148,72 @@ def _freshness(
     load = SdkLoad(bootstrap, prefix, "e2e-freshness", _STEADY_RATE).start()
     try:
         time.sleep(5.0)  # past the first batches of a cold start
-        cpu_before, wall_before = pipeline.cpu_seconds(), time.monotonic()
+        before, wall_before = pipeline.work_done(), time.monotonic()
         load.probing.set()
-        seconds, missing = _probe(_reader(pipeline), load, probe_s)
-        cpu_after, wall = pipeline.cpu_seconds(), time.monotonic() - wall_before
+        seconds, missing, probed = _probe(_reader(pipeline), load, probe_s)
+        after, wall = pipeline.work_done(), time.monotonic() - wall_before
     finally:
         sdk = load.stop()
+    published = asyncio.run(_published_s(bootstrap, Topics(prefix).spans, probed))
     return {
-        **summarize_freshness(seconds, missing, _POLL_S),
+        **summarize_freshness(seconds, missing, _POLL_S, published),
         "events_per_s": _STEADY_RATE,
         **sdk,
-        # Cores each child used meanwhile: a worker behind while using far less than
-        # a core was starved by other processes, not slow.
-        "worker_cores": round((cpu_after[0] - cpu_before[0]) / wall, 2),
-        "sink_cores": round((cpu_after[1] - cpu_before[1]) / wall, 2),
+        **_cpu_block({k: after[k] - before[k] for k in after}, wall),
     }
+
+
+def _cpu_block(done: dict[str, float], wall_s: float) -> dict[str, float | None]:
+    """Cores each child used over a phase, and its CPU per record.
+
+    On shared cores a worker that falls behind while using far less than a
+    core was starved, not slow; CPU per record says what a free core would do.
+    """
+
+    def per(cpu_s: float, count: float) -> float | None:
+        return round(cpu_s / count * 1e6, 1) if count else None
+
+    return {
+        "worker_cores": round(done["worker_cpu_s"] / wall_s, 2),
+        "sink_cores": round(done["sink_cpu_s"] / wall_s, 2),
+        "worker_cpu_us_per_event": per(done["worker_cpu_s"], done["events_in"]),
+        "sink_cpu_us_per_span": per(done["sink_cpu_s"], done["spans_stored"]),
+    }
+
+
+async def _published_s(bootstrap: str, topic: str, trace_ids: set[str]) -> list[float]:
+    """Seconds from each probed span's end to the worker's send of its record.
+
+    Reads the spans topic from the start to its end now; spans are keyed by
+    trace id, so only the probed traces' records are parsed.
+    """
+    import orjson
+    from aiokafka import AIOKafkaConsumer
+
+    keys = {t.encode() for t in trace_ids}
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    seconds: list[float] = []
+    try:
+        partitions = consumer.assignment() or set()
+        while not partitions:
+            await asyncio.sleep(0.1)
+            partitions = consumer.assignment()
+        ends = await consumer.end_offsets(list(partitions))
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            batches = await consumer.getmany(timeout_ms=1_000, max_records=20_000)
+            for records in batches.values():
+                for r in records:
+                    if r.key in keys and r.value is not None:
+                        end_time = orjson.loads(r.value).get("end_time")
+                        if end_time:
+                            ended = datetime.fromisoformat(end_time).timestamp()
+                            seconds.append(r.timestamp / 1000 - ended)
+    finally:
+        await consumer.stop()
+    return seconds
 
 
 def _reader(pipeline: LocalPipeline) -> Storage:
@@ -169,14 +222,18 @@ def _reader(pipeline: LocalPipeline) -> Storage:
     return pipeline.reader
 
 
-def _probe(reader: Storage, load: SdkLoad, probe_s: float) -> tuple[list[float], int]:
-    """Poll for the probed traces' spans; (seconds from end to seen per span, spans never seen).
+def _probe(reader: Storage, load: SdkLoad, probe_s: float) -> tuple[list[float], int, set[str]]:
+    """Poll for the probed traces' spans.
+
+    Returns the seconds from end to seen of each span seen, the spans never
+    seen, and the trace ids probed.
 
     Probing stops after ``probe_s``; the spans probed by then get 15 s more.
     """
     pending: dict[str, set[str]] = {}  # trace id -> span ids seen
     expected: dict[str, int] = {}
     seconds: list[float] = []
+    polls: list[float] = []  # each poll's round trip: the probe's own load on the sink
     stop_probing = time.monotonic() + probe_s
     deadline = stop_probing + 15.0
     while time.monotonic() < deadline:
@@ -191,6 +248,7 @@ def _probe(reader: Storage, load: SdkLoad, probe_s: float) -> tuple[list[float],
             break
         polled = time.monotonic()
         if pending:
+            polls.append(polled)
             rows = reader.query(
                 "SELECT trace_id, span_id, toUnixTimestamp64Micro(end_time) FROM spans"
                 " WHERE project = {project:String} AND trace_id IN {ids:Array(String)}",
@@ -205,9 +263,11 @@ def _probe(reader: Storage, load: SdkLoad, probe_s: float) -> tuple[list[float],
                 seconds.append(now - end_us / 1e6)
                 if len(seen) == expected[trace_id]:
                     del pending[trace_id]
+            polls[-1] = time.monotonic() - polls[-1]
         time.sleep(max(0.0, _POLL_S - (time.monotonic() - polled)))
     missing = sum(expected[t] - len(seen) for t, seen in pending.items())
-    return seconds, missing
+    _say(f"{len(polls)} polls, round trip p50 {percentile(polls, 50) * 1000:.1f} ms")
+    return seconds, missing, set(expected)
 
 
 # --- 2. ramp -----------------------------------------------------------------------------
@@ -219,12 +279,18 @@ def _ramp(pipeline: LocalPipeline, bootstrap: str, topic: str, step_s: float) ->
 
     backlog = _Backlog(pipeline)
     steps: list[RampStep] = []
+    reported: list[dict[str, Any]] = []
     for seed, rate in enumerate(_RAMP, start=100):
         records = bench_events(int(rate * step_s), seed=seed)
         step = backlog.step(rate, step_s)
+        before = pipeline.work_done()
         took = asyncio.run(produce_at(bootstrap, topic, records, rate, on_tick=step.sample))
+        after = pipeline.work_done()
         steps.append(step.end(len(records), took))
-        _say(f"ramp step {steps[-1].as_dict()} {pipeline.health()}")
+        reported.append(
+            {**steps[-1].as_dict(), **_cpu_block({k: after[k] - before[k] for k in after}, took)}
+        )
+        _say(f"ramp step {reported[-1]} {pipeline.health()}")
         if not steps[-1].sustained:
             break
     drained_s = _wait_drained(pipeline)
@@ -233,7 +299,7 @@ def _ramp(pipeline: LocalPipeline, bootstrap: str, topic: str, step_s: float) ->
         "bounded_lag": f"backlog at a step's end <= {BEHIND_TARGET_S:g} s of its rate "
         "and grown <= 1 s of it over the step's second half",
         "step_s": step_s,
-        "steps": [s.as_dict() for s in steps],
+        "steps": reported,
         "drained_after_s": round(drained_s, 1),
     }
 

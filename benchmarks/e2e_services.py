@@ -157,19 +157,18 @@ class LocalPipeline:
 
     def spans_stored(self) -> float:
         """Span rows the sink stored so far (replayed copies included)."""
-        text = self.sink.metrics()
-        return sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith('tracestream_sink_rows_written_total{table="spans"')
-        )
+        return _spans_written(self.sink.metrics())
 
-    def cpu_seconds(self) -> tuple[float, float]:
-        """CPU seconds the worker and the sink have used so far (their /metrics)."""
-        return (
-            metric_value(self.worker.metrics(), "process_cpu_seconds_total"),
-            metric_value(self.sink.metrics(), "process_cpu_seconds_total"),
-        )
+    def work_done(self) -> dict[str, float]:
+        """Running totals of both children: CPU seconds, events consumed, spans stored."""
+        worker = self.worker.metrics()
+        sink = self.sink.metrics()
+        return {
+            "worker_cpu_s": metric_value(worker, "process_cpu_seconds_total"),
+            "sink_cpu_s": metric_value(sink, "process_cpu_seconds_total"),
+            "events_in": metric_value(worker, "tracestream_events_in_total"),
+            "spans_stored": _spans_written(sink),
+        }
 
     def joins(self) -> list[str]:
         """The worker's log lines about joining its group and getting partitions."""
@@ -190,3 +189,11 @@ class LocalPipeline:
             "worker_lag": metric_value(worker, "tracestream_consumer_lag_records"),
             "sink_lag": metric_value(sink, "tracestream_sink_consumer_lag"),
         }
+
+
+def _spans_written(sink_metrics: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in sink_metrics.splitlines()
+        if line.startswith('tracestream_sink_rows_written_total{table="spans"')
+    )

@@ -58,8 +58,14 @@ def _rounded(value: float, digits: int) -> float | None:
     return None if math.isnan(value) else round(value, digits)
 
 
-def summarize_freshness(seconds: Sequence[float], missing: int, poll_s: float) -> dict[str, Any]:
-    """The freshness block of the report, each quantile beside its target."""
+def summarize_freshness(
+    seconds: Sequence[float], missing: int, poll_s: float, published: Sequence[float] = ()
+) -> dict[str, Any]:
+    """The freshness block of the report, each quantile beside its target.
+
+    ``published``: seconds from span end to the worker's send of its span
+    record, for the same spans: the first leg; the rest is the sink's.
+    """
     return {
         "spans_probed": len(seconds) + missing,
         "spans_not_seen": missing,
@@ -70,6 +76,8 @@ def summarize_freshness(seconds: Sequence[float], missing: int, poll_s: float) -
         "target_p99_s": TARGETS["freshness_p99_s"],
         # A row is timed by the poll that first returned it: up to one interval late.
         "poll_interval_s": poll_s,
+        "to_worker_publish_p50_s": _rounded(percentile(published, 50), 3),
+        "to_worker_publish_p99_s": _rounded(percentile(published, 99), 3),
     }
 
 

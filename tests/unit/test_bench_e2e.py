@@ -34,15 +34,17 @@ def test_percentile_interpolates_between_closest_ranks() -> None:
 
 def test_freshness_summary_is_json_with_targets_and_no_nan() -> None:
     seconds = [0.1 * i for i in range(1, 101)]  # 0.1 .. 10.0
-    summary = summarize_freshness(seconds, missing=3, poll_s=0.1)
+    summary = summarize_freshness(seconds, missing=3, poll_s=0.1, published=[0.2, 0.4])
     assert summary["spans_probed"] == 103
     assert summary["spans_not_seen"] == 3
     assert summary["p50_s"] == pytest.approx(5.05)
     assert summary["p99_s"] == pytest.approx(9.901)
     assert summary["max_s"] == 10.0
     assert (summary["target_p50_s"], summary["target_p99_s"]) == (1.0, 3.0)
+    assert summary["to_worker_publish_p50_s"] == pytest.approx(0.3)
     empty = summarize_freshness([], missing=0, poll_s=0.1)
     assert empty["p50_s"] is None and empty["max_s"] is None
+    assert empty["to_worker_publish_p99_s"] is None
     json.dumps([summary, empty], allow_nan=False)
 
 
