@@ -20,6 +20,7 @@ from ._global import get_tracer, set_tracer
 from ._kafka import KafkaTransport
 from ._memory import InMemoryTransport, JsonlTransport
 from ._payload import TRUNCATED_KEY, Mask
+from ._record_batches import QueuedBatch, murmur2_partition, queue_record_batches
 from ._span import Span
 from ._tracer import Tracer, TracerStats
 from ._transport import Transport, TransportStats
@@ -30,6 +31,7 @@ __all__ = [
     "JsonlTransport",
     "KafkaTransport",
     "Mask",
+    "QueuedBatch",
     "Span",
     "Tracer",
     "TracerStats",
@@ -37,6 +39,8 @@ __all__ = [
     "TransportStats",
     "current_span",
     "get_tracer",
+    "murmur2_partition",
+    "queue_record_batches",
     "set_tracer",
     "traced",
     "with_context",

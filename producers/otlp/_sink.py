@@ -20,9 +20,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, ClassVar, Protocol
 
+from tracestream.producers import QueuedBatch, queue_record_batches
 from tracestream.schemas import Topics, TracestreamError
 
 from ._convert import OutRecord
@@ -31,7 +32,8 @@ __all__ = ["InMemorySink", "KafkaSink", "RecordSink", "SinkBusy", "SinkError", "
 
 logger = logging.getLogger("tracestream.producers.otlp")
 
-#: Records from this size on are sent one by one (see ``KafkaSink._send_all``).
+#: Records from this size on are sent one by one (see ``KafkaSink._send_all``): a
+#: refusal for size is then the record's own, not its batch's.
 _SINGLE_RECORD_BYTES = 64 * 1024
 
 
@@ -228,91 +230,85 @@ class KafkaSink:
         """Queue every record, then wait for every ack; per record, None or why it is refused.
 
         Records go to aiokafka as whole record batches, one per topic-partition
-        (``create_batch``/``send_batch``): ``send`` costs a future, a partitioner
-        call and an accumulator lookup per record, 40% of the receiver's CPU per
-        span before (issue 12). Large records still go one by one, so that a record
-        the broker refuses for its size is refused alone.
+        (:func:`~tracestream.producers.queue_record_batches`, the worker's path
+        too). Large records go one by one, and a batch refused for good is sent
+        again record by record, so that a record the broker refuses for its size
+        is refused alone.
         """
-        from aiokafka.partitioner import murmur2
-
+        queued = await self._queue(producer, records, alone_from_bytes=_SINGLE_RECORD_BYTES)
         outcome: list[str | None] = [None] * len(records)
-        groups: dict[tuple[str, int], list[int]] = {}
-        single: list[int] = []
-        counts: dict[str, int] = {}
-        # Kafka's default partitioner, so a trace's events meet the SDK's on one
-        # partition; murmur2 is pure Python, and a trace's spans share their key.
-        placed: dict[tuple[str, bytes], int] = {}
-        for i, record in enumerate(records):
-            if len(record.value) >= _SINGLE_RECORD_BYTES:
-                single.append(i)
-                continue
-            topic = self._topics.events_dlq if record.dlq else self._topics.events
-            partition = placed.get((topic, record.key))
-            if partition is None:
-                count = counts.get(topic)
-                if count is None:
-                    count = counts[topic] = len(await producer.partitions_for(topic))
-                partition = placed[(topic, record.key)] = (murmur2(record.key) & 0x7FFFFFFF) % count
-            groups.setdefault((topic, partition), []).append(i)
-        batches: list[tuple[list[int], asyncio.Future[Any]]] = []
-        for (topic, partition), members in groups.items():
-            builder = producer.create_batch()
-            batch: list[int] = []
-            for i in members:
-                r = records[i]
-                if (
-                    builder.append(
-                        timestamp=None, key=r.key, value=r.value, headers=list(r.headers)
-                    )
-                    is None
-                ):
-                    # Full: ship it and start the next (a first record always fits).
-                    future = await producer.send_batch(builder, topic, partition=partition)
-                    batches.append((batch, future))
-                    builder, batch = producer.create_batch(), []
-                    builder.append(
-                        timestamp=None, key=r.key, value=r.value, headers=list(r.headers)
-                    )
-                batch.append(i)
-            batches.append((batch, await producer.send_batch(builder, topic, partition=partition)))
-        singles = [(i, await self._queue_one(producer, records[i])) for i in single]
-        for batch, future in batches:
-            try:
-                await future
-            except Exception as exc:  # noqa: BLE001 - sorted: permanent or retry
-                if not _permanent(exc):
-                    raise SinkUnavailable(f"Kafka did not acknowledge: {exc!r}") from None
-                # Refused as a whole: each record again, alone, for its own verdict.
-                for i in batch:
-                    outcome[i] = await self._ack(await self._queue_one(producer, records[i]))
-        for i, queued in singles:
-            outcome[i] = await self._ack(queued)
+        try:
+            for members, ack in queued:
+                refusal = await _refusal(ack)
+                if refusal is None:
+                    continue
+                if len(members) == 1:
+                    outcome[members[0]] = refusal
+                else:
+                    # Refused as a whole: each record again, alone, for its own verdict.
+                    verdicts = await self._send_alone(producer, [records[i] for i in members])
+                    for i, verdict in zip(members, verdicts, strict=True):
+                        outcome[i] = verdict
+        except SinkUnavailable:
+            _discard(queued)
+            raise
         return outcome
 
-    async def _queue_one(
-        self, producer: Any, record: OutRecord
-    ) -> asyncio.Future[Any] | BaseException:
-        """Queue one record with ``send``: its ack future, or the permanent refusal."""
-        topic = self._topics.events_dlq if record.dlq else self._topics.events
+    async def _send_alone(self, producer: Any, records: Sequence[OutRecord]) -> list[str | None]:
+        """Send each record of a refused batch alone: per record, None or why it is refused."""
+        queued = await self._queue(producer, records, alone_from_bytes=0)
         try:
-            future: asyncio.Future[Any] = await producer.send(
-                topic, record.value, key=record.key, headers=list(record.headers)
-            )
-        except Exception as exc:  # noqa: BLE001 - sorted: permanent or retry
-            if not _permanent(exc):
-                raise SinkUnavailable(f"Kafka refused the send: {exc!r}") from None
-            return exc
-        return future
+            return [await _refusal(ack) for _, ack in queued]
+        except SinkUnavailable:
+            _discard(queued)
+            raise
 
-    @staticmethod
-    async def _ack(queued: asyncio.Future[Any] | BaseException) -> str | None:
-        """None once Kafka acknowledged, or why it refuses the record for good."""
-        if isinstance(queued, BaseException):
-            return f"Kafka refuses the record: {queued!r}"
+    async def _queue(
+        self, producer: Any, records: Sequence[OutRecord], *, alone_from_bytes: int
+    ) -> list[QueuedBatch]:
+        """Hand the records to the producer, each to the events topic or the DLQ.
+
+        Raises:
+            SinkUnavailable: the producer could not take them (nothing waits for
+                what it took already).
+        """
+        events, dlq = self._topics.events, self._topics.events_dlq
+        queued: list[QueuedBatch] = []
         try:
-            await queued
-        except Exception as exc:  # noqa: BLE001 - sorted: permanent or retry
-            if not _permanent(exc):
-                raise SinkUnavailable(f"Kafka did not acknowledge: {exc!r}") from None
-            return f"Kafka refuses the record: {exc!r}"
-        return None
+            await queue_record_batches(
+                producer,
+                [(dlq if r.dlq else events, None, r.key, r.value, r.headers) for r in records],
+                queued,
+                alone_from_bytes=alone_from_bytes,
+            )
+        except Exception as exc:  # noqa: BLE001 - not queued: retry later
+            _discard(queued)
+            raise SinkUnavailable(f"Kafka refused the send: {exc!r}") from None
+        return queued
+
+
+async def _refusal(ack: Awaitable[object]) -> str | None:
+    """None once Kafka acknowledged, or why it refuses the records for good.
+
+    Raises:
+        SinkUnavailable: a refusal that a retry may overcome.
+    """
+    try:
+        await ack
+    except Exception as exc:  # noqa: BLE001 - sorted: permanent or retry
+        if not _permanent(exc):
+            raise SinkUnavailable(f"Kafka did not acknowledge: {exc!r}") from None
+        return f"Kafka refuses the record: {exc!r}"
+    return None
+
+
+def _discard(queued: Sequence[QueuedBatch]) -> None:
+    """Retrieve the outcome of acks nobody will wait for (no "exception never retrieved")."""
+    for _, ack in queued:
+        if isinstance(ack, asyncio.Future):
+            ack.add_done_callback(_retrieve)
+
+
+def _retrieve(future: asyncio.Future[object]) -> None:
+    if not future.cancelled():
+        future.exception()

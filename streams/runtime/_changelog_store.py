@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, MutableMapping
 from typing import Protocol, TypeVar
 
-from aiokafka.partitioner import murmur2
+from tracestream.producers import murmur2_partition
 
-__all__ = ["PartitionedStore", "default_partition", "murmur2_partition"]
+__all__ = ["PartitionedStore", "default_partition"]
 
 
 class _State(Protocol):
@@ -31,12 +31,6 @@ S = TypeVar("S", bound=_State)
 def default_partition(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner picks for ``key`` (UTF-8) among ``partitions``."""
     return murmur2_partition(key.encode(), partitions)
-
-
-def murmur2_partition(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner picks for the key bytes among ``partitions``."""
-    hashed: int = murmur2(key)
-    return (hashed & 0x7FFFFFFF) % partitions
 
 
 class PartitionedStore(MutableMapping[str, S]):

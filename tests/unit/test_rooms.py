@@ -29,6 +29,11 @@ ROOMS: dict[str, tuple[str, frozenset[str]]] = {
     "tracestream.schemas": ("schemas", frozenset()),
     "tracestream.producers": ("producers", frozenset({"tracestream.schemas"})),
     "tracestream.streams": ("streams", frozenset({"tracestream.schemas"})),
+    # The runtimes publish with the receiver's mechanism (producers.queue_record_batches).
+    "tracestream.streams.runtime": (
+        "streams/runtime",
+        frozenset({"tracestream.schemas", "tracestream.streams", "tracestream.producers"}),
+    ),
     "tracestream.sinks": ("sinks", frozenset({"tracestream.schemas"})),
     "tracestream.demo": ("demo", frozenset({"tracestream.schemas", "tracestream.producers"})),
     "tracestream.broker": ("deploy/kafka", frozenset({"tracestream.schemas"})),
@@ -40,7 +45,7 @@ ROOMS: dict[str, tuple[str, frozenset[str]]] = {
 }
 #: The front may import every room, through their public names only.
 FRONT = "tracestream"
-PACKAGES = [*ROOMS, "tracestream.streams.runtime", "tracestream.producers.otlp", FRONT]
+PACKAGES = [*ROOMS, "tracestream.producers.otlp", FRONT]
 
 
 def _modules() -> list[tuple[str, Path]]:
@@ -49,6 +54,7 @@ def _modules() -> list[tuple[str, Path]]:
         (room, path)
         for room, (folder, _) in ROOMS.items()
         for path in sorted((ROOT / folder).rglob("*.py"))
+        if _room_of(_package_of(path)) == room  # a room's subroom holds its own files
     ]
     front = [p for p in (ROOT / "tracestream").rglob("*.py") if not p.parent.is_symlink()]
     # rglob does not follow the symlinked rooms (tracestream/schemas -> ../schemas ...).

@@ -7,11 +7,8 @@ from dataclasses import dataclass
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from tracestream.streams.runtime._changelog_store import (
-    PartitionedStore,
-    default_partition,
-    murmur2_partition,
-)
+from tracestream.producers import murmur2_partition
+from tracestream.streams.runtime._changelog_store import PartitionedStore, default_partition
 
 pytestmark = pytest.mark.unit
 
@@ -73,7 +70,8 @@ def test_default_partition_matches_kafka_default_partitioner() -> None:
     assert {default_partition(f"k{i}", 6) for i in range(100)} == set(range(6))
     assert default_partition("trace", 6) == default_partition("trace", 6)
     # The same placement as the producer's own partitioner, which ``send`` uses: the
-    # batch sender places records itself and must agree with it.
+    # batch sender (producers.queue_record_batches) places records itself with the
+    # same function and must agree with it.
     partitioner = DefaultPartitioner()
     for n in (1, 3, 6, 12):
         parts = list(range(n))
