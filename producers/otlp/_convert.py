@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -35,7 +35,6 @@ from typing import Any, Final
 import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 from pydantic import JsonValue, ValidationError
 
@@ -45,6 +44,7 @@ from ._codec import request_json
 from ._event_json import event_json, plain_event_json
 from ._genai import OtelEvent, map_genai
 from ._identity import span_event_id
+from ._span_input import SpanInput
 
 __all__ = [
     "DLQ_HEADER_PREFIX",
@@ -67,8 +67,8 @@ EVENT_HEADERS: Final[tuple[tuple[str, bytes], ...]] = (
 )
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_STATUS: Final = {Status.STATUS_CODE_OK: "ok", Status.STATUS_CODE_ERROR: "error"}
-_SPAN_KINDS: Final = {
+_STATUS: Final[dict[int, str]] = {Status.STATUS_CODE_OK: "ok", Status.STATUS_CODE_ERROR: "error"}
+_SPAN_KINDS: Final[dict[int, str]] = {
     Span.SPAN_KIND_INTERNAL: "internal",
     Span.SPAN_KIND_SERVER: "server",
     Span.SPAN_KIND_CLIENT: "client",
@@ -155,8 +155,8 @@ class _ResourceContext:
     kept: dict[str, JsonValue]
 
 
-def _resource(resource: Resource, default_environment: str) -> _ResourceContext:
-    attrs = decode_attributes(resource.attributes)
+def resource_context(attrs: dict[str, JsonValue], default_environment: str) -> _ResourceContext:
+    """What every span of a resource takes from its (decoded) attributes."""
     environment = next((e for k in _ENVIRONMENT_KEYS if (e := _label(attrs.get(k)))), None)
     return _ResourceContext(
         # The OTel SDKs' own default when service.name is not set.
@@ -168,14 +168,15 @@ def _resource(resource: Resource, default_environment: str) -> _ResourceContext:
 
 
 def _error(
-    status: Status, events: list[OtelEvent], attrs: Mapping[str, JsonValue]
+    span: SpanInput, events: list[OtelEvent], attrs: Mapping[str, JsonValue]
 ) -> tuple[dict[str, JsonValue] | None, list[OtelEvent]]:
     """The error of a span and the events left once its exception event is read."""
     exception = next((e for e in events if e.name == "exception"), None)
-    failed = status.code == Status.STATUS_CODE_ERROR
-    if not failed and (exception is None or status.code == Status.STATUS_CODE_OK):
+    code = span.status_code
+    failed = code == Status.STATUS_CODE_ERROR
+    if not failed and (exception is None or code == Status.STATUS_CODE_OK):
         return None, events
-    error: dict[str, JsonValue] = {"type": "error", "message": status.message[:_MESSAGE_MAX]}
+    error: dict[str, JsonValue] = {"type": "error", "message": span.status_message[:_MESSAGE_MAX]}
     if (error_type := _label(attrs.get("error.type"))) is not None:
         error["type"] = error_type
     if exception is not None:
@@ -189,8 +190,41 @@ def _error(
     return error, events
 
 
-def _span_dict(
-    span: Span,
+def span_input(span: Span) -> SpanInput:
+    """What the conversion reads of a protobuf span."""
+    return SpanInput(
+        trace_id=span.trace_id,
+        span_id=span.span_id,
+        parent_span_id=span.parent_span_id,
+        trace_state=span.trace_state,
+        name=span.name,
+        kind=span.kind,
+        start_time_unix_nano=span.start_time_unix_nano,
+        end_time_unix_nano=span.end_time_unix_nano,
+        attributes=decode_attributes(span.attributes),
+        events=[
+            OtelEvent(e.name, e.time_unix_nano, decode_attributes(e.attributes))
+            for e in span.events
+        ],
+        links=[
+            {
+                "trace_id": link.trace_id.hex(),
+                "span_id": link.span_id.hex(),
+                "attributes": decode_attributes(link.attributes),
+                **({"trace_state": link.trace_state} if link.trace_state else {}),
+            }
+            for link in span.links
+        ],
+        status_code=span.status.code,
+        status_message=span.status.message,
+        dropped_attributes_count=span.dropped_attributes_count,
+        dropped_events_count=span.dropped_events_count,
+        dropped_links_count=span.dropped_links_count,
+    )
+
+
+def span_event(
+    span: SpanInput,
     *,
     project: str,
     context: _ResourceContext,
@@ -198,12 +232,9 @@ def _span_dict(
 ) -> dict[str, Any]:
     """The ``span`` event of one OTLP span as a dict, not yet validated."""
     trace_id, span_id = span.trace_id.hex(), span.span_id.hex()
-    events = [
-        OtelEvent(e.name, e.time_unix_nano, decode_attributes(e.attributes)) for e in span.events
-    ]
-    attrs = decode_attributes(span.attributes)
-    fields = map_genai(attrs, events, span_name=span.name)
-    error, events = _error(span.status, fields.events, attrs)
+    attrs = span.attributes
+    fields = map_genai(attrs, span.events, span_name=span.name)
+    error, events = _error(span, fields.events, attrs)
     kept: dict[str, JsonValue] = dict(fields.attributes)
     if span.kind in _SPAN_KINDS:
         kept["otel.span.kind"] = _SPAN_KINDS[span.kind]
@@ -218,15 +249,7 @@ def _span_dict(
             for e in events
         ]
     if span.links:
-        kept["otel.links"] = [
-            {
-                "trace_id": link.trace_id.hex(),
-                "span_id": link.span_id.hex(),
-                "attributes": decode_attributes(link.attributes),
-                **({"trace_state": link.trace_state} if link.trace_state else {}),
-            }
-            for link in span.links
-        ]
+        kept["otel.links"] = list(span.links)
     for name in ("attributes", "events", "links"):
         if dropped := getattr(span, f"dropped_{name}_count"):
             kept[f"otel.dropped_{name}_count"] = dropped
@@ -255,7 +278,7 @@ def _span_dict(
         "name": span.name,
         "start_time": _datetime(span.start_time_unix_nano),
         "end_time": end,
-        "status": _STATUS.get(span.status.code, "unset"),
+        "status": _STATUS.get(span.status_code, "unset"),
         "input": fields.input,
         "output": fields.output,
         "model": fields.model,
@@ -266,25 +289,25 @@ def _span_dict(
     }
 
 
-def _scope(scope_spans: ScopeSpans) -> dict[str, JsonValue]:
+def scope_attributes(name: str, version: str) -> dict[str, JsonValue]:
+    """What every span of an instrumentation scope keeps of it."""
     scope: dict[str, JsonValue] = {}
-    if scope_spans.scope.name:
-        scope["otel.scope.name"] = scope_spans.scope.name
-    if scope_spans.scope.version:
-        scope["otel.scope.version"] = scope_spans.scope.version
+    if name:
+        scope["otel.scope.name"] = name
+    if version:
+        scope["otel.scope.version"] = version
     return scope
 
 
-def _dead_letter(
-    resource_spans: ResourceSpans,
-    scope_spans: ScopeSpans,
-    span: Span,
-    reason: str,
-    exc: BaseException,
-    *,
-    max_event_bytes: int,
+#: The protobuf pieces of a span, for its dead letter.
+SpanSource = tuple[ResourceSpans, ScopeSpans, Span]
+
+
+def dead_letter(
+    source: SpanSource, reason: str, exc: BaseException, *, max_event_bytes: int
 ) -> OutRecord:
     """The DLQ record of a rejected span: a one-span OTLP/JSON request, with the reason."""
+    resource_spans, scope_spans, span = source
     single = ExportTraceServiceRequest()
     rs = single.resource_spans.add(schema_url=resource_spans.schema_url)
     rs.resource.CopyFrom(resource_spans.resource)
@@ -372,23 +395,42 @@ def convert_request(
             False takes the pydantic path for every span (the same records,
             slower: the reference the fast path is tested against).
     """
-    built: list[tuple[ResourceSpans, ScopeSpans, Span, dict[str, Any] | Exception]] = []
+    built: list[tuple[Any, dict[str, Any] | Exception]] = []
     for resource_spans in request.resource_spans:
-        context = _resource(resource_spans.resource, default_environment)
+        attrs = decode_attributes(resource_spans.resource.attributes)
+        context = resource_context(attrs, default_environment)
         for scope_spans in resource_spans.scope_spans:
-            scope = _scope(scope_spans)
+            scope = scope_attributes(scope_spans.scope.name, scope_spans.scope.version)
             for span in scope_spans.spans:
                 values: dict[str, Any] | Exception
                 try:
-                    values = _span_dict(span, project=project, context=context, scope=scope)
+                    values = span_event(
+                        span_input(span), project=project, context=context, scope=scope
+                    )
                 except Exception as exc:  # noqa: BLE001 - one bad span must not fail the batch
                     values = exc
-                built.append((resource_spans, scope_spans, span, values))
-    share_trace_fields([values for *_, values in built if isinstance(values, dict)])
+                built.append(((resource_spans, scope_spans, span), values))
+    return finish_conversion(built, dead_letter, max_event_bytes=max_event_bytes, fast=fast)
+
+
+def finish_conversion(
+    built: list[tuple[Any, dict[str, Any] | Exception]],
+    letter: Callable[..., OutRecord],
+    *,
+    max_event_bytes: int,
+    fast: bool,
+) -> Conversion:
+    """Each span's event record, or its dead letter from ``letter(source, reason, exc, ...)``.
+
+    Args:
+        built: per span, in request order, what :func:`letter` needs to write its
+            dead letter and its event dict (or why none could be made).
+    """
+    share_trace_fields([values for _, values in built if isinstance(values, dict)])
     records: list[OutRecord] = []
     rejected = 0
     reasons: dict[str, str] = {}
-    for resource_spans, scope_spans, span, values in built:
+    for source, values in built:
         reason = "schema"
         try:
             if isinstance(values, Exception):
@@ -404,11 +446,7 @@ def convert_request(
                 reason = "processing_error"
             rejected += 1
             reasons.setdefault(reason, _first_line(exc))
-            records.append(
-                _dead_letter(
-                    resource_spans, scope_spans, span, reason, exc, max_event_bytes=max_event_bytes
-                )
-            )
+            records.append(letter(source, reason, exc, max_event_bytes=max_event_bytes))
             continue
         records.append(
             OutRecord(key=values["trace_id"].encode(), value=value, headers=EVENT_HEADERS)

@@ -21,7 +21,14 @@ from pydantic.functional_validators import AfterValidator
 
 from benchmarks.otlp import make_batches
 from tracestream.producers.otlp import convert_request
-from tracestream.producers.otlp._convert import Conversion, _resource, _scope, _span_dict
+from tracestream.producers.otlp._convert import (
+    Conversion,
+    decode_attributes,
+    resource_context,
+    scope_attributes,
+    span_event,
+    span_input,
+)
 from tracestream.producers.otlp._event_json import event_json, plain_event_json
 from tracestream.schemas import SpanEvent
 
@@ -46,10 +53,15 @@ def _records(conversion: Conversion) -> list[tuple[bytes, bytes, tuple[Any, ...]
 
 def _spans_values(request: ExportTraceServiceRequest) -> Iterator[dict[str, Any]]:
     for rs in request.resource_spans:
-        context = _resource(rs.resource, "development")
+        context = resource_context(decode_attributes(rs.resource.attributes), "development")
         for ss in rs.scope_spans:
             for span in ss.spans:
-                yield _span_dict(span, project="p", context=context, scope=_scope(ss))
+                yield span_event(
+                    span_input(span),
+                    project="p",
+                    context=context,
+                    scope=scope_attributes(ss.scope.name, ss.scope.version),
+                )
 
 
 def _same_as_pydantic(request: ExportTraceServiceRequest) -> None:
@@ -248,10 +260,15 @@ def test_generated_spans_convert_as_pydantic_converts_them(
 def _safe_values(request: ExportTraceServiceRequest) -> Iterator[dict[str, Any]]:
     """The values of each span the conversion can build (a time past year 9999 cannot)."""
     for rs in request.resource_spans:
-        context = _resource(rs.resource, "development")
+        context = resource_context(decode_attributes(rs.resource.attributes), "development")
         for ss in rs.scope_spans:
             for span in ss.spans:
                 try:
-                    yield _span_dict(span, project="p", context=context, scope=_scope(ss))
+                    yield span_event(
+                        span_input(span),
+                        project="p",
+                        context=context,
+                        scope=scope_attributes(ss.scope.name, ss.scope.version),
+                    )
                 except OverflowError:
                     continue
