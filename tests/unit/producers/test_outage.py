@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tracestream.producers import InMemoryTransport, Tracer
+from tracestream.producers import InMemoryTransport, Tracer, _library_logs
 from tracestream.producers._backoff import Backoff
 from tracestream.producers._buffer import RECORD_OVERHEAD_BYTES, DropCounter, EventBuffer
 from tracestream.producers._library_logs import hold_library_logs, release_library_logs
@@ -177,7 +177,11 @@ class Capture(logging.Handler):
 def _pristine_library_loggers(monkeypatch: pytest.MonkeyPatch) -> None:
     """The ``aiokafka`` loggers as an untouched host has them: earlier tests of this
     process may have run a worker's or sink's log policy (its own handler, propagate
-    off, a level), which this host never would."""
+    off, a level) or left an SDK transport holding them, which this host never would."""
+    # No transport of an earlier test holds the loggers either (a held count with
+    # its handler gone from the list would never attach it again).
+    monkeypatch.setattr(_library_logs, "_holders", 0)
+    monkeypatch.setattr(_library_logs, "_handler", None)
     for name in ("aiokafka", "aiokafka.client"):
         library = logging.getLogger(name)
         monkeypatch.setattr(library, "handlers", [])
