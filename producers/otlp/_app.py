@@ -44,11 +44,11 @@ from ._codec import (
     JSON,
     PROTOBUF,
     UndecodableRequest,
-    decode_request,
     encode_response,
     encode_status,
 )
-from ._convert import Conversion, convert_request
+from ._convert import Conversion
+from ._json_spans import convert_body
 from ._keys import IngestKeys, hash_key
 from ._metrics import ReceiverMetrics
 from ._sink import RecordSink, SinkBusy, SinkError
@@ -222,8 +222,9 @@ class _Receiver:
 
     def _convert(self, body: bytes, media: str, project: str) -> Conversion:
         """Decode and convert a body. Pure CPU; raises :class:`UndecodableRequest`."""
-        return convert_request(
-            decode_request(body, media),
+        return convert_body(
+            body,
+            media,
             project=project,
             default_environment=self.config.default_environment,
             max_event_bytes=self.config.max_event_bytes,

@@ -29,9 +29,11 @@ __all__ = [
     "JSON",
     "PROTOBUF",
     "UndecodableRequest",
+    "decode_json",
     "decode_request",
     "encode_response",
     "encode_status",
+    "not_otlp_json",
     "request_json",
 ]
 
@@ -99,14 +101,28 @@ def decode_request(body: bytes, content_type: str) -> ExportTraceServiceRequest:
         except DecodeError as exc:
             raise UndecodableRequest(f"not a protobuf ExportTraceServiceRequest: {exc}") from None
         return request
-    try:
-        obj = orjson.loads(body) if body.strip() else {}
-    except orjson.JSONDecodeError as exc:
-        raise UndecodableRequest(f"not JSON: {exc}") from None
+    obj = decode_json(body)
     try:
         return parse_otlp_json(obj)
     except OtlpJsonError as exc:
-        raise UndecodableRequest(f"not an OTLP/JSON ExportTraceServiceRequest: {exc}") from None
+        raise not_otlp_json(exc) from None
+
+
+def decode_json(body: bytes) -> Any:
+    """The parsed JSON of a request body (an empty body is an empty request).
+
+    Raises:
+        UndecodableRequest: the body is not JSON.
+    """
+    try:
+        return orjson.loads(body) if body.strip() else {}
+    except orjson.JSONDecodeError as exc:
+        raise UndecodableRequest(f"not JSON: {exc}") from None
+
+
+def not_otlp_json(exc: OtlpJsonError) -> UndecodableRequest:
+    """What a JSON body that is not an OTLP request is answered with (400)."""
+    return UndecodableRequest(f"not an OTLP/JSON ExportTraceServiceRequest: {exc}")
 
 
 def request_json(request: ExportTraceServiceRequest) -> bytes:
