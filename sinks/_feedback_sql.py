@@ -490,6 +490,12 @@ _ITEM_IDS = """arrayFilter(x -> x != '', arrayMap(i -> trim(BOTH '"' FROM multiI
 # appears as a whole token in that generation's output (so "doc-1" is not
 # found inside "doc-10"). Items without an id are counted but cannot be
 # matched.
+#
+# Only traces with a retrieval are read whole (the IN list, from the cheap
+# `kind` column, is a superset of what HAVING keeps), and a trace is judged
+# from its own root spans in the same pass: a trace without a root is never
+# bad, as in _JUDGED. Measured at 1M spans: 1.20 -> 0.73 s CPU (2.4x -> 1.5x
+# the floor scan) against grouping every trace and joining _JUDGED.
 _RETRIEVALS = f"""
 SELECT
     name AS retrieval,
@@ -501,8 +507,8 @@ SELECT
     round(items / retrievals, 3) AS mean_items,
     sum(bytes) AS bytes,
     countIf(n_items = 0) AS empty,
-    round(countIf(n_items = 0 AND t.bad) / nullIf(empty, 0), 6) AS bad_rate_after_empty,
-    round(countIf(n_items > 0 AND t.bad) / nullIf(retrievals - empty, 0), 6)
+    round(countIf(n_items = 0 AND r.bad) / nullIf(empty, 0), 6) AS bad_rate_after_empty,
+    round(countIf(n_items > 0 AND r.bad) / nullIf(retrievals - empty, 0), 6)
         AS bad_rate_after_results,
     arrayFilter(x -> x != '', topKIf(3)(next_step, n_items = 0)) AS next_after_empty,
     sum(length(item_ids)) AS items_with_ids,
@@ -515,6 +521,7 @@ FROM
     SELECT
         tk,
         tid AS trace_id,
+        judged AND (failed OR ifNull(s.score < {{low_score:Float64}}, false)) AS bad,
         names[i] AS name,
         ends[i] - starts[i] AS dur,
         {_ITEMS.format(o="outs[i]")} AS items_,
@@ -532,6 +539,9 @@ FROM
         SELECT
             cityHash64(trace_id) AS tk,
             any(trace_id) AS tid,
+            countIf(parent_span_id = '') > 0 AS judged,
+            maxIf(status = 'error' OR NOT ifNull(outcome_success, true),
+                  parent_span_id = '') AS failed,
             arraySort(x -> (x.3, -x.4, x.1), groupArray((
                 cityHash64(span_id),
                 kind,
@@ -547,12 +557,13 @@ FROM
             arrayMap(x -> x.6, spans_) AS outs
         FROM spans FINAL
         WHERE {{trace_filter}}
+            AND trace_id IN (SELECT trace_id FROM spans WHERE {{trace_filter}} AND kind = 'retrieval')
         GROUP BY tk
         HAVING has(kinds, 'retrieval')
-    )
+    ) AS x
+    LEFT JOIN ({_SCORES}) AS s ON s.tk = x.tk
     ARRAY JOIN arrayFilter(j -> kinds[j] = 'retrieval', arrayEnumerate(ids)) AS i
 ) AS r
-LEFT JOIN ({_JUDGED}) AS t ON t.tk = r.tk
 GROUP BY retrieval
 ORDER BY retrievals DESC, retrieval
 LIMIT {{top_n:UInt32}}
@@ -616,15 +627,17 @@ LIMIT {{top_n:UInt32}}
 # reasoning
 
 # Per trace: reasoning tokens (all spans), reasoning spans and their time,
-# with the trace's judgement.
+# with the trace's judgement (as _JUDGED, only traces with a root span), read
+# from its root spans in the same pass rather than joined from _JUDGED: one
+# scan of spans less (1M spans: 0.32 -> 0.22 s CPU for this subquery).
 _REASONING_TRACES = f"""
     SELECT
         r.tid AS trace_id,
-        t.workflow AS workflow,
-        t.failed AS failed,
-        t.bad AS bad,
-        t.score AS score,
-        multiIf(t.failed, 'failed', t.bad, 'scored low', 'succeeded') AS outcome,
+        r.workflow AS workflow,
+        r.failed AS failed,
+        r.failed OR ifNull(s.score < {{low_score:Float64}}, false) AS bad,
+        s.score AS score,
+        multiIf(failed, 'failed', bad, 'scored low', 'succeeded') AS outcome,
         r.reasoning_tokens AS reasoning_tokens,
         r.reasoning_spans AS reasoning_spans,
         r.reasoning_ms AS reasoning_ms
@@ -633,14 +646,18 @@ _REASONING_TRACES = f"""
         SELECT
             cityHash64(trace_id) AS tk,
             any(trace_id) AS tid,
+            argMinIf(name, (start_time, span_id), parent_span_id = '') AS workflow,
+            maxIf(status = 'error' OR NOT ifNull(outcome_success, true),
+                  parent_span_id = '') AS failed,
             sum(reasoning_tokens) AS reasoning_tokens,
             countIf(kind = 'reasoning') AS reasoning_spans,
             sumIf(ifNull(duration_ms, 0), kind = 'reasoning') AS reasoning_ms
         FROM spans FINAL
         WHERE {{trace_filter}}
         GROUP BY tk
+        HAVING countIf(parent_span_id = '') > 0
     ) AS r
-    INNER JOIN ({_JUDGED}) AS t ON t.tk = r.tk
+    LEFT JOIN ({_SCORES}) AS s ON s.tk = r.tk
 """
 
 # Do traces that reason more end better? Reasoning per trace against its
