@@ -181,7 +181,12 @@ def create_app(
         trace_id = request.path_params["trace_id"]
         if not is_trace_id(trace_id):
             raise BadRequest("trace_id: 32 lower-case hex digits")
-        found = reader.trace(trace_id) if visible(request, trace_id) else None
+        shape = request.query_params.get("spans", "rows")
+        if shape not in ("rows", "columns"):
+            raise BadRequest(f"spans: {shape!r} is not rows or columns")
+        found = None
+        if visible(request, trace_id):
+            found = reader.trace(trace_id, span_columns=shape == "columns")
         return _error(404, f"no trace {trace_id}") if found is None else found
 
     def span(request: Request) -> Any:

@@ -127,9 +127,17 @@ def openapi_document() -> dict[str, Any]:
                 "One trace: aggregates, every span in tree order without payloads "
                 "(depth, subtree_size, critical, anomaly, start_ms/end_ms from the "
                 "first span), scores and overlapping anomaly windows.",
-                [trace_id],
-                "`{trace, trace_id, start_time, spans, truncated, scores, anomalies}`; "
-                "404 when nothing of the trace is stored",
+                [
+                    trace_id,
+                    _q(
+                        "spans",
+                        "rows (default): `spans`, one object per span; columns: "
+                        "`span_columns` instead, one list per field in the same order "
+                        "(the Trace page's form: a third of the bytes).",
+                    ),
+                ],
+                "`{trace, trace_id, start_time, spans | span_columns, truncated, scores, "
+                "anomalies}`; 404 when nothing of the trace is stored",
             ),
             "/api/traces/{trace_id}/spans/{span_id}": _get(
                 "One span with its payloads decoded (input, output, model parameters, "

@@ -26,7 +26,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.integration.ui._client import serve
+from tests.integration.ui._client import call, serve
 from tests.integration.ui._ui_data import insert_ui_data, sid
 from tracestream.broker._local import ensure_topics
 from tracestream.broker._topics import delete_topics_with_prefix
@@ -116,9 +116,10 @@ def shot(tab: Page, name: str) -> None:
 
 
 def rows(tab: Page) -> list[str]:
-    return tab.locator("#traces-table tbody tr[data-trace-id]").evaluate_all(
+    ids: list[str] = tab.locator("#traces-table tbody tr[data-trace-id]").evaluate_all(
         "rows => rows.map(r => r.dataset.traceId)"
     )
+    return ids
 
 
 def consume_one(bootstrap: str, topic: str) -> bytes:
@@ -221,16 +222,36 @@ def test_a_person_explores_traces_and_scores_a_span(
     assert errors == []
 
 
+def test_the_pages_compact_spans_are_the_apis_spans(
+    explorer: tuple[str, Topics, ChdbStorage],
+) -> None:
+    # The Trace page reads ?spans=columns (one list per field); the same spans as the rows.
+    url, _, _ = explorer
+    for trace_id in (B5, B6):
+        rows = call(f"{url}/api/traces/{trace_id}").body
+        columns = call(f"{url}/api/traces/{trace_id}?spans=columns").body
+        cols = columns.pop("span_columns")
+        spans = [dict(zip(cols, v, strict=True)) for v in zip(*cols.values(), strict=True)]
+        assert spans == rows.pop("spans")
+        assert columns == rows
+    bad = call(f"{url}/api/traces/{B5}?spans=objects")
+    assert (bad.status, bad.body) == (400, {"error": "spans: 'objects' is not rows or columns"})
+
+
 def test_a_big_trace_draws_only_the_rows_in_view(
     explorer: tuple[str, Topics, ChdbStorage], page: tuple[Page, list[str]]
 ) -> None:
     url, _, _ = explorer
     tab, errors = page
+    asked: list[str] = []
+    tab.on("request", lambda r: asked.append(r.url) if f"/api/traces/{B6}" in r.url else None)
     tab.goto(f"{url}/#/trace/{B6}")
     tree_rows = tab.locator(".tree-row")
     # Past 300 spans a trace opens with its first level only: the root and 19 agents.
     expect(tree_rows).to_have_count(20)
     expect(tab.locator(".tree-toolbar")).to_contain_text("2,000 spans")
+    # Asked for once, by early.js before the modules ran; the page took that answer.
+    assert asked == [f"{url}/api/traces/{B6}?spans=columns"]
     tab.click("#expand-all")
     expect(tab.locator(f".tree-row[data-span-id='{sid(0xB6, 3)}']")).to_have_count(1)
     drawn = tree_rows.count()

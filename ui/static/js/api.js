@@ -1,11 +1,13 @@
 // The read API, as the pages use it (the same endpoints documented at /api/openapi.json).
+import { takeEarly } from "./early.js";
 
 export async function getJSON(path, params) {
   const url = new URL(path, window.location.origin);
   for (const [key, value] of Object.entries(params || {})) {
     if (value !== "" && value !== null && value !== undefined) url.searchParams.set(key, value);
   }
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
+  const early = takeEarly(url.pathname + url.search);
+  const response = await (early || fetch(url, { headers: { Accept: "application/json" } }));
   const body = await response.json().catch(() => ({ error: response.statusText }));
   if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
   return body;

@@ -14,22 +14,26 @@ const OPEN_DEPTH = 2;
 
 export async function renderTrace(main, parts, params) {
   const traceId = parts[0];
-  const data = await getJSON(`/api/traces/${traceId}`);
-  const spans = data.spans;
-  const total = Math.max(1, ...spans.map((sp) => sp.end_ms ?? sp.start_ms));
+  // One list per field, one index per span (in tree order): no object per span to parse or build.
+  const data = await getJSON(`/api/traces/${traceId}`, { spans: "columns" });
+  const c = data.span_columns;
+  const count = c.span_id.length;
+  let total = 1;
+  for (let i = 0; i < count; i++) total = Math.max(total, c.end_ms[i] ?? c.start_ms[i]);
   const collapsed = new Set();
-  if (spans.length > EXPAND_ALL_UP_TO) {
-    spans.forEach((sp, i) => { if (sp.depth >= OPEN_DEPTH - 1 && sp.subtree_size > 0) collapsed.add(i); });
+  if (count > EXPAND_ALL_UP_TO) {
+    for (let i = 0; i < count; i++) if (c.depth[i] >= OPEN_DEPTH - 1 && c.subtree_size[i] > 0) collapsed.add(i);
   }
-  let selected = params.span ? spans.findIndex((sp) => sp.span_id === params.span) : -1;
+  let selected = params.span ? c.span_id.indexOf(params.span) : -1;
   if (selected >= 0) {
     // A span opened by its link must be in view: expand its ancestors.
-    const byId = new Map(spans.map((sp, i) => [sp.span_id, i]));
-    for (let p = byId.get(spans[selected].parent_span_id); p !== undefined; p = byId.get(spans[p].parent_span_id)) {
+    const byId = new Map(c.span_id.map((id, i) => [id, i]));
+    for (let p = byId.get(c.parent_span_id[selected]); p !== undefined; p = byId.get(c.parent_span_id[p])) {
       collapsed.delete(p);
     }
   }
-  let visible = [];
+  // The visible rows' span indices; rebuilt only when a subtree opens or closes.
+  let visible = new Int32Array(0);
 
   const panel = h("aside", { class: "span-panel", id: "span-panel" });
   const viewport = h("div", { class: "tree-viewport", id: "tree-viewport", tabindex: "0" });
@@ -44,22 +48,24 @@ export async function renderTrace(main, parts, params) {
         h("div", { class: "tree-toolbar" },
           h("button", { type: "button", id: "expand-all", onclick: () => { collapsed.clear(); refresh(); } }, "Expand all"),
           h("button", { type: "button", id: "collapse-all", onclick: () => {
-            spans.forEach((sp, i) => { if (sp.subtree_size > 0) collapsed.add(i); });
+            for (let i = 0; i < count; i++) if (c.subtree_size[i] > 0) collapsed.add(i);
             refresh();
           } }, "Collapse all"),
-          h("span", { class: "muted" }, ` ${fmtNum(spans.length)} spans${data.truncated ? " (truncated)" : ""}`),
+          h("span", { class: "muted" }, ` ${fmtNum(count)} spans${data.truncated ? " (truncated)" : ""}`),
           h("span", { class: "legend" }, badge("critical path", "crit"), badge("error", "st-error"), badge("anomaly", "anom"))),
         h("div", { class: "tree-head" }, h("div", { class: "tree-col" }, "Span"), h("div", { class: "bar-col" }, axis(total))),
         viewport),
       panel));
 
   function computeVisible() {
-    visible = [];
-    for (let i = 0; i < spans.length; i++) {
-      visible.push(i);
-      if (collapsed.has(i)) i += spans[i].subtree_size;
+    const shown = new Int32Array(count);
+    let n = 0;
+    for (let i = 0; i < count; i++) {
+      shown[n++] = i;
+      if (collapsed.has(i)) i += c.subtree_size[i];
     }
-    spacer.style.height = `${visible.length * ROW_H}px`;
+    visible = shown.subarray(0, n);
+    spacer.style.height = `${n * ROW_H}px`;
   }
 
   function draw() {
@@ -72,8 +78,15 @@ export async function renderTrace(main, parts, params) {
 
   function refresh() { computeVisible(); draw(); }
 
+  // One span as an object, built only for the rows drawn.
+  function span(i) {
+    const sp = {};
+    for (const name in c) sp[name] = c[name][i];
+    return sp;
+  }
+
   function row(i, v) {
-    const sp = spans[i];
+    const sp = span(i);
     const hasKids = sp.subtree_size > 0;
     const open = !collapsed.has(i);
     const end = sp.end_ms ?? total;
@@ -100,7 +113,7 @@ export async function renderTrace(main, parts, params) {
   async function select(i) {
     selected = i;
     draw();
-    const sp = spans[i];
+    const sp = span(i);
     history.replaceState(null, "", hashFor(`trace/${traceId}`, { span: sp.span_id }));
     clear(panel).append(h("p", { class: "muted" }, "Loading span…"));
     try {
@@ -118,6 +131,7 @@ export async function renderTrace(main, parts, params) {
     if (e.key === "ArrowUp" && at > 0) { e.preventDefault(); select(visible[at - 1]); }
   });
   window.addEventListener("resize", draw);
+  // The rows in view are drawn first; computeVisible is one pass over the spans, no objects.
   refresh();
   if (selected >= 0) {
     viewport.scrollTop = Math.max(0, visible.indexOf(selected) * ROW_H - 100);
@@ -131,9 +145,8 @@ export async function renderTrace(main, parts, params) {
 
 function header(data) {
   const t = data.trace;
-  const spans = data.spans;
-  const root = spans[0];
-  const name = t ? t.name : root ? root.name : data.trace_id;
+  const rootName = data.span_columns.name[0];
+  const name = t ? t.name : rootName ?? data.trace_id;
   const fields = t ? [
     ["Status", statusBadge(t.status)],
     ["Started", fmtTime(t.start_time)],
