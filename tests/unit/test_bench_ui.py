@@ -52,6 +52,7 @@ def test_the_report_gives_each_request_its_quantiles_and_ratio(storage: ChdbStor
     assert set(server) == {
         *LIST_CASES,
         "trace_page",
+        "trace_page_columns",
         "baseline_list",
         "baseline_list_without_projection",
         "baseline_trace",
