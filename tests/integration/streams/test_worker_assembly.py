@@ -71,7 +71,7 @@ async def test_spans_traces_and_restart_restores_assembly_state(
     # trace's first two events from the changelog to assemble it.
     await produce(kafka_bootstrap, topics.events, [(TRACE.encode(), root_end, [])])
     with WorkerProcess(env, tmp_path / "second"):
-        traces = await consume(kafka_bootstrap, topics.traces, 1, timeout_s=60)
+        traces = await consume(kafka_bootstrap, topics.traces, 1, timeout_s=120)
     assert len(traces) == 1
     trace = orjson.loads(traces[0].value)
     assert trace["trace_id"] == TRACE
@@ -87,9 +87,10 @@ async def test_spans_traces_and_restart_restores_assembly_state(
         name="lookup", start_time=start, end_time=end, status="ok",
     )  # fmt: skip
     await produce(kafka_bootstrap, topics.events, [(TRACE.encode(), late, [])])
-    with WorkerProcess(env, tmp_path / "third"):
-        traces = await consume(kafka_bootstrap, topics.traces, 2, timeout_s=60)
-    assert len(traces) == 2
+    with WorkerProcess(env, tmp_path / "third") as third:
+        traces = await consume(kafka_bootstrap, topics.traces, 2, timeout_s=120)
+        log = third.log_tail()
+    assert len(traces) == 2, f"the third worker re-emitted nothing; its log:\n{log}"
     again = orjson.loads(traces[1].value)
     assert (again["trace_id"], again["version"], again["span_count"]) == (TRACE, 2, 3)
     assert again["status"] == "ok"
