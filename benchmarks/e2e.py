@@ -458,7 +458,7 @@ def _soak(
 
 def _storage(pipeline: LocalPipeline) -> dict[str, Any]:
     """Bytes on disk after ``OPTIMIZE ... FINAL`` (the children must be stopped)."""
-    storage = pipeline.sink.open_storage()
+    storage = pipeline.sink.storage()
     try:
         names = [
             row[0]

@@ -1,10 +1,12 @@
-"""Run ``tracestream worker`` as a child process: for benchmarks and tests.
+"""Run ``tracestream worker`` (or another service command) as a child process:
+for benchmarks, tests and the demo.
 
 The child gets its settings through ``TRACESTREAM_*`` environment variables
 (the documented edge), so what runs is exactly what an operator runs.
-:meth:`WorkerProcess.start` blocks until ``/metrics`` answers; :meth:`stop`
-sends SIGTERM (Faust commits and closes cleanly) and waits, then SIGKILLs past
-its budget.
+:meth:`ServiceProcess.start` blocks until ``/metrics`` answers; :meth:`stop`
+sends SIGTERM (the service commits and closes cleanly) and waits, then
+SIGKILLs past its budget. :class:`WorkerProcess` is the worker's;
+``tracestream._sink_process`` has the sink's.
 """
 
 from __future__ import annotations
@@ -20,14 +22,23 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from tracestream.schemas import TracestreamError
 
-__all__ = ["WorkerProcess", "WorkerProcessError", "free_port", "metric_value", "scrape"]
+__all__ = [
+    "ServiceProcess",
+    "WorkerProcess",
+    "WorkerProcessError",
+    "free_port",
+    "metric_value",
+    "scrape",
+]
 
 
 class WorkerProcessError(TracestreamError):
-    """The worker child did not come up, or died; the message carries its log tail."""
+    """A service child (worker or sink) did not come up, or died; the message carries
+    its log tail."""
 
 
 def free_port() -> int:
@@ -55,41 +66,41 @@ def metric_value(text: str, name: str) -> float:
     return total
 
 
-class WorkerProcess:
-    """One ``tracestream worker`` child process.
+class ServiceProcess:
+    """One ``tracestream <command>`` child process serving /metrics on ``metrics_port``.
 
     Args:
-        env: ``TRACESTREAM_*`` settings for the child (merged over this process's env).
-        workdir: the child's working directory; its log goes to ``workdir/worker.log``.
-        web_port: port of the child's /metrics; a free one by default. It stays
+        command: the CLI command (``worker``, ``sink``).
+        env: ``TRACESTREAM_*`` settings for the child (merged over this process's env;
+            ``TRACESTREAM_HOME`` defaults to ``workdir/home``).
+        workdir: the child's working directory; its log goes to ``workdir/<command>.log``.
+        metrics_port: port of the child's /metrics; a free one by default. It stays
             the same across :meth:`start` calls, so a restart serves where the
             crashed child did.
-        args: extra arguments of ``tracestream worker`` (``--verbose``).
+        args: the command's arguments (the port's, and extra ones like ``--verbose``).
     """
 
     def __init__(
         self,
+        command: str,
         env: Mapping[str, str],
         workdir: Path,
         *,
-        web_port: int | None = None,
+        metrics_port: int,
         args: Sequence[str] = (),
     ) -> None:
-        self.web_port = web_port or free_port()
+        self.command = command
+        self.metrics_port = metrics_port
         self.args = tuple(args)
         self.workdir = workdir
-        self.log_path = workdir / "worker.log"
-        self._env = {
-            **os.environ,
-            "TRACESTREAM_HOME": str(workdir / "home"),
-            **env,
-            "TRACESTREAM_WORKER_WEB_PORT": str(self.web_port),
-        }
+        self.log_path = workdir / f"{command}.log"
+        self._env = {**os.environ, "TRACESTREAM_HOME": str(workdir / "home"), **env}
+        self.home = Path(self._env["TRACESTREAM_HOME"])
         self._proc: subprocess.Popen[bytes] | None = None
         #: When the last :meth:`start` spawned the child (``time.monotonic()``).
         self.spawned_at = 0.0
 
-    def start(self, *, timeout_s: float = 60.0) -> WorkerProcess:
+    def start(self, *, timeout_s: float = 120.0) -> Self:
         """Start the child and wait until /metrics answers.
 
         Raises:
@@ -99,7 +110,7 @@ class WorkerProcess:
         log = self.log_path.open("ab")
         self.spawned_at = time.monotonic()
         self._proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("tracestream")), "worker", *self.args],
+            [str(Path(sys.executable).with_name("tracestream")), self.command, *self.args],
             env=self._env,
             cwd=self.workdir,
             stdout=log,
@@ -110,23 +121,23 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise WorkerProcessError(
-                    f"worker exited with {self._proc.returncode}:\n{self.log_tail()}"
+                    f"{self.command} exited with {self._proc.returncode}:\n{self.log_tail()}"
                 )
             try:
-                scrape(self.web_port, timeout_s=1.0)
+                scrape(self.metrics_port, timeout_s=1.0)
                 return self
             except (OSError, urllib.error.URLError):
                 time.sleep(0.2)
         self.kill()
         raise WorkerProcessError(
-            f"worker did not serve /metrics in {timeout_s}s:\n{self.log_tail()}"
+            f"{self.command} did not serve /metrics in {timeout_s}s:\n{self.log_tail()}"
         )
 
     def metrics(self) -> str:
         """The child's current /metrics text."""
-        return scrape(self.web_port)
+        return scrape(self.metrics_port)
 
-    def stop(self, *, timeout_s: float = 30.0) -> int:
+    def stop(self, *, timeout_s: float = 60.0) -> int:
         """SIGTERM, wait up to ``timeout_s``, then SIGKILL. Returns the exit code."""
         proc = self._proc
         if proc is None:
@@ -166,7 +177,7 @@ class WorkerProcess:
         """
         pid = self.pid
         if pid is None:
-            raise WorkerProcessError("the worker child is not running")
+            raise WorkerProcessError(f"the {self.command} child is not running")
         # Fields after the command name (which may hold spaces): utime and stime are
         # the 12th and 13th, in clock ticks.
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -186,7 +197,7 @@ class WorkerProcess:
         except OSError:
             return "(no log)"
 
-    def __enter__(self) -> WorkerProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
@@ -196,3 +207,36 @@ class WorkerProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class WorkerProcess(ServiceProcess):
+    """One ``tracestream worker`` child; its /metrics port is ``web_port``.
+
+    Args:
+        env: ``TRACESTREAM_*`` settings for the child.
+        workdir: the child's working directory; its log goes to ``workdir/worker.log``.
+        web_port: port of the child's /metrics (``worker_web_port``); a free one by default.
+        args: extra arguments of ``tracestream worker`` (``--verbose``).
+    """
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        workdir: Path,
+        *,
+        web_port: int | None = None,
+        args: Sequence[str] = (),
+    ) -> None:
+        port = web_port or free_port()
+        super().__init__(
+            "worker",
+            {**env, "TRACESTREAM_WORKER_WEB_PORT": str(port)},
+            workdir,
+            metrics_port=port,
+            args=args,
+        )
+
+    @property
+    def web_port(self) -> int:
+        """The worker's /metrics port."""
+        return self.metrics_port

@@ -35,10 +35,7 @@ import contextlib
 import itertools
 import os
 import secrets
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -52,7 +49,8 @@ from prometheus_client import CollectorRegistry
 
 from tests.kafka_fixture import KAFKA_TOPIC_PARTITIONS
 from tracestream._settings import load_settings
-from tracestream._worker_process import WorkerProcess, free_port, metric_value, scrape
+from tracestream._sink_process import SinkProcess
+from tracestream._worker_process import WorkerProcess, metric_value
 from tracestream.broker import Layout, fetch, start, stop
 from tracestream.schemas import Topics
 from tracestream.sinks import ChdbStorage, Sink, SinkConfig, SinkMetrics, apply_migrations
@@ -367,105 +365,6 @@ def dropped_spans(worker: WorkerProcess) -> int:
 
 
 # --- the sink as a child process ---------------------------------------------------
-
-
-class SinkProcess:
-    """One ``tracestream sink`` child into chDB under ``workdir/home``, /metrics on a free port.
-
-    Its log goes to ``workdir/sink.log``. After :meth:`stop`, :meth:`storage`
-    opens its database (one process may hold a chDB directory at a time).
-    """
-
-    def __init__(self, env: dict[str, str], workdir: Path, *, args: Sequence[str] = ()) -> None:
-        self.workdir = workdir
-        self.args = tuple(args)
-        self.log_path = workdir / "sink.log"
-        self.home = workdir / "home"
-        self.metrics_port = free_port()
-        self._env = {**os.environ, **env, "TRACESTREAM_HOME": str(self.home)}
-        self._proc: subprocess.Popen[bytes] | None = None
-        #: When the last :meth:`start` spawned the child (``time.monotonic()``).
-        self.spawned_at = 0.0
-
-    def start(self) -> SinkProcess:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.spawned_at = time.monotonic()
-        with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(
-                [
-                    str(Path(sys.executable).with_name("tracestream")),
-                    "sink",
-                    "--metrics-port",
-                    str(self.metrics_port),
-                    *self.args,
-                ],
-                env=self._env,
-                cwd=self.workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert self._proc.poll() is None, f"the sink exited:\n{self.log_tail()}"
-            try:
-                scrape(self.metrics_port, timeout_s=1.0)
-                return self
-            except OSError:
-                time.sleep(0.2)
-        raise AssertionError(f"the sink did not serve /metrics:\n{self.log_tail()}")
-
-    def rows_written(self, table: str) -> float:
-        """Rows the sink stored into ``table`` so far."""
-        text = scrape(self.metrics_port)
-        prefix = f'tracestream_sink_rows_written_total{{table="{table}"}}'
-        return sum(
-            float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)
-        )
-
-    def cpu_seconds(self) -> float:
-        assert self._proc is not None
-        fields = Path(f"/proc/{self._proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def log_lines(self) -> list[str]:
-        try:
-            return self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return []
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_lines()[-lines:])
-
-    def lag(self) -> float:
-        """Records the sink has not fetched yet, over its partitions."""
-        return metric_value(scrape(self.metrics_port), "tracestream_sink_consumer_lag")
-
-    def kill(self) -> None:
-        """SIGKILL (a crash: no flush, no commit) and reap."""
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-    def stop(self) -> int:
-        """SIGTERM (the sink flushes and commits), then SIGKILL past 60 s."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return 0
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        return proc.returncode
-
-    def storage(self) -> ChdbStorage:
-        """The sink's database, opened here (the sink must be stopped)."""
-        storage = ChdbStorage(self.home / "chdb", "tracestream")
-        storage.open()
-        return storage
 
 
 # --- a broker of a test's own -------------------------------------------------------
