@@ -272,13 +272,16 @@ def _ratio(timing: dict[str, Any], baseline: dict[str, Any]) -> float:
 
 
 #: Where a page load's time went, from the page's own clock (ms since navigation):
-#: the document and modules loaded, the trace's data asked for and received.
+#: the document and modules loaded, the trace's data asked for and received, the
+#: data parsed and the rows in view drawn (trace.js's marks).
 _PHASES_JS = """() => {
   const nav = performance.getEntriesByType('navigation')[0];
   const data = performance.getEntriesByType('resource').find(e => e.name.includes('/api/traces/'));
+  const mark = (name) => performance.getEntriesByName(name)[0]?.startTime ?? null;
   return {document_ms: nav.responseEnd, modules_ms: nav.domContentLoadedEventEnd,
           data_asked_ms: data ? data.startTime : null, data_received_ms: data ? data.responseEnd : null,
-          data_bytes: data ? data.encodedBodySize : null};
+          data_bytes: data ? data.encodedBodySize : null,
+          data_parsed_ms: mark('trace:data'), rows_drawn_ms: mark('trace:rows')};
 }"""
 
 
