@@ -69,7 +69,9 @@ async def test_keys_decide_the_project_and_a_wrong_key_is_401(
                "--keys-file", str(keys)]  # fmt: skip
     child = await asyncio.to_thread(_start, command, env, tmp_path)
     try:
+        # Both listeners: the gRPC server may come up after the HTTP one.
         await asyncio.to_thread(_wait_listening, port, child, 60)
+        await asyncio.to_thread(_wait_listening, grpc_port, child, 60)
         url = f"http://127.0.0.1:{port}/v1/traces"
         status, _, _ = await _post(url, b"", {"Content-Type": "application/x-protobuf",
                                               "Authorization": "Bearer tsk_wrong"})  # fmt: skip
