@@ -119,8 +119,8 @@ def migrate(cluster: str | None) -> None:
 @click.option(
     "--verbose",
     is_flag=True,
-    help="Show the Kafka client's own log lines (INFO and up, every retry) instead of "
-    "one line per change of the connection's state.",
+    help="Show the Kafka and ClickHouse clients' own log lines (every retry) instead of "
+    "one line per change of the connection's or storage's state.",
 )
 def sink(metrics_port: int, metrics_host: str, verbose: bool) -> None:
     """Consume the output topics into ClickHouse until interrupted (Ctrl-C, SIGTERM).
@@ -141,6 +141,14 @@ def sink(metrics_port: int, metrics_host: str, verbose: bool) -> None:
     )
     running: list[Sink] = []
     own_kafka_clients(verbose=verbose, where=settings.kafka_bootstrap, totals=sink_totals(running))
+    if not verbose:
+        # A failed insert reaches the sink as one StorageError, which it reports
+        # once per change of state; the HTTP client's own warnings repeated it on
+        # every retry (188 lines in a 30 s outage, tests/faults/test_storage_outage.py).
+        # urllib3's pool logger by its own name: clickhouse-connect sets the level of
+        # "urllib3" itself when it is imported, after this.
+        for library in ("clickhouse_connect", "urllib3.connectionpool"):
+            logging.getLogger(library).setLevel(logging.ERROR)
     try:
         storage = open_storage(settings)
     except StorageError as exc:

@@ -38,10 +38,13 @@ ClickHouse's own compressed framing (``decompress=1``, refused with 501).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import re
+import socket
 import tempfile
 import threading
+import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
@@ -127,7 +130,9 @@ class RecordingClickHouse:
     """Serve ClickHouse's HTTP interface on 127.0.0.1 over a chDB data directory.
 
     Use as a context manager; ``url`` is the address to give clickhouse-connect.
-    ``requests`` lists every request received, in order. The chDB directory
+    ``requests`` lists every request received, in order. :meth:`stop` and
+    :meth:`restart` take it away and bring it back on the same port (a storage
+    outage under a client that keeps its URL). The chDB directory
     may be open in this process already (another connection to the same path,
     as :class:`~tracestream.sinks.ChdbStorage` holds): chDB allows one
     directory per process, many connections to it.
@@ -141,6 +146,10 @@ class RecordingClickHouse:
         self._anchor: Any = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._port = 0
+        # Its own lock: requests hold ``_lock`` while chDB runs them.
+        self._connections_lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
 
     @property
     def url(self) -> str:
@@ -161,29 +170,76 @@ class RecordingClickHouse:
     def __enter__(self) -> RecordingClickHouse:
         # Held for the endpoint's life so the directory stays open between requests.
         self._anchor = _connect(self._path)
+        self._listen(0)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._close()
+        if self._anchor is not None:
+            self._anchor.close()
+        self._files.cleanup()
+
+    def stop(self) -> None:
+        """Go away like a stopped server: the port refuses, open connections are cut.
+
+        The data directory stays open here; :meth:`restart` serves it again.
+        """
+        self._close()
+
+    def restart(self, *, timeout_s: float = 10.0) -> None:
+        """Listen again on the port of the :meth:`stop`-ped endpoint, so ``url`` is unchanged.
+
+        Raises:
+            OSError: the port stayed taken for ``timeout_s``.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self._listen(self._port)
+                return
+            except OSError:
+                # A connection of another process may hold the port for a moment.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def _listen(self, port: int) -> None:
         endpoint = self
 
         class Handler(_Handler):
+            def setup(self) -> None:
+                super().setup()
+                with endpoint._connections_lock:
+                    endpoint._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with endpoint._connections_lock:
+                    endpoint._connections.discard(self.connection)
+                super().finish()
+
             def answer(self, record: RecordedRequest) -> None:
                 endpoint._answer(record)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
+        self._port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="recording-clickhouse", daemon=True
         )
         self._thread.start()
-        return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def _close(self) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        if self._anchor is not None:
-            self._anchor.close()
-        self._files.cleanup()
+        # Keep-alive connections outlive the listener: cut them, as a dying server would.
+        with self._connections_lock:
+            connections, self._connections = self._connections, set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def _answer(self, record: RecordedRequest) -> None:
         with self._lock:
@@ -291,6 +347,11 @@ def _assignments(settings: dict[str, str]) -> Iterator[str]:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise _Unsupported(f"setting name {name!r}")
         yield f"{name} = '" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet: a connection cut by :meth:`RecordingClickHouse.stop` is expected."""
 
 
 class _Handler(BaseHTTPRequestHandler):
