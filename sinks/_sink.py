@@ -230,7 +230,9 @@ class Sink:
                 buffer.since = now
             if any(r.value is None for r in records):  # a tombstone: no bytes to store
                 records = [
-                    KafkaRow(r.topic, r.partition, r.offset, b"") if r.value is None else r
+                    KafkaRow(r.topic, r.partition, r.offset, b"", r.key, r.headers)
+                    if r.value is None
+                    else r
                     for r in records
                 ]
             buffer.rows.extend(records)
@@ -397,12 +399,14 @@ class Sink:
     async def _dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         """Send poison rows to the sink DLQ and wait for the broker's acknowledgement.
 
-        The original bytes are kept; the error, stage, table and source
-        coordinates travel in headers. A failure raises (and is retried).
+        The original key, headers and value bytes are kept; the error, stage,
+        table and source coordinates travel in headers appended after the
+        original ones. A failure raises (and is retried).
         """
         futures = []
         for letter in letters:
             headers = [
+                *letter.row.headers,
                 ("error", letter.error[:8000].encode()),
                 ("stage", letter.stage.encode()),
                 ("table", letter.table.encode()),
@@ -412,7 +416,10 @@ class Sink:
             ]
             futures.append(
                 await self._producer.send(
-                    self._config.topics.sink_dlq, value=letter.row.value, headers=headers
+                    self._config.topics.sink_dlq,
+                    key=letter.row.key,
+                    value=letter.row.value,
+                    headers=headers,
                 )
             )
         await asyncio.gather(*futures)

@@ -55,15 +55,24 @@ class Record(Protocol):
     @property
     def value(self) -> bytes: ...
 
+    @property
+    def key(self) -> bytes | None: ...
+
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class KafkaRow:
-    """One record as consumed: where it came from and its raw value."""
+    """One record as consumed: where it came from, its raw value, key and headers
+    (a dead letter carries the last two on as they came)."""
 
     topic: str
     partition: int
     offset: int
     value: bytes
+    key: bytes | None = None
+    headers: Sequence[tuple[str, bytes]] = ()
 
 
 @dataclass(frozen=True, slots=True)

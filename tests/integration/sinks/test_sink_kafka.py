@@ -181,8 +181,26 @@ async def test_poison_rows_go_to_the_dlq_and_batch_mates_are_stored(
     records = sample_span_records(120, seed=9)
     records[17]["trace_id"] = "z" * 32  # ClickHouse refuses it (CHECK constraint)
     values = [orjson.dumps(r) for r in records]
-    values[40] = b"{not json"  # cannot even be mapped
-    await _produce(kafka_bootstrap, kafka_topics.spans, values)
+    values[40] = b"{not json\xff"  # cannot even be mapped (nor decoded as UTF-8)
+    # Keys and headers as producers set them, with bytes that are not text and a
+    # header name repeated, so a dead letter that rebuilt or decoded them differs.
+    keys = [f"trace-{i}".encode() for i in range(len(values))]
+    keys[40] = b"\x00\xfe key"
+    headers = [
+        [("traceparent", f"00-{i:032x}-{i:016x}-01".encode()), ("blob", bytes([i, 0, 255]))]
+        for i in range(len(values))
+    ]
+    headers[17].append(("traceparent", b""))
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        acks = [
+            await producer.send(kafka_topics.spans, value=v, key=keys[i], headers=headers[i])
+            for i, v in enumerate(values)
+        ]
+        placed = [(meta.partition, meta.offset) for meta in await asyncio.gather(*acks)]
+    finally:
+        await producer.stop()
     sink = await _run(chdb_storage, _config(kafka_bootstrap, kafka_topics, "g-poison"))
     assert sink.rows_dead_lettered == 2
     assert _count(chdb_storage, "SELECT count() FROM spans") == 118
@@ -203,8 +221,28 @@ async def test_poison_rows_go_to_the_dlq_and_batch_mates_are_stored(
         await consumer.stop()
     by_stage = {dict(r.headers)["stage"]: r for r in got}
     assert set(by_stage) == {b"map", b"insert"}
-    assert by_stage[b"map"].value == b"{not json"
-    insert_headers = dict(by_stage[b"insert"].headers)
-    assert b"469" in insert_headers["error"] or b"CONSTRAINT" in insert_headers["error"].upper()
-    assert orjson.loads(by_stage[b"insert"].value)["trace_id"] == "z" * 32
-    assert insert_headers["table"] == b"spans"
+    for stage, index in ((b"map", 40), (b"insert", 17)):
+        letter = by_stage[stage]
+        assert letter.key == keys[index]
+        assert letter.value == values[index]
+        # The original headers first, in order, then ours.
+        cut = len(headers[index])
+        assert list(letter.headers[:cut]) == headers[index]
+        reasons = letter.headers[cut:]
+        partition, offset = placed[index]
+        ours = dict(reasons)
+        assert [name for name, _ in reasons] == [
+            "error",
+            "stage",
+            "table",
+            "source_topic",
+            "source_partition",
+            "source_offset",
+        ]
+        assert ours["stage"] == stage
+        assert ours["table"] == b"spans"
+        assert ours["source_topic"] == kafka_topics.spans.encode()
+        assert ours["source_partition"] == str(partition).encode()
+        assert ours["source_offset"] == str(offset).encode()
+    insert_error = dict(by_stage[b"insert"].headers)["error"]
+    assert b"469" in insert_error or b"CONSTRAINT" in insert_error.upper()
