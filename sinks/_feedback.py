@@ -44,7 +44,7 @@ FEEDBACK_REPORTS: dict[str, tuple[str, ...]] = REPORTS
 SELECTION_KIND = "tracestream.examples-selection"
 
 # Helper columns the SQL needs but a reader does not.
-_HIDDEN = ("q", "input_json")
+_HIDDEN = ("q", "input_json", "pick")
 
 
 @dataclass(frozen=True, slots=True)

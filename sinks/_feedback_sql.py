@@ -752,66 +752,77 @@ SETTINGS join_use_nulls = 1
 # punctuation and spacing removed; one case per (operation, label, that
 # key) is kept, the best for good (highest score, then cheapest) and the
 # worst for bad (failed first, then lowest score), with the others listed.
+#
+# The root inputs come from a second pass over the root spans only (PREWHERE),
+# not from the per-trace pass over every span, and the duplicate key is
+# computed for the candidates alone; the operation's median cost is taken
+# over the narrow per-trace rows, before the inputs are joined. Measured at
+# 10M spans merged (best of 3, same run): 7.2 -> 5.2 s, 3.2x -> 2.5x the
+# floor scan; carrying every trace's input through the per-trace GROUP BY and
+# the window was 2 s of it.
 _EXAMPLES = f"""
 SELECT
     operation,
     label,
-    argMin(c.trace_id, c.rank) AS trace_id,
-    round(argMin(c.score, c.rank), 6) AS score,
-    round(argMin(c.cost, c.rank), 6) AS cost_usd,
-    argMin(c.errors, c.rank) AS errors,
-    argMin(c.failed, c.rank) AS failed,
+    argMin((c.trace_id, c.score, c.cost, c.errors, c.failed, c.root_input), c.rank) AS pick,
+    pick.1 AS trace_id,
+    round(pick.2, 6) AS score,
+    round(pick.3, 6) AS cost_usd,
+    pick.4 AS errors,
+    pick.5 AS failed,
     count() - 1 AS duplicates,
     arraySlice(arrayFilter(x -> x != trace_id, groupArraySorted(4)(c.trace_id)), 1, 3)
         AS duplicate_trace_ids,
-    argMin(c.root_input, c.rank) AS input_json,
+    pick.6 AS input_json,
     substring(if(JSONType(input_json) = 'String', JSONExtractString(input_json), input_json),
               1, 160) AS input
 FROM
 (
     SELECT
-        *,
+        x.tid AS trace_id,
+        x.operation AS operation,
+        x.failed AS failed,
+        x.errors AS errors,
+        x.cost AS cost,
+        s.score AS score,
+        r.root_input AS root_input,
         multiIf(failed OR errors > 0 OR ifNull(score < {{low_score:Float64}}, false), 'bad',
-                ifNull(score >= {{good_score:Float64}}, false) AND cost <= median_cost, 'good',
+                ifNull(score >= {{good_score:Float64}}, false) AND cost <= x.median_cost, 'good',
                 '') AS label,
         if(label = 'good', (-ifNull(score, 0), cost, trace_id),
-           (toFloat64(NOT failed), ifNull(score, 1), trace_id)) AS rank,
-        quantileExactInclusive(0.5)(cost) OVER (PARTITION BY operation) AS median_cost
+           (toFloat64(NOT failed), ifNull(score, 1), trace_id)) AS rank
     FROM
     (
         SELECT
-            x.tid AS trace_id,
-            x.operation AS operation,
-            x.failed AS failed,
-            x.errors AS errors,
-            x.cost AS cost,
-            x.root_input AS root_input,
-            x.input_key AS input_key,
-            s.score AS score
-        FROM
-        (
-            SELECT
-                cityHash64(trace_id) AS tk,
-                any(trace_id) AS tid,
-                argMinIf(name, (start_time, span_id), parent_span_id = '') AS operation,
-                maxIf(status = 'error' OR NOT ifNull(outcome_success, true),
-                      parent_span_id = '') AS failed,
-                countIf(status = 'error') AS errors,
-                sum(ifNull(cost_usd, 0)) AS cost,
-                argMinIf(input, (start_time, span_id), parent_span_id = '') AS root_input,
-                cityHash64(trimBoth(replaceRegexpAll(replaceRegexpAll(replaceRegexpAll(
-                    lowerUTF8(root_input), '[0-9a-f]{{8,}}', '#'), '[0-9]+', '0'),
-                    '[^[:alnum:]#]+', ' '))) AS input_key
-            FROM spans FINAL
-            WHERE {{trace_filter}}
-            GROUP BY tk
-            HAVING countIf(parent_span_id = '') > 0
-        ) AS x
-        LEFT JOIN ({_SCORES}) AS s ON s.tk = x.tk
-    )
+            cityHash64(trace_id) AS tk,
+            any(trace_id) AS tid,
+            argMinIf(name, (start_time, span_id), parent_span_id = '') AS operation,
+            maxIf(status = 'error' OR NOT ifNull(outcome_success, true),
+                  parent_span_id = '') AS failed,
+            countIf(status = 'error') AS errors,
+            sum(ifNull(cost_usd, 0)) AS cost,
+            quantileExactInclusive(0.5)(cost) OVER (PARTITION BY operation) AS median_cost
+        FROM spans FINAL
+        WHERE {{trace_filter}}
+        GROUP BY tk
+        HAVING countIf(parent_span_id = '') > 0
+    ) AS x
+    LEFT JOIN ({_SCORES}) AS s ON s.tk = x.tk
+    LEFT JOIN
+    (
+        SELECT cityHash64(trace_id) AS tk, argMin(input, (start_time, span_id)) AS root_input
+        FROM spans FINAL
+        PREWHERE parent_span_id = ''
+        WHERE {{trace_filter}}
+        GROUP BY tk
+    ) AS r ON r.tk = x.tk
+    WHERE label != ''
 ) AS c
-WHERE label != ''
-GROUP BY operation, label, input_key
+GROUP BY
+    operation,
+    label,
+    cityHash64(trimBoth(replaceRegexpAll(replaceRegexpAll(replaceRegexpAll(
+        lowerUTF8(c.root_input), '[0-9a-f]{{8,}}', '#'), '[0-9]+', '0'), '[^[:alnum:]#]+', ' ')))
 ORDER BY operation, label DESC, min(c.rank)
 LIMIT {{top_n:UInt32}} BY operation, label
 SETTINGS join_use_nulls = 1
