@@ -378,7 +378,7 @@ class KafkaWorker:
             for store, _ in self._stores:
                 store.drop_partitions(lost)
             started = time.perf_counter()
-            restored = await self._restore(gained) if gained else 0
+            read, loaded = await self._restore(gained) if gained else (0, 0)
             self._held = now
             self.pipeline.rebuild_indexes()
         joined = ""
@@ -386,17 +386,20 @@ class KafkaWorker:
             joined = f"; joined the group {joined_at - self._joining_since:.1f}s after starting to"
         self._joining_since = None
         _log.info(
-            "partitions assigned: %s (restored %d changelog records of %s in %.2fs; dropped %s%s)",
+            "partitions assigned: %s (restored %d states from %d changelog records of %s in "
+            "%.2fs; dropped %s%s)",
             sorted(now),
-            restored,
+            loaded,
+            read,
             sorted(gained),
             time.perf_counter() - started,
             sorted(lost),
             joined,
         )
 
-    async def _restore(self, partitions: set[int]) -> int:
-        """Read the changelogs' ``partitions`` from the beginning to their end offsets."""
+    async def _restore(self, partitions: set[int]) -> tuple[int, int]:
+        """Read the changelogs' ``partitions`` from the beginning to their end offsets;
+        (records read, states loaded). Only each key's last record is decoded."""
         by_topic = {name: store for store, name in self._stores}
         tps = [TopicPartition(name, p) for name in by_topic for p in sorted(partitions)]
         reader = AIOKafkaConsumer(
@@ -428,11 +431,12 @@ class KafkaWorker:
                     store = by_topic[tp.topic]
                     for m in messages:
                         if m.offset < ends[tp] and m.key is not None:
-                            store.load(m.key, m.value, tp.partition)
+                            store.stage(m.key, m.value, tp.partition)
                             count += 1
         finally:
             await reader.stop()
-        return count
+        loaded = sum(store.load_staged() for store in by_topic.values())
+        return count, loaded
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -53,10 +53,12 @@ def test_new_then_deleted_in_one_batch_writes_nothing_new() -> None:
 
 def test_load_and_drop_partitions() -> None:
     store = _store({})
-    store.load(b"a", b"1", 0)
-    store.load(b"b", b"2", 1)
-    store.load(b"c", b"3", 1)
-    store.load(b"c", None, 1)  # tombstone
+    store.stage(b"a", b"1", 0)
+    store.stage(b"b", b"2", 1)
+    store.stage(b"c", b"3", 1)
+    store.stage(b"c", None, 1)  # tombstone
+    assert dict(store) == {}  # nothing applied before load_staged
+    assert store.load_staged() == 2
     assert dict(store) == {"a": _S("1"), "b": _S("2")}
     assert store.flush() == []  # restored state is not dirty
     assert store.drop_partitions({1}) == 1
@@ -79,3 +81,48 @@ def test_default_partition_matches_kafka_default_partitioner() -> None:
             key = f"{i:032x}".encode()
             assert murmur2_partition(key, n) == partitioner(key, parts, parts)
             assert default_partition(key.decode(), n) == murmur2_partition(key, n)
+
+
+def test_restore_decodes_only_each_keys_last_record() -> None:
+    """A changelog not yet compacted holds several records per key: the states equal
+    applying every record in order, but only the last of each key is decoded (an
+    earlier one, even one that cannot be decoded, is replaced unread)."""
+    decoded: list[bytes] = []
+
+    def decode(data: bytes) -> _S:
+        decoded.append(data)
+        if data.startswith(b"!"):
+            raise ValueError("not a state")
+        return _S(data.decode())
+
+    store: PartitionedStore[_S] = PartitionedStore(decode, lambda k: 9)
+    store["kept"] = _S("live")  # a state held before the restore stays
+    store.flush()
+    log = [
+        (b"a", b"!broken", 0),
+        (b"a", b"a1", 0),
+        (b"b", b"b1", 1),
+        (b"a", b"a2", 0),
+        (b"b", None, 1),  # tombstone after a value
+        (b"c", None, 2),
+        (b"c", b"c1", 2),  # a value after a tombstone
+        (b"d", b"d1", 3),
+        (b"d", b"", 3),  # an empty value is a tombstone too
+    ]
+    for key, value, partition in log:
+        store.stage(key, value, partition)
+    assert store.load_staged() == 2
+    assert sorted(decoded) == [b"a2", b"c1"]
+    assert dict(store) == {"kept": _S("live"), "a": _S("a2"), "c": _S("c1")}
+    assert store.load_staged() == 0  # staged records are applied once
+    store["a"] = _S("a3")
+    store["c"] = _S("c2")
+    assert sorted(store.flush()) == [(0, b"a", b"a3"), (2, b"c", b"c2")]
+
+
+def test_a_last_record_that_cannot_be_decoded_raises_and_clears_the_staged() -> None:
+    store: PartitionedStore[_S] = PartitionedStore(lambda d: _S(d.decode("ascii")), lambda k: 9)
+    store.stage(b"a", b"\xff", 0)
+    with pytest.raises(UnicodeDecodeError):
+        store.load_staged()
+    assert store.load_staged() == 0
