@@ -94,6 +94,12 @@ _EX = "arraySlice(arrayDistinct(groupArraySortedIf(12)({ids}, {cond})), 1, 3)"
 # tool in the same trace after one of its calls failed. The failure impact
 # compares traces where the tool failed at least once with traces where it
 # was called and never failed: both counts and rates are shown.
+#
+# One pass per trace over its tool calls and root spans (PREWHERE), judged
+# from its own roots as in _JUDGED (a trace without a root is never bad), then
+# one row per tool the trace called. Measured at 10M spans merged, best of 3
+# in one run: 3.2 -> 2.3 s (1.5x -> 1.1x the floor scan) against grouping
+# the calls per (trace, tool) and joining _JUDGED.
 _TOOLS = f"""
 SELECT
     c.tool AS tool,
@@ -106,29 +112,47 @@ SELECT
     sum(c.retries) AS retries,
     countIf(c.retries > 0) AS retried_traces,
     countIf(c.errors > 0) AS traces_with_failure,
-    countIf(c.errors > 0 AND t.bad) AS bad_with_failure,
+    countIf(c.errors > 0 AND c.bad) AS bad_with_failure,
     countIf(c.errors = 0) AS traces_without_failure,
-    countIf(c.errors = 0 AND t.bad) AS bad_without_failure,
+    countIf(c.errors = 0 AND c.bad) AS bad_without_failure,
     round(bad_with_failure / nullIf(traces_with_failure, 0), 6) AS bad_rate_with_failure,
     round(bad_without_failure / nullIf(traces_without_failure, 0), 6) AS bad_rate_without_failure,
     {_EX.format(ids="c.tid", cond="c.errors > 0")} AS example_trace_ids
 FROM
 (
     SELECT
-        cityHash64(trace_id) AS tk,
-        any(trace_id) AS tid,
-        if(tool_name = '', name, tool_name) AS tool,
-        count() AS calls,
-        countIf(status = 'error') AS errors,
-        groupArray(duration_ms) AS durations,
-        arrayMap(x -> x.3, arraySort(groupArray((start_time, cityHash64(span_id), status = 'error')))) AS seq,
+        x.tid AS tid,
+        x.judged AND (x.failed OR ifNull(s.score < {{low_score:Float64}}, false)) AS bad,
+        tool,
+        -- The tool's calls in (start, span) order: the trace's calls are sorted by tool first.
+        arrayFilter(k -> k.1 = tool, x.calls_) AS calls_of_tool,
+        length(calls_of_tool) AS calls,
+        arrayMap(k -> k.4, calls_of_tool) AS seq,
+        countEqual(seq, 1) AS errors,
+        arrayMap(k -> assumeNotNull(k.5), arrayFilter(k -> k.5 IS NOT NULL, calls_of_tool))
+            AS durations,
         if(has(seq, 1), length(seq) - indexOf(seq, 1), 0) AS retries
-    FROM spans FINAL
-    PREWHERE kind = 'tool'
-    WHERE {{trace_filter}}
-    GROUP BY tk, tool
+    FROM
+    (
+        SELECT
+            cityHash64(trace_id) AS tk,
+            any(trace_id) AS tid,
+            countIf(parent_span_id = '') > 0 AS judged,
+            maxIf(status = 'error' OR NOT ifNull(outcome_success, true),
+                  parent_span_id = '') AS failed,
+            arraySort(groupArrayIf(
+                (toString(if(tool_name = '', name, tool_name)), start_time, cityHash64(span_id),
+                 status = 'error', duration_ms),
+                kind = 'tool')) AS calls_
+        FROM spans FINAL
+        PREWHERE kind = 'tool' OR parent_span_id = ''
+        WHERE {{trace_filter}}
+        GROUP BY tk
+        HAVING notEmpty(calls_)
+    ) AS x
+    LEFT JOIN ({_SCORES}) AS s ON s.tk = x.tk
+    ARRAY JOIN arrayDistinct(arrayMap(k -> k.1, x.calls_)) AS tool
 ) AS c
-LEFT JOIN ({_JUDGED}) AS t ON t.tk = c.tk
 GROUP BY tool
 ORDER BY errors DESC, calls DESC, tool
 LIMIT {{top_n:UInt32}}
