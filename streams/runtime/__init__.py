@@ -22,9 +22,10 @@ from __future__ import annotations
 import importlib
 import typing
 
+from ._changelog_topics import KafkaRuntimeError
 from ._config import RuntimeConfig
 from ._heap import HeapKeeper, tune_gc
-from ._kafka import KafkaRuntimeError, KafkaWorker, KafkaWorkerConfig
+from ._kafka import KafkaWorker, KafkaWorkerConfig
 from ._publisher import Backoff, Publisher
 from ._transport import Message, Transport
 

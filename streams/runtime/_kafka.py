@@ -21,11 +21,12 @@ partitions as the events topic; the values are the bytes the Faust worker
 writes. A trace's state goes to the partition its events came from, so a
 worker that owns events partition *p* owns changelog partition *p*. Window and
 baseline states aggregate over all partitions; they go to the default
-partitioner's partition of their key.
+partitioner's partition of their key. Their settings (a segment closed every
+minute, so the broker compacts it) are in :mod:`._changelog_topics`.
 
 Rebalancing: on assignment the newly assigned partitions' changelogs are read
-from the beginning to their end offsets (tombstones delete) and the
-assembler's and windows' indexes are rebuilt; partitions no longer assigned
+from the beginning to their end offsets, only each key's last record decoded
+(tombstones delete), and the assembler's and windows' indexes are rebuilt; partitions no longer assigned
 are dropped. Every batch is published and committed under the batch lock
 before the revocation callback can take it, so nothing is pending at a
 revocation. Limit with several workers: windows and baselines are per-worker
@@ -51,11 +52,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 from prometheus_client import start_http_server
 
-from tracestream.schemas import TracestreamError
 from tracestream.streams._anomaly import BaselineState
 from tracestream.streams._metrics import PipelineMetrics
 from tracestream.streams._pipeline import Pipeline
@@ -66,20 +65,17 @@ from tracestream.streams._windows import WindowState
 
 from ._batch_send import KafkaTransport
 from ._changelog_store import PartitionedStore, default_partition
+from ._changelog_topics import KafkaRuntimeError, ensure_changelog_topics
 from ._config import RuntimeConfig
 from ._publisher import Publisher, quiet_client_debug_logs
 from ._transport import Message
 
-__all__ = ["KafkaRuntimeError", "KafkaWorker", "KafkaWorkerConfig"]
+__all__ = ["KafkaWorker", "KafkaWorkerConfig"]
 
 _log = logging.getLogger(__name__)
 
 #: A healthy join (coordinator found, no crashed member to wait for) takes well under this.
 _SLOW_JOIN_S = 5.0
-
-
-class KafkaRuntimeError(TracestreamError, RuntimeError):
-    """The runtime cannot start: a changelog topic is missing partitions or was refused."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,35 +180,14 @@ class KafkaWorker:
             thread.join(5)
 
     async def _ensure_changelogs(self) -> None:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=self.config.kafka_bootstrap,
-            client_id=self.config.client_id,
-            request_timeout_ms=30_000,
+        names = [name for _, name in self._stores]
+        await ensure_changelog_topics(
+            self.config.kafka_bootstrap,
+            self.config.client_id,
+            names,
+            self._partitions,
+            self.config.replication_factor,
         )
-        await admin.start()
-        try:
-            names = [name for _, name in self._stores]
-            existing = set(await admin.list_topics())
-            wanted = [n for n in names if n not in existing]
-            if wanted:
-                response: Any = await admin.create_topics(
-                    [
-                        NewTopic(
-                            name,
-                            self._partitions,
-                            self.config.replication_factor,
-                            topic_configs={"cleanup.policy": "compact"},
-                        )
-                        for name in wanted
-                    ]
-                )
-                for entry in response.to_object()["topic_errors"]:
-                    if entry["error_code"] not in (0, 36):  # 36: created concurrently
-                        raise KafkaRuntimeError(
-                            f"could not create {entry['topic']}: error {entry['error_code']}"
-                        )
-        finally:
-            await admin.close()
         producer = await self._transport.producer()
         for name in names:
             have = len(await producer.partitions_for(name))
