@@ -348,7 +348,7 @@ class Sink:
                 "accepts them",
                 table,
                 kind,
-                exc,
+                _brief(exc),
                 delay_ms,
                 self._config.retry_max_ms,
             )
@@ -365,7 +365,7 @@ class Sink:
             trouble.retries,
             kind,
             table,
-            exc,
+            _brief(exc),
         )
 
     def _say_storage_back(self) -> None:
@@ -448,3 +448,13 @@ class Sink:
             position = self._next_offset.get((tp.topic, tp.partition))
             if high is not None and position is not None:
                 self._metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - position))
+
+
+def _brief(exc: BaseException, limit: int = 300) -> str:
+    """An error for a log line: its first line, cut at ``limit`` characters.
+
+    A server engine's errors quote the whole request (URL with the SQL, ~2 KB):
+    one such line per state change is still a wall of text for whoever is on call.
+    """
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
