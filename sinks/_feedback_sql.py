@@ -289,7 +289,10 @@ LIMIT {top_n:UInt32}
 # with (parent, start and end in ms, step name), its cost and outcome. Span
 # ids are carried as cityHash64 values (0: no parent): sorting and comparing
 # UInt64 instead of 16-char strings made the shape 3x cheaper (1M spans:
-# 2.4 -> 0.76 s). `up` is each span's parent as an index (0: none).
+# 2.4 -> 0.76 s). `up` is each span's parent as an index (0: none). The
+# workflow is the first root by (start, span id), read from the sorted spans
+# (a root carries its span id for that tie): an argMinIf over every span
+# cost 0.9 s at 10M spans.
 #
 # `crit` is each span's time on the critical path, as tracing UIs compute it:
 # from the root's end walk back; at each span take the child that ended last
@@ -308,6 +311,12 @@ LIMIT {top_n:UInt32}
 #
 # `wait` is each span's idle time before it started: the gap since its
 # parent started or an earlier-started sibling ended, whichever is later.
+#
+# The lambdas that look at every span for each span (last_child, before,
+# crit, wait) take the per-span values as lambda arguments and scan one
+# zipped array, rather than indexing captured arrays (`up[k]`, `ends[k]`):
+# each captured array is copied once per span, so fewer captures is less
+# copying. Measured at 10M spans merged: 4.0 -> 2.8 s for these columns.
 _TRACE_SHAPE = f"""
     SELECT
         shaped.tid AS trace_id,
@@ -319,14 +328,13 @@ _TRACE_SHAPE = f"""
         indexOf(pids, 0) AS root,
         ends[root] - starts[root] AS duration_ms,
         arrayMap(p -> indexOf(ids, p), pids) AS up,
-        arraySort(j -> (ends[j], j), arrayEnumerate(ids)) AS by_end,
-        arrayMap(j -> arrayLast(k -> up[k] = j AND ends[k] <= ends[j] AND starts[k] < ends[j],
-                                by_end),
-                 arrayEnumerate(ids)) AS last_child,
-        arrayMap(j -> if(up[j] = 0, 0, arrayLast(
-                     k -> up[k] = up[j] AND ends[k] <= starts[j] AND starts[k] < starts[j],
-                     by_end)),
-                 arrayEnumerate(ids)) AS before,
+        -- (parent, end, start, index) by end, then index
+        arraySort(x -> (x.2, x.4), arrayZip(up, ends, starts, arrayEnumerate(ids))) AS by_end,
+        arrayMap((j, e) -> arrayLast(x -> x.1 = j AND x.2 <= e AND x.3 < e, by_end).4,
+                 arrayEnumerate(ids), ends) AS last_child,
+        arrayMap((u, s) -> if(u = 0, 0,
+                              arrayLast(x -> x.1 = u AND x.2 <= s AND x.3 < s, by_end).4),
+                 up, starts) AS before,
         arrayFold(
             (acc, i) -> if(empty(acc.1), acc, (
                 arrayConcat(arrayPopBack(acc.1), arrayFilter(x -> x != 0,
@@ -335,23 +343,19 @@ _TRACE_SHAPE = f"""
             ids,
             (if(root = 0, [], [toUInt32(root)]), CAST([], 'Array(UInt32)'))
         ).2 AS on_path,
-        arrayMap(j -> if(has(on_path, j), ends[j] - starts[j], 0.), arrayEnumerate(ids))
+        arrayMap((j, s, e) -> if(has(on_path, j), e - s, 0.), arrayEnumerate(ids), starts, ends)
             AS on_path_ms,
-        arrayMap(j -> on_path_ms[j] - arraySum(k -> if(up[k] = j, on_path_ms[k], 0.),
-                                               arrayEnumerate(ids)),
-                 arrayEnumerate(ids)) AS crit,
-        arrayMap(j -> if(up[j] = 0, 0.,
-            greatest(0., starts[j] - greatest(starts[up[j]],
-                arrayMax(arrayPushFront(arrayMap(k -> ends[k], arrayFilter(
-                    k -> up[k] = up[j] AND starts[k] < starts[j], arrayEnumerate(ids))),
-                    0.))))),
-            arrayEnumerate(ids)) AS wait
+        arrayMap((j, m) -> m - arraySum((u, mk) -> if(u = j, mk, 0.), up, on_path_ms),
+                 arrayEnumerate(ids), on_path_ms) AS crit,
+        arrayMap(u -> if(u = 0, 0., starts[u]), up) AS parent_starts,
+        arrayMap((u, s, ps) -> if(u = 0, 0., greatest(0., s - greatest(ps,
+                     arrayMax((u2, s2, e2) -> if(u2 = u AND s2 < s, e2, 0.), up, starts, ends)))),
+                 up, starts, parent_starts) AS wait
     FROM
     (
         SELECT
             cityHash64(trace_id) AS tk,
             any(trace_id) AS tid,
-            argMinIf(name, (start_time, span_id), parent_span_id = '') AS workflow,
             maxIf(status = 'error' OR NOT ifNull(outcome_success, true),
                   parent_span_id = '') AS failed,
             countIf(parent_span_id = '') AS roots,
@@ -361,12 +365,14 @@ _TRACE_SHAPE = f"""
                 if(parent_span_id = '', 0, cityHash64(parent_span_id)),
                 toUnixTimestamp64Micro(start_time) / 1000,
                 toUnixTimestamp64Micro(start_time) / 1000 + ifNull(duration_ms, 0),
-                name))) AS spans_,
-            arrayMap(x -> x.1, spans_) AS ids,
-            arrayMap(x -> x.2, spans_) AS pids,
-            arrayMap(x -> x.3, spans_) AS starts,
-            arrayMap(x -> x.4, spans_) AS ends,
-            arrayMap(x -> x.5, spans_) AS steps
+                name,
+                if(parent_span_id = '', span_id, '')))) AS spans_,
+            arraySort(x -> (x.3, x.6), arrayFilter(x -> x.2 = 0, spans_))[1].5 AS workflow,
+            spans_.1 AS ids,
+            spans_.2 AS pids,
+            spans_.3 AS starts,
+            spans_.4 AS ends,
+            spans_.5 AS steps
         FROM spans FINAL
         WHERE {{trace_filter}}
         GROUP BY tk
