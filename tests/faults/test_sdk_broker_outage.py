@@ -2,7 +2,7 @@
 
 The shared broker must never be stopped (other sessions use it), so this test
 starts its OWN broker, through the project's starter (``tracestream.broker``),
-on a free port with its data under ``tmp_path`` (the jars are shared). A child
+on a free port (one for the module, shared by its cases; the jars are shared). A child
 process plays the host application: it calls ``tracestream.configure`` with no
 logging configured and emits spans at a steady rate (``_sdk_outage_child``).
 The broker is stopped (SIGTERM, as ``kafka.sh stop`` does), kept down, and
@@ -10,8 +10,8 @@ started again. Then:
 
 - the host's stderr holds a handful of lines (the SDK's own warnings), not
   aiokafka's per-attempt connection errors;
-- the SDK thread's CPU time during the outage is a small fraction of the
-  outage's wall time (a ratio with a generous bound, not a timing);
+- the SDK thread's CPU time during the outage is under 2% of the outage's
+  wall time (the issue's bound; a ratio of CPU seconds, not a timing);
 - every span emitted was delivered or counted as dropped (the topic is read
   back and compared with ``tracer.stats()``), and the SDK's final drop total
   line equals the stats.
@@ -46,7 +46,9 @@ RATE_PER_S = 400
 MAX_BUFFER_EVENTS = 2_000  # well below what the outage emits, so drops happen and are counted
 OUTAGE_S = 20.0
 MAX_STDERR_LINES = 20
-MAX_CPU_FRACTION = 0.10  # of one core, over the outage's wall time
+# The bound for the SDK's thread: under 2% of one core over the outage's wall
+# time (measured 0.1%; CPU seconds, so a loaded host does not inflate it).
+MAX_CPU_FRACTION = 0.02
 
 
 @pytest.fixture
