@@ -197,6 +197,27 @@ def test_reasoning(fb: ChdbStorage) -> None:
     assert stricter.table("reasoning.long_failures").rows == []
 
 
+def test_reasoning_top_n_cuts_rankings_only(fb: ChdbStorage) -> None:
+    # The three tables come from one statement: --top cuts the decisions and
+    # the long failures (each its own ranking) but never an outcome row.
+    rs = _report(fb, "reasoning", top_n=1)
+    assert [r["outcome"] for r in rs["by_outcome"]] == ["failed", "succeeded"]
+    assert [(r["decision"], r["choice"]) for r in rs["decisions"]] == [("route", "order-desk")]
+    assert [r["trace_id"] for r in rs["long_failures"]] == [F2]
+    # F5 (100 tokens) becomes long at a factor of 0.5 and follows F2.
+    lower = feedback(
+        fb,
+        AnalysisScope(*RANGE, top_n=1),
+        ("reasoning",),
+        options=FeedbackOptions(long_reasoning_factor=0.5),
+    )
+    assert [r["trace_id"] for r in lower.table("reasoning.long_failures").dicts()] == [F2]
+    both = feedback(
+        fb, AnalysisScope(*RANGE), ("reasoning",), options=FeedbackOptions(0.5, 0.8, 0.5)
+    )
+    assert [r["trace_id"] for r in both.table("reasoning.long_failures").dicts()] == [F2, F5]
+
+
 def test_examples(fb: ChdbStorage) -> None:
     ex = _report(fb, "examples")
     # good: scored >= 0.8, no error span, not failed, cost <= the median
