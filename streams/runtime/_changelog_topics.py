@@ -9,7 +9,8 @@ in the active segment, about four per trace (open, emitted, dormant, and the
 tombstone at the linger's end), and each tombstone then stayed a day
 (``delete.retention.ms``) after compaction. :data:`CHANGELOG_CONFIGS` closes
 a segment every minute and keeps tombstones five minutes, so what a restore
-reads stays near the live states (lingering traces included).
+reads stays near the live states (lingering traces included), and has the
+broker store it compressed.
 
 Topics that exist already get those settings too when theirs differ (an
 upgraded deployment), keeping any other setting an operator put on them.
@@ -40,6 +41,11 @@ CHANGELOG_CONFIGS: dict[str, str] = {
     # (seconds); a state it deleted that came back would be an expired lingering
     # trace, dropped again at its next check.
     "delete.retention.ms": "300000",
+    # Stored compressed by the broker (the worker's producer sends plain batches: no
+    # CPU on its hot path). Trace states of one batch are alike: 100k lingering
+    # traces, 747 MB of JSON, took ~120 MB per partition plain and a restore read
+    # them in 2.1-3.6 s; with lz4 1.4-1.7 s (zstd 1.4-1.6 s, dearer to write).
+    "compression.type": "lz4",
 }
 
 #: DescribeConfigs' config_source of a setting made on the topic itself.
