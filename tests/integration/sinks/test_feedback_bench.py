@@ -23,6 +23,7 @@ def test_generated_spans_give_every_report_work_and_the_floor_reads_them_all(
     assert set(timed["reports"]) == set(FEEDBACK_REPORTS)
     for name, report in timed["reports"].items():
         assert report["ratio_to_floor"] > 0, name
+        assert report["cpu_ratio_to_floor"] > 0, name
         assert set(report["queries_s"]) <= {f"{name}.{t}" for t in FEEDBACK_REPORTS[name]} | {name}
     scope = AnalysisScope(BENCH_DAY, BENCH_DAY + timedelta(days=1), project="bench")
     report = feedback(chdb_storage, scope, tuple(FEEDBACK_REPORTS))
