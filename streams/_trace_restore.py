@@ -23,7 +23,7 @@ import msgspec
 
 from ._trace_state import DormantTrace, StoredTrace, TraceState
 
-__all__ = ["stored_trace_from_bytes"]
+__all__ = ["dormant_trace_from_bytes", "stored_trace_from_bytes"]
 
 
 #: Aware datetimes only (the state writes UTC); anything else takes the full parse.
@@ -51,12 +51,19 @@ def stored_trace_from_bytes(data: bytes) -> StoredTrace:
     Raises:
         pydantic.ValidationError: a record that is not a dormant trace's is not valid state.
     """
+    dormant = dormant_trace_from_bytes(data)
+    return dormant if dormant is not None else TraceState.from_bytes(data)
+
+
+def dormant_trace_from_bytes(data: bytes) -> DormantTrace | None:
+    """The record as a dormant trace when its header says so (cheap: the spans are not
+    built), else None (the whole state must be parsed); never raises."""
     try:
         head = _HEADER.decode(data)
     except (msgspec.MsgspecError, ValueError):
-        return TraceState.from_bytes(data)  # raises the validation error
+        return None
     if head.version <= 0 or head.emit_at is not None:
-        return TraceState.from_bytes(data)
+        return None
     return DormantTrace.holding(
         head.trace_id, head.first_seen, head.last_seen, head.version, head.expires_at, data
     )

@@ -126,3 +126,33 @@ def test_a_last_record_that_cannot_be_decoded_raises_and_clears_the_staged() -> 
     with pytest.raises(UnicodeDecodeError):
         store.load_staged()
     assert store.load_staged() == 0
+
+
+def test_records_decoded_when_cheap_are_held_decoded_and_the_last_record_still_wins() -> None:
+    """Records ``decode_when_cheap`` takes (``c...``) are decoded as they are staged and
+    never by ``decode``; the others wait; either kind is replaced by a later record."""
+    decoded: list[bytes] = []
+
+    def decode(data: bytes) -> _S:
+        decoded.append(data)
+        return _S(data.decode())
+
+    def cheap(data: bytes) -> _S | None:
+        return _S(data.decode().upper()) if data.startswith(b"c") else None
+
+    store: PartitionedStore[_S] = PartitionedStore(decode, lambda k: 9, decode_when_cheap=cheap)
+    log = [
+        (b"a", b"open1", 0),
+        (b"a", b"c-a", 0),  # open, then cheap: the cheap one stays
+        (b"b", b"c-b", 1),
+        (b"b", b"open2", 1),  # cheap, then open: decoded at the end
+        (b"d", b"c-d", 2),
+        (b"d", None, 2),  # a tombstone after a cheap state
+    ]
+    for key, value, partition in log:
+        store.stage(key, value, partition)
+    assert store.load_staged() == 2
+    assert decoded == [b"open2"]
+    assert dict(store) == {"a": _S("C-A"), "b": _S("open2")}
+    store["a"] = _S("x")
+    assert store.flush() == [(0, b"a", b"x")]

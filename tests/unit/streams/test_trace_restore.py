@@ -9,7 +9,7 @@ import pytest
 from tests.unit.streams._spans import at, start, whole
 from tracestream.streams._assembly import Assembler
 from tracestream.streams._pricing import Pricer
-from tracestream.streams._trace_restore import stored_trace_from_bytes
+from tracestream.streams._trace_restore import dormant_trace_from_bytes, stored_trace_from_bytes
 from tracestream.streams._trace_state import DormantTrace, TraceState
 
 pytestmark = pytest.mark.unit
@@ -131,3 +131,13 @@ def test_the_header_reads_trace_state_fields_as_trace_state_writes_them() -> Non
         _Header.__struct_fields__[required:], _Header.__struct_defaults__, strict=True
     ):
         assert fields[name].get_default() == default, name
+
+
+def test_only_a_dormant_record_is_decoded_cheaply() -> None:
+    """What a restore holds decoded as it reads: the dormant records; the rest wait whole."""
+    asm = _states()
+    dormant = asm.store[_tid(1)]
+    assert dormant_trace_from_bytes(dormant.to_bytes()) == dormant
+    for tid in (_tid(2), _tid(3)):
+        assert dormant_trace_from_bytes(asm.store[tid].to_bytes()) is None
+    assert dormant_trace_from_bytes(b"not json") is None
