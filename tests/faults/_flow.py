@@ -56,6 +56,7 @@ from tracestream.schemas import Topics
 from tracestream.sinks import ChdbStorage, Sink, SinkConfig, SinkMetrics, apply_migrations
 
 __all__ = [
+    "Batch",
     "Count",
     "OwnBroker",
     "SinkProcess",
@@ -120,17 +121,37 @@ def trace_events(serial: int) -> list[tuple[bytes, bytes, str]]:
     return out
 
 
-class SteadyProducer:
-    """Writes traces to ``topic`` at ``traces_per_s`` until :meth:`stop`; keeps what was acked.
+#: What a steady producer sends at each tick: (key, value, span id) records.
+Batch = list[tuple[bytes, bytes, str]]
 
-    Runs as a task on the test's event loop; every send waits for the
-    broker's acknowledgement (acks=all), so *sent* is what the broker has.
+
+def _traces() -> Iterator[Batch]:
+    while True:
+        yield trace_events(next(_serial))
+
+
+class SteadyProducer:
+    """Writes a batch to ``topic`` ``per_s`` times a second until :meth:`stop`; keeps
+    the span ids the broker acknowledged.
+
+    The batches are whole traces of events (:func:`trace_events`) unless
+    ``batches`` gives others (span records for a sink alone, say). Runs as a
+    task on the test's event loop; every send waits for the broker's
+    acknowledgement (acks=all), so *sent* is what the broker has.
     """
 
-    def __init__(self, bootstrap: str, topic: str, *, traces_per_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        *,
+        per_s: float = 30.0,
+        batches: Iterator[Batch] | None = None,
+    ) -> None:
         self._bootstrap = bootstrap
         self._topic = topic
-        self._interval_s = 1 / traces_per_s
+        self._interval_s = 1 / per_s
+        self._batches = batches if batches is not None else _traces()
         self.sent: set[str] = set()  # span ids acknowledged
         self.failures: list[BaseException] = []
         self._stopping = asyncio.Event()
@@ -140,7 +161,7 @@ class SteadyProducer:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> set[str]:
-        """Stop after the trace being sent; return the span ids the broker acknowledged."""
+        """Stop after the batch being sent; return the span ids the broker acknowledged."""
         self._stopping.set()
         if self._task is not None:
             await self._task
@@ -157,8 +178,9 @@ class SteadyProducer:
         producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all", linger_ms=2)
         await producer.start()
         try:
-            while not self._stopping.is_set():
-                events = trace_events(next(_serial))
+            for events in self._batches:
+                if self._stopping.is_set():
+                    return
                 try:
                     acks = [await producer.send(self._topic, v, key=k) for k, v, _ in events]
                     await asyncio.gather(*acks)

@@ -17,15 +17,14 @@ recovery every span sent is stored exactly once under ``FINAL`` (lost = 0).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tests.integration.sinks._clickhouse_http import RecordingClickHouse
 from tests.kafka_fixture import KAFKA_TOPIC_PARTITIONS
@@ -34,7 +33,7 @@ from tracestream._worker_process import metric_value
 from tracestream.schemas import Topics
 from tracestream.sinks import ChdbStorage, sample_span_records
 
-from ._flow import SinkProcess, count
+from ._flow import Batch, SinkProcess, SteadyProducer, count
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka]
 
@@ -51,58 +50,17 @@ def worker_engine() -> str:
     return "aiokafka"
 
 
-class SpanFlow:
-    """Writes span records to ``topic`` at ``spans_per_s`` until stopped; keeps the acked ids."""
-
-    def __init__(self, bootstrap: str, topic: str, *, spans_per_s: float = 100.0) -> None:
-        self._bootstrap = bootstrap
-        self._topic = topic
-        self._chunk = 10
-        self._interval_s = self._chunk / spans_per_s
-        self.sent: set[str] = set()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> set[str]:
-        """Stop after the chunk being sent; return the span ids the broker acknowledged."""
-        self._stopping.set()
-        if self._task is not None:
-            await self._task  # raises the producer's failure, if any
-        return self.sent
-
-    async def close(self) -> None:
-        """Stop, if not stopped yet (for ``finally``: never raises the producer's failure)."""
-        self._stopping.set()
-        if self._task is not None:
-            await asyncio.wait([self._task])
-
-    async def _run(self) -> None:
-        # Ended a minute ago: inside every retention, and distinct ids for each seed.
-        records = sample_span_records(
-            20_000, seed=16, project="outage", start=datetime.now(UTC) - timedelta(minutes=1)
-        )
-        producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all", linger_ms=2)
-        await producer.start()
-        try:
-            for at in range(0, len(records), self._chunk):
-                chunk = records[at : at + self._chunk]
-                acks = [
-                    await producer.send(
-                        self._topic, orjson.dumps(r), key=str(r["trace_id"]).encode()
-                    )
-                    for r in chunk
-                ]
-                await asyncio.gather(*acks)
-                self.sent.update(str(r["span_id"]) for r in chunk)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self._interval_s)
-                if self._stopping.is_set():
-                    return
-        finally:
-            await producer.stop()
+def _span_records(chunk: int = 10) -> Iterator[Batch]:
+    """Span records in chunks, as (key, value, span id), for a steady producer."""
+    # Ended a minute ago: inside every retention, and distinct ids for each seed.
+    records = sample_span_records(
+        20_000, seed=16, project="outage", start=datetime.now(UTC) - timedelta(minutes=1)
+    )
+    for at in range(0, len(records), chunk):
+        yield [
+            (str(r["trace_id"]).encode(), orjson.dumps(r), str(r["span_id"]))
+            for r in records[at : at + chunk]
+        ]
 
 
 async def _offsets(bootstrap: str, group: str, topic: str) -> tuple[list[int], list[int]]:
@@ -167,7 +125,8 @@ async def test_a_30s_storage_outage_commits_nothing_and_loses_nothing(
             "TRACESTREAM_SINK_RETRY_MAX_MS": str(RETRY_MAX_MS),
         }
         sink = SinkProcess(env, tmp_path / "sink")
-        flow = SpanFlow(kafka_bootstrap, topics.spans)
+        # 10 chunks of 10 span records a second.
+        flow = SteadyProducer(kafka_bootstrap, topics.spans, per_s=10.0, batches=_span_records())
         storage = ChdbStorage(tmp_path / "chdb", "tracestream")
         try:
             await asyncio.to_thread(sink.start)  # migrates the tables over HTTP first
