@@ -60,6 +60,8 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
                 status = 401
                 await self._abort(
                     context,
+                    started,
+                    401,
                     grpc.StatusCode.UNAUTHENTICATED,
                     "missing or unknown ingest key (authorization: Bearer <key>)",
                 )
@@ -75,10 +77,14 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
                 refused = await self.sink.produce(conversion.records)
             except SinkBusy as exc:
                 status = 429
-                await self._abort_retry(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+                await self._abort_retry(
+                    context, started, 429, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
+                )
             except SinkError as exc:
                 status = 503
-                await self._abort_retry(context, grpc.StatusCode.UNAVAILABLE, str(exc))
+                await self._abort_retry(
+                    context, started, 503, grpc.StatusCode.UNAVAILABLE, str(exc)
+                )
             lost = [m for m, r in zip(refused, conversion.records, strict=True) if m and not r.dlq]
             rejected = conversion.rejected + len(lost)
             accepted = conversion.accepted - len(lost)
@@ -90,17 +96,26 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
                 )
             return response
         finally:
-            self.metrics.observe(status, accepted, rejected, time.perf_counter() - started)
+            if status == 200:  # aborts count themselves before the client hears the answer
+                self.metrics.observe(status, accepted, rejected, time.perf_counter() - started)
 
     def _project(self, context: Any) -> str | None:
         metadata = dict(context.invocation_metadata() or ())
         return self.config.project_for(str(metadata.get("authorization", "")))
 
-    async def _abort(self, context: Any, code: Any, message: str) -> NoReturn:
+    async def _abort(
+        self, context: Any, started: float, status: int, code: Any, message: str
+    ) -> NoReturn:
+        # Counted first: grpc sends the status from inside abort(), so a client
+        # (or a test) that reads /metrics on hearing it must find it counted.
+        self.metrics.observe(status, 0, 0, time.perf_counter() - started)
         await context.abort(code, message)
         raise AssertionError("context.abort raises")  # for the type checker: it never returns
 
-    async def _abort_retry(self, context: Any, code: Any, message: str) -> NoReturn:
+    async def _abort_retry(
+        self, context: Any, started: float, status: int, code: Any, message: str
+    ) -> NoReturn:
+        self.metrics.observe(status, 0, 0, time.perf_counter() - started)
         details = status_pb2.Status(code=code.value[0], message=message)
         details.details.add().Pack(
             error_details_pb2.RetryInfo(retry_delay=Duration(seconds=self.config.retry_after_s))

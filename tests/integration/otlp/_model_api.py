@@ -19,6 +19,7 @@ Every request is kept in :attr:`ModelApi.requests` for assertions.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -137,6 +138,16 @@ def _anthropic_events(request: dict[str, Any]) -> Iterator[bytes]:
     yield event("message_stop", {})
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that drops its keep-alive connection (or stops reading a
+        # stream) is normal for HTTP clients; anything else is still printed.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class ModelApi:
     """The server, on a free loopback port, in a daemon thread. Use as a context manager."""
 
@@ -195,8 +206,7 @@ class ModelApi:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
