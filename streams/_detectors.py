@@ -10,6 +10,7 @@ candidates.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
@@ -176,28 +177,63 @@ class RunDetector:
 
 # --- email: anchored on "@", local part found by scanning back -------------------------
 # Labels and TLDs may be Unicode (IDN, RFC 5890) or their punycode form (xn--...);
-# the local part may hold non-ASCII letters (RFC 6531).
+# the local part may hold non-ASCII letters (RFC 6531). Python's \w leaves out the
+# combining marks many scripts write words with (Devanagari vowel signs, decomposed
+# accents), so they are added where a letter may stand.
+_MARKS = (
+    "\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f"
+    "\u0900-\u0dff\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+)
+# The domain is a name or an address literal (RFC 5321 4.1.3: "[192.0.2.1]",
+# "[IPv6:2001:db8::1]"), the literal checked by ``ipaddress``.
 _EMAIL_DOMAIN = re.compile(
-    r"@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:[^\W\d_]{2,24}|xn--[A-Za-z0-9-]{1,59})(?![\w-])"
+    rf"@(?:(?:(?:[^\W_]|[{_MARKS}])(?:[\w{_MARKS}-]{{0,61}}(?:[^\W_]|[{_MARKS}]))?\.)+"
+    rf"(?:(?:[^\W\d_]|[{_MARKS}]){{2,24}}|xn--[A-Za-z0-9-]{{1,59}})(?![\w-])"
+    r"|\[(?P<literal>IPv6:[0-9A-Fa-f:.]{2,45}|[0-9.]{7,15})\])"
 )
 # Matched against the 64 characters before "@", reversed: one match, where a search
 # for the run ending at "@" would retry from every start position.
-_EMAIL_LOCAL_REVERSED = re.compile(r"[\w!#$%&'*+/=?^`{|}~.-]{1,64}")
+_EMAIL_LOCAL_REVERSED = re.compile(rf"[\w{_MARKS}!#$%&'*+/=?^`{{|}}~.-]{{1,64}}")
+# RFC 5321 4.1.2 Quoted-string, with RFC 6531's non-ASCII: any character but a bare
+# quote, backslash or line break, or a backslash before a printable one.
+_QUOTED_LOCAL = re.compile(r'"(?:[^"\\\r\n]|\\[ -~])+"')
 _FILE_TLDS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "bmp", "tif", "tiff"})
+
+
+def _quoted_local_start(text: str, at: int) -> int | None:
+    """Where the quoted local part ending at ``at`` (``"..."@``) opens, or None.
+
+    The farthest opening quote that makes a whole quoted string wins, so an escaped
+    quote inside (``"a\\"b"@``) is not taken for the opening one."""
+    for begin in range(max(0, at - 64), at - 1):
+        if text[begin] == '"' and _QUOTED_LOCAL.fullmatch(text, begin, at):
+            return begin
+    return None
 
 
 def _email(text: str, m: re.Match[str]) -> tuple[int, int] | None:
     at, end = m.span()
-    local = _EMAIL_LOCAL_REVERSED.match(text[max(0, at - 64) : at][::-1])
-    if local is None:
+    literal = m.group("literal")
+    if literal is not None and not _address_literal_ok(literal):
         return None
-    start = at - local.end()
-    while start < at and text[start] in ".'/=":
-        start += 1
-    if start == at or text[at - 1] == ".":
-        return None
+    if at > 1 and text[at - 1] == '"':
+        quoted = _quoted_local_start(text, at)
+        if quoted is None or (quoted > 0 and text[quoted - 1] == '"'):
+            return None  # '"""@' or '"a""b"@': quotes that do not pair into one string
+        start = quoted
+    else:
+        local = _EMAIL_LOCAL_REVERSED.match(text[max(0, at - 64) : at][::-1])
+        if local is None:
+            return None
+        start = at - local.end()
+        while start < at and text[start] in ".'/=":
+            start += 1
+        if start == at or text[at - 1] == ".":
+            return None
     if start > 0 and (text[start - 1].isalnum() or text[start - 1] in "@_"):
         return None
+    if literal is not None:
+        return start, end
     if text[m.group().rfind(".") + at + 1 : end].lower() in _FILE_TLDS:
         return None
     if end < len(text) - 1 and text[end] == ":" and not text[end + 1].isspace():
@@ -208,6 +244,20 @@ def _email(text: str, m: re.Match[str]) -> tuple[int, int] | None:
     if domain is None or len(text[start:at].encode()) + 1 + domain > 254:
         return None
     return start, end
+
+
+def _address_literal_ok(literal: str) -> bool:
+    """A well-formed address literal, loopback excepted: a mailbox on the sender's
+    own host names no one."""
+    try:
+        if literal.startswith("IPv6:"):
+            address: ipaddress.IPv4Address | ipaddress.IPv6Address
+            address = ipaddress.IPv6Address(literal[5:])
+        else:
+            address = ipaddress.IPv4Address(literal)
+    except ValueError:
+        return False
+    return not address.is_loopback
 
 
 def _domain_octets(domain: str) -> int | None:

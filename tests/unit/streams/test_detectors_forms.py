@@ -113,6 +113,39 @@ def test_international_email(address: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "address",
+    [
+        '"jane doe"@example.com',  # RFC 5321 4.1.2 quoted local part
+        '"jane\\"the boss\\""@example.com',  # with escaped quotes inside
+        '"j@ne"@example.org',  # an "@" inside the quotes
+        "ops@[192.0.2.17]",  # 4.1.3 address literals
+        "ops@[IPv6:2001:db8::17]",
+        "ops@[IPv6:2001:db8::192.0.2.17]",
+        "सुनील@उदाहरण.भारत",  # Devanagari: vowel signs are combining marks, not \\w
+        "jose\u0301@example.com",  # a decomposed accent
+    ],
+)
+def test_rfc5321_email_forms(address: str) -> None:
+    assert found(f"write to {address} today") == [("email", address)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '""@example.com',  # an empty quoted local part
+        '"a""b"@example.com',  # two quoted strings side by side
+        '"""@example.com',
+        "root@[127.0.0.1]",  # loopback literals name no one's mailbox
+        "root@[IPv6:::1]",
+        "ops@[300.1.2.3]",  # not an address
+        "ops@[IPv6:2001:db8::zz]",
+    ],
+)
+def test_email_forms_that_are_not_addresses(text: str) -> None:
+    assert [d for d, _ in found(text) if d == "email"] == []
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "somename@"
