@@ -1,5 +1,6 @@
 """tracestream.sinks: ClickHouse storage (embedded chDB or a server), DDL, the Kafka sink."""
 
+from ._admin import ADMIN_STATEMENTS, run_admin
 from ._analytics import AnalysisReport, AnalysisScope, analyze, parse_duration, resolve_range
 from ._chdb import ChdbStorage
 from ._clickhouse_server import ServerStorage
@@ -42,6 +43,7 @@ from ._tabular import result_csv, result_json, rich_table, terminal_console
 from ._writer import DeadLetter, KafkaRow, write_block
 
 __all__ = [
+    "ADMIN_STATEMENTS",
     "FEEDBACK_REPORTS",
     "INSERT_SETTINGS",
     "TABLE_MAPPINGS",
@@ -91,6 +93,7 @@ __all__ = [
     "result_from_arrow",
     "result_json",
     "rich_table",
+    "run_admin",
     "run_readonly",
     "sample_span_records",
     "select_traces",

@@ -36,14 +36,18 @@ class StorageError(TracestreamError):
     """ClickHouse or chDB refused or failed a call.
 
     Attributes:
-        code: the ClickHouse error code when known (e.g. 469 VIOLATED_CONSTRAINT), else None.
+        code: the ClickHouse error code when known (e.g. 469), else None.
+        code_name: its name when known (``VIOLATED_CONSTRAINT``), else None.
     """
 
     retriable: ClassVar[bool] = True
 
-    def __init__(self, message: str, *, code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: int | None = None, code_name: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
+        self.code_name = code_name
 
 
 class StorageUnavailable(StorageError):

@@ -16,13 +16,20 @@ data directory themselves.
 
 Protocol (HTTP/1.1, JSON in, Arrow IPC stream out)::
 
-    GET  /health                      -> {"pid": ..., "database": ...}
+    GET  /health                      -> {"pid": ..., "database": ..., "commands": bool}
     POST /query {"sql", "params"}     -> 200 application/vnd.apache.arrow.stream
                                       -> 400/503 {"error", "code", "retriable"}
+    POST /command {"sql"}             -> 200 {"statement": the statement as run}
+                                      -> 400/403/503 {"error", "code", "retriable"}
 
 Security: it binds 127.0.0.1 only; every request carries the random token from
 the discovery file (written 0600, so only the same user can read it); every
 query runs through :func:`run_readonly` (one statement, ``readonly = 2``).
+``/command`` answers only on a server started with ``allow_commands`` (the
+sink's: ``tracestream admin``), and runs operator statements only (ALTER,
+OPTIMIZE, SYSTEM, KILL; :func:`~._admin.run_admin`). Whoever can read the
+token is the user who owns the data directory, who could stop the sink and
+open the directory anyway.
 
 Stale files: a file whose pid is gone, or whose port refuses connections, is
 removed by the discoverer; the owner removes its own file on :meth:`stop`.
@@ -44,6 +51,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from ._admin import run_admin
 from ._errors import StorageError, StorageRejected, StorageUnavailable
 from ._readonly import run_readonly
 from ._storage import SettingValue, Storage
@@ -130,10 +138,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": "not found", "code": None, "retriable": False})
             return
         if self._authorized():
-            self._json(200, {"pid": os.getpid(), "database": self.server.storage.database})
+            self._json(
+                200,
+                {
+                    "pid": os.getpid(),
+                    "database": self.server.storage.database,
+                    "commands": self.server.allow_commands,
+                },
+            )
 
     def do_POST(self) -> None:
-        if self.path != "/query":
+        if self.path not in ("/query", "/command"):
             self._json(404, {"error": "not found", "code": None, "retriable": False})
             return
         if not self._authorized():
@@ -149,7 +164,21 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, KeyError, TypeError) as exc:
             self._json(400, {"error": f"bad request: {exc}", "code": None, "retriable": False})
             return
+        if self.path == "/command" and not self.server.allow_commands:
+            self._json(
+                403,
+                {
+                    "error": "this process serves read-only queries; operator statements "
+                    "run through a running `tracestream sink`",
+                    "code": None,
+                    "retriable": False,
+                },
+            )
+            return
         try:
+            if self.path == "/command":
+                self._json(200, {"statement": run_admin(self.server.storage, sql)})
+                return
             table = run_readonly(self.server.storage, sql, params)
         except StorageError as exc:
             status = 503 if exc.retriable else 400
@@ -169,10 +198,13 @@ class _Handler(BaseHTTPRequestHandler):
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], storage: Storage, token: str) -> None:
+    def __init__(
+        self, address: tuple[str, int], storage: Storage, token: str, *, allow_commands: bool
+    ) -> None:
         super().__init__(address, _Handler)
         self.storage = storage
         self.token = token
+        self.allow_commands = allow_commands
 
 
 class QueryServer:
@@ -185,6 +217,9 @@ class QueryServer:
         host: address to bind; loopback by default, and it should stay so.
         port: TCP port; 0 picks a free one (the discovery file says which).
         data_dir: written to the discovery file for humans; informational.
+        allow_commands: also run operator statements (``POST /command``,
+            :func:`~._admin.run_admin`). Off by default; the sink turns it on,
+            being the one process an embedded deployment's operator can reach.
 
     ``start`` binds and returns at once (requests are served on a daemon
     thread); ``stop`` blocks until the serving thread ended. Safe to use as a
@@ -199,8 +234,10 @@ class QueryServer:
         host: str = "127.0.0.1",
         port: int = 0,
         data_dir: str = "",
+        allow_commands: bool = False,
     ) -> None:
         self._storage = storage
+        self._allow_commands = allow_commands
         self._path = Path(discovery_path)
         self._host = host
         self._port = port
@@ -216,7 +253,9 @@ class QueryServer:
             OSError: the port is taken.
         """
         token = secrets.token_urlsafe(24)
-        server = _HttpServer((self._host, self._port), self._storage, token)
+        server = _HttpServer(
+            (self._host, self._port), self._storage, token, allow_commands=self._allow_commands
+        )
         host, port = server.server_address[:2]
         info = QueryServerInfo(
             pid=os.getpid(),
@@ -262,8 +301,11 @@ class QueryServerClient(ArrowStorage):
     """The read half of :class:`~tracestream.sinks.Storage`, over a query server.
 
     ``query`` and ``query_arrow`` work (read-only, enforced by the server);
-    ``command`` and ``insert`` raise :class:`StorageRejected`. Each call opens
-    one HTTP connection and blocks until the answer (``timeout_s``).
+    ``command`` and ``insert`` raise :class:`StorageRejected`, so a reader
+    handed this client cannot write by accident. :meth:`run_admin` is the one
+    deliberate write: an operator statement, on a server that allows them.
+    Each call opens one HTTP connection and blocks until the answer
+    (``timeout_s``).
     """
 
     engine_name = "query-server"
@@ -326,12 +368,26 @@ class QueryServerClient(ArrowStorage):
         status, content_type, data = self._request("POST", "/query", body)
         if status == 200 and content_type == _ARROW_STREAM:
             return pa.ipc.open_stream(data).read_all()
-        try:
-            err = json.loads(data)
-            message, code, retriable = str(err["error"]), err.get("code"), bool(err["retriable"])
-        except (ValueError, KeyError, TypeError):
-            message, code, retriable = f"HTTP {status}: {data[:200]!r}", None, status >= 500
-        raise (StorageUnavailable if retriable else StorageRejected)(message, code=code)
+        raise _answer_error(status, data)
+
+    @property
+    def pid(self) -> int:
+        """The owning process's id (as its discovery file says)."""
+        return self._info.pid
+
+    def run_admin(self, sql: str) -> str:
+        """Run one operator statement in the owning process; return it as run.
+
+        Raises:
+            StorageRejected: refused (not an operator statement, or the server
+                serves reads only) or rejected by the engine.
+            StorageUnavailable: unreachable, or the engine could not run it now.
+        """
+        body = json.dumps({"sql": sql}).encode()
+        status, _, data = self._request("POST", "/command", body)
+        if status == 200:
+            return str(json.loads(data)["statement"])
+        raise _answer_error(status, data)
 
     def health(self) -> dict[str, Any]:
         """The server's ``/health`` answer. Raises StorageUnavailable when unreachable."""
@@ -360,6 +416,16 @@ class QueryServerClient(ArrowStorage):
             ) from exc
         finally:
             conn.close()
+
+
+def _answer_error(status: int, data: bytes) -> StorageError:
+    """The error a non-200 answer of the server carries, as our type."""
+    try:
+        err = json.loads(data)
+        message, code, retriable = str(err["error"]), err.get("code"), bool(err["retriable"])
+    except (ValueError, KeyError, TypeError):
+        message, code, retriable = f"HTTP {status}: {data[:200]!r}", None, status >= 500
+    return (StorageUnavailable if retriable else StorageRejected)(message, code=code)
 
 
 def _pid_alive(pid: int) -> bool:

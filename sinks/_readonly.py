@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from ._errors import StorageError, StorageRejected
+from ._sql import TRANSIENT_CODES
 from ._storage import SettingValue, Storage
 
 __all__ = ["READONLY_SETTINGS", "normalize_readonly_sql", "run_readonly"]
@@ -30,9 +31,6 @@ __all__ = ["READONLY_SETTINGS", "normalize_readonly_sql", "run_readonly"]
 #: still tune itself (max_threads, ...) while writes stay impossible.
 READONLY_SETTINGS: dict[str, SettingValue] = {"readonly": 2}
 
-# Engine codes that mean "try again later"; any other coded error of an
-# analyst query is about the query itself (unknown table, bad type, readonly).
-_TRANSIENT_CODES = frozenset({159, 160, 202, 209, 210, 241, 394})
 
 _FORMAT_RE = re.compile(r"\bFORMAT\s+[A-Za-z0-9_]+\s*(SETTINGS\b.*)?$")
 
@@ -102,7 +100,9 @@ def run_readonly(storage: Storage, sql: str, params: Mapping[str, Any] | None = 
     except StorageRejected:
         raise
     except StorageError as exc:
-        if exc.code is not None and exc.code not in _TRANSIENT_CODES:
+        # Any coded error outside TRANSIENT_CODES is about the query itself
+        # (unknown table, bad type, readonly).
+        if exc.code is not None and exc.code not in TRANSIENT_CODES:
             raise StorageRejected(_clean(str(exc)), code=exc.code) from None
         raise
 

@@ -18,9 +18,10 @@ capped exponential backoff, forever. It keeps polling the paused consumer so
 the group does not evict it. Nothing is skipped; a restart re-reads from the
 last committed offset and the dedup tokens drop what was already stored.
 Every retry is counted (``tracestream_sink_insert_retries``); the log says
-when storage starts failing, when the kind of error changes, once a minute
-while it lasts, and when inserts succeed again: a line per change, not per
-retry.
+when storage starts failing, when the kind of error changes (its type or its
+ClickHouse code: too many parts, then not enough space, is two lines), once a
+minute while it lasts, and when inserts succeed again: a line per change, not
+per retry.
 
 Group membership: with ``group_instance_id`` the sink is a static member of
 its group (KIP-345), so a sink restarted under the same name after a crash
@@ -338,6 +339,11 @@ class Sink:
         """Log a failed insert when it changes what the log said last (see the module)."""
         now = time.monotonic()
         kind = type(exc).__name__ if exc.retriable else f"non-retriable {type(exc).__name__}"
+        if exc.code is not None:
+            # The code is the cause an operator acts on (252 too many parts: merges;
+            # 243 not enough space: disk), so a new code is a new state worth a
+            # line, named here: the message quoted after it may be cut before its name.
+            kind += f" code {exc.code}" + (f" {exc.code_name}" if exc.code_name else "")
         trouble = self._trouble
         if trouble is None:
             trouble = self._trouble = _StorageTrouble(since=now, said=now, errors={kind})

@@ -18,6 +18,7 @@ from ._storage import QueryResult, SettingValue
 
 __all__ = [
     "INSERT_SETTINGS",
+    "TRANSIENT_CODES",
     "classify_error",
     "insert_settings",
     "quote_identifier",
@@ -54,9 +55,39 @@ INSERT_SETTINGS: dict[str, SettingValue] = {
     "optimize_on_insert": 0,
 }
 
+#: ClickHouse error codes, with their names, that mean "the engine cannot do
+#: this now": the same statement may succeed later (after merges catch up,
+#: memory or disk is freed, a replica is back). An insert failing this way is
+#: held and retried, never split or dead-lettered; a read failing this way is
+#: "try again", not "your query is wrong" (:mod:`._readonly`). Codes outside
+#: every list are treated the same way on inserts (waiting keeps the data);
+#: this list names the ones we know, so a read and a write agree on them and a
+#: test keeps them apart from the data and statement codes.
+TRANSIENT_CODES: Mapping[int, str] = {
+    75: "CANNOT_WRITE_TO_FILE_DESCRIPTOR",  # a full disk mid-write (errno 28)
+    159: "TIMEOUT_EXCEEDED",
+    160: "TOO_SLOW",
+    173: "CANNOT_ALLOCATE_MEMORY",
+    202: "TOO_MANY_SIMULTANEOUS_QUERIES",
+    203: "NO_FREE_CONNECTION",
+    209: "SOCKET_TIMEOUT",
+    210: "NETWORK_ERROR",
+    236: "ABORTED",
+    241: "MEMORY_LIMIT_EXCEEDED",
+    242: "TABLE_IS_READ_ONLY",  # a replica that lost Keeper
+    243: "NOT_ENOUGH_SPACE",  # also min_free_disk_bytes_to_perform_insert
+    252: "TOO_MANY_PARTS",  # merges behind inserts; parts_to_throw_insert
+    285: "TOO_FEW_LIVE_REPLICAS",
+    286: "UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE",
+    319: "UNKNOWN_STATUS_OF_INSERT",  # the dedup token makes the retry safe
+    394: "QUERY_WAS_CANCELLED",
+    425: "SYSTEM_ERROR",
+    439: "CANNOT_SCHEDULE_TASK",  # thread pool full
+    999: "KEEPER_EXCEPTION",
+}
 # ClickHouse error codes that mean "the data is bad": splitting the batch can
 # isolate the rows at fault. Errors of the SQL itself are _QUERY_ERROR_CODES
-# below. Everything else (network, memory, too many parts, read-only, ...) is
+# below. Everything else (TRANSIENT_CODES, and codes we do not know) is
 # treated as retriable: waiting keeps the data.
 _DATA_ERROR_CODES = frozenset(
     {
@@ -110,6 +141,7 @@ _QUERY_ERROR_CODES = frozenset(
     }
 )
 _CODE_RE = re.compile(r"Code:\s*(\d+)")
+_NAME_RE = re.compile(r"\(([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\)")
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -147,11 +179,25 @@ def classify_error(exc: BaseException, *, context: str) -> StorageError:
         match = _CODE_RE.search(message)
         code = int(match.group(1)) if match else None
     text = f"{context}: {message.strip()[:2000]}"
+    name = _code_name(code, message)
+    if code in TRANSIENT_CODES:
+        return StorageUnavailable(text, code=code, code_name=name)
     if code in _QUERY_ERROR_CODES:
-        return StorageQueryError(text, code=code)
+        return StorageQueryError(text, code=code, code_name=name)
     if code in _DATA_ERROR_CODES or isinstance(exc, pa.ArrowInvalid | pa.ArrowTypeError):
-        return StorageRejected(text, code=code)
-    return StorageUnavailable(text, code=code)
+        return StorageRejected(text, code=code, code_name=name)
+    return StorageUnavailable(text, code=code, code_name=name)
+
+
+def _code_name(code: int | None, message: str) -> str | None:
+    """The error code's name: ClickHouse ends its message's first line with it,
+    ``... (TOO_MANY_PARTS)`` (a server adds `` (version ...)`` after it)."""
+    if code is None:
+        return None
+    if code in TRANSIENT_CODES:
+        return TRANSIENT_CODES[code]
+    names = _NAME_RE.findall(message.strip().split("\n", 1)[0])
+    return names[-1] if names else None
 
 
 def result_from_arrow(table: pa.Table) -> QueryResult:

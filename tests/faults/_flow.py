@@ -15,6 +15,11 @@ The worker fault tests (``test_worker_*.py``) share this:
   test does: sent, stored, dead-lettered, dropped-and-counted, lost, and the
   duplicates left under ``FINAL``.
 
+The storage fault tests (``test_storage_outage.py``,
+``test_embedded_engine_refuses.py``) feed the sink alone with
+:func:`span_record_batches` and watch it with :func:`group_offsets`,
+:func:`all_committed`, :func:`sink_pausing` and :func:`until`.
+
 Why the three-worker test starts its traffic only once the group is Stable:
 with the Faust runtime, a rebalance while records flow lost records in 4 of
 7 runs here (3 to 111 spans; none with the aiokafka runtime). The worker logs
@@ -37,7 +42,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,7 +58,14 @@ from tracestream._sink_process import SinkProcess
 from tracestream._worker_process import WorkerProcess, metric_value
 from tracestream.broker import Layout, fetch, start, stop
 from tracestream.schemas import Topics
-from tracestream.sinks import ChdbStorage, Sink, SinkConfig, SinkMetrics, apply_migrations
+from tracestream.sinks import (
+    ChdbStorage,
+    Sink,
+    SinkConfig,
+    SinkMetrics,
+    apply_migrations,
+    sample_span_records,
+)
 
 __all__ = [
     "Batch",
@@ -61,10 +73,15 @@ __all__ = [
     "OwnBroker",
     "SinkProcess",
     "SteadyProducer",
+    "all_committed",
     "count",
     "first_processed_s",
+    "group_offsets",
     "own_broker",
+    "sink_pausing",
+    "span_record_batches",
     "store",
+    "until",
     "wait_group_stable",
     "wait_published",
     "worker_env",
@@ -130,6 +147,20 @@ def _traces() -> Iterator[Batch]:
         yield trace_events(next(_serial))
 
 
+def span_record_batches(project: str, *, seed: int, chunk: int = 10) -> Iterator[Batch]:
+    """Span records (what the worker publishes) in chunks, for a steady producer
+    feeding a sink alone: 20,000 of them, ended a minute ago (inside every
+    retention), with ids distinct for each seed."""
+    records = sample_span_records(
+        20_000, seed=seed, project=project, start=datetime.now(UTC) - timedelta(minutes=1)
+    )
+    for at in range(0, len(records), chunk):
+        yield [
+            (str(r["trace_id"]).encode(), orjson.dumps(r), str(r["span_id"]))
+            for r in records[at : at + chunk]
+        ]
+
+
 class SteadyProducer:
     """Writes a batch to ``topic`` ``per_s`` times a second until :meth:`stop`; keeps
     the span ids the broker acknowledged.
@@ -192,6 +223,46 @@ class SteadyProducer:
                     await asyncio.wait_for(self._stopping.wait(), self._interval_s)
         finally:
             await producer.stop()
+
+
+async def group_offsets(bootstrap: str, group: str, topic: str) -> tuple[list[int], list[int]]:
+    """(the group's committed offset, the log end offset) of each partition of ``topic``."""
+    from aiokafka import TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in range(KAFKA_TOPIC_PARTITIONS)]
+        committed = [await consumer.committed(tp) or 0 for tp in parts]
+        ends = await consumer.end_offsets(parts)
+        return committed, [ends[tp] for tp in parts]
+    finally:
+        await consumer.stop()
+
+
+async def all_committed(bootstrap: str, group: str, topic: str) -> bool:
+    """Whether ``group`` committed every partition of ``topic`` up to its end."""
+    committed, ends = await group_offsets(bootstrap, group, topic)
+    return committed == ends
+
+
+async def sink_pausing(sink: SinkProcess) -> bool:
+    """Whether the sink holds its consumer paused (storage failing: backpressure)."""
+    text = await asyncio.to_thread(sink.metrics)
+    return metric_value(text, "tracestream_sink_backpressure") == 1
+
+
+async def until(
+    what: str, check: Callable[[], Awaitable[bool]], sink: SinkProcess, timeout_s: float = 60.0
+) -> None:
+    """Until ``check`` holds; fails at once if the sink died."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        assert sink.running(), f"the sink died:\n{sink.log_tail()}"
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{what} not within {timeout_s}s:\n{sink.log_tail()}")
 
 
 async def events_in(worker: WorkerProcess) -> float:

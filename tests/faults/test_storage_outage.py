@@ -18,22 +18,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tests.integration.sinks._clickhouse_http import RecordingClickHouse
 from tests.kafka_fixture import KAFKA_TOPIC_PARTITIONS
 from tracestream._kafka_names import KafkaNames
 from tracestream._worker_process import metric_value
 from tracestream.schemas import Topics
-from tracestream.sinks import ChdbStorage, sample_span_records
+from tracestream.sinks import ChdbStorage
 
-from ._flow import Batch, SinkProcess, SteadyProducer, count
+from ._flow import (
+    SinkProcess,
+    SteadyProducer,
+    all_committed,
+    count,
+    group_offsets,
+    sink_pausing,
+    span_record_batches,
+    until,
+)
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka]
 
@@ -50,61 +55,12 @@ def worker_engine() -> str:
     return "aiokafka"
 
 
-def _span_records(chunk: int = 10) -> Iterator[Batch]:
-    """Span records in chunks, as (key, value, span id), for a steady producer."""
-    # Ended a minute ago: inside every retention, and distinct ids for each seed.
-    records = sample_span_records(
-        20_000, seed=16, project="outage", start=datetime.now(UTC) - timedelta(minutes=1)
-    )
-    for at in range(0, len(records), chunk):
-        yield [
-            (str(r["trace_id"]).encode(), orjson.dumps(r), str(r["span_id"]))
-            for r in records[at : at + chunk]
-        ]
-
-
-async def _offsets(bootstrap: str, group: str, topic: str) -> tuple[list[int], list[int]]:
-    """(the group's committed offset, the log end offset) of each partition of ``topic``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for p in range(KAFKA_TOPIC_PARTITIONS)]
-        committed = [await consumer.committed(tp) or 0 for tp in parts]
-        ends = await consumer.end_offsets(parts)
-        return committed, [ends[tp] for tp in parts]
-    finally:
-        await consumer.stop()
-
-
 def _stored(storage: ChdbStorage) -> int:
     return int(storage.query("SELECT uniqExact(span_id) FROM spans").scalar())
 
 
 async def _stored_over(storage: ChdbStorage, least: int) -> bool:
     return await asyncio.to_thread(_stored, storage) >= least
-
-
-async def _pausing(sink: SinkProcess) -> bool:
-    text = await asyncio.to_thread(sink.metrics)
-    return metric_value(text, "tracestream_sink_backpressure") == 1
-
-
-async def _all_committed(bootstrap: str, group: str, topic: str) -> bool:
-    committed, ends = await _offsets(bootstrap, group, topic)
-    return committed == ends
-
-
-async def _until(
-    what: str, check: Callable[[], Awaitable[bool]], sink: SinkProcess, timeout_s: float = 60.0
-) -> None:
-    """Until ``check`` holds; fails at once if the sink died."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        assert sink.running(), f"the sink died:\n{sink.log_tail()}"
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{what} not within {timeout_s}s:\n{sink.log_tail()}")
 
 
 def _is_storage_line(line: str) -> bool:
@@ -126,23 +82,28 @@ async def test_a_30s_storage_outage_commits_nothing_and_loses_nothing(
         }
         sink = SinkProcess(env, tmp_path / "sink")
         # 10 chunks of 10 span records a second.
-        flow = SteadyProducer(kafka_bootstrap, topics.spans, per_s=10.0, batches=_span_records())
+        flow = SteadyProducer(
+            kafka_bootstrap,
+            topics.spans,
+            per_s=10.0,
+            batches=span_record_batches("outage", seed=16),
+        )
         storage = ChdbStorage(tmp_path / "chdb", "tracestream")
         try:
             await asyncio.to_thread(sink.start)  # migrates the tables over HTTP first
             storage.open()
             flow.start()
-            await _until("a first span stored", lambda: _stored_over(storage, 1), sink)
+            await until("a first span stored", lambda: _stored_over(storage, 1), sink)
             await asyncio.sleep(2.0)  # mid-stream
 
             lines_before = len(sink.log_lines())
             endpoint.stop()
             stopped_at = time.monotonic()
-            await _until("the sink pausing", lambda: _pausing(sink), sink)
-            committed_early, _ = await _offsets(kafka_bootstrap, group, topics.spans)
+            await until("the sink pausing", lambda: sink_pausing(sink), sink)
+            committed_early, _ = await group_offsets(kafka_bootstrap, group, topics.spans)
             stored_early = _stored(storage)
             await asyncio.sleep(OUTAGE_S - (time.monotonic() - stopped_at))
-            committed_late, ends_late = await _offsets(kafka_bootstrap, group, topics.spans)
+            committed_late, ends_late = await group_offsets(kafka_bootstrap, group, topics.spans)
             stored_late = _stored(storage)
             alive_through = sink.running()
             outage_lines = sink.log_lines()[lines_before:]
@@ -150,17 +111,15 @@ async def test_a_30s_storage_outage_commits_nothing_and_loses_nothing(
             endpoint.restart()
             back_at = time.monotonic()
 
-            await _until(
-                "a span stored again", lambda: _stored_over(storage, stored_late + 1), sink
-            )
+            await until("a span stored again", lambda: _stored_over(storage, stored_late + 1), sink)
             resumed_s = time.monotonic() - back_at
             await asyncio.sleep(max(0.0, 3.0 - resumed_s))  # traffic after recovery too
             sent = await flow.stop()
-            await _until("every span stored", lambda: _stored_over(storage, len(sent)), sink)
+            await until("every span stored", lambda: _stored_over(storage, len(sent)), sink)
             catch_up_s = time.monotonic() - back_at
-            await _until(
+            await until(
                 "the offsets committed to the end",
-                lambda: _all_committed(kafka_bootstrap, group, topics.spans),
+                lambda: all_committed(kafka_bootstrap, group, topics.spans),
                 sink,
                 timeout_s=30.0,
             )

@@ -18,6 +18,7 @@ from tracestream._settings import SettingsError
 __all__ = ["main"]
 
 _COMMANDS: dict[str, str] = {
+    "admin": "tracestream.cli._admin:admin",
     "demo": "tracestream.cli._demo:demo",
     "bench": "tracestream.cli._bench:bench",
     "config": "tracestream.cli._config:config",

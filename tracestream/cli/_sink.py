@@ -186,6 +186,10 @@ def sink(metrics_port: int, metrics_host: str, verbose: bool) -> None:
         if storage.engine_name == "chdb":
             from tracestream.sinks import QueryServer, query_server_file
 
-            server = QueryServer(storage, discovery_path=query_server_file(settings.home))
+            # Operator statements too (`tracestream admin`): while the sink runs, its
+            # engine is the only one that can run an ALTER on the embedded tables.
+            server = QueryServer(
+                storage, discovery_path=query_server_file(settings.home), allow_commands=True
+            )
             stack.enter_context(server)
         asyncio.run(main())

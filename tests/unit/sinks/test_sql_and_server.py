@@ -25,7 +25,13 @@ from tracestream.sinks import (
     split_statements,
     write_block,
 )
-from tracestream.sinks._sql import classify_error, result_from_arrow
+from tracestream.sinks._sql import (
+    _DATA_ERROR_CODES,
+    _QUERY_ERROR_CODES,
+    TRANSIENT_CODES,
+    classify_error,
+    result_from_arrow,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -49,6 +55,19 @@ def test_insert_settings_are_synchronous_and_dedup_through_views() -> None:
         ("Code: 43. DB::Exception: Illegal type String of argument", StorageQueryError, 43),
         ("Code: 46. DB::Exception: Unknown function nope", StorageQueryError, 46),
         ("Code: 241. DB::Exception: Memory limit exceeded", StorageUnavailable, 241),
+        (
+            "Code: 243. DB::Exception: Cannot reserve 1.00 MiB, not enough space",
+            StorageUnavailable,
+            243,
+        ),
+        ("Code: 202. DB::Exception: Too many simultaneous queries", StorageUnavailable, 202),
+        ("Code: 159. DB::Exception: Timeout exceeded: elapsed 30 s", StorageUnavailable, 159),
+        ("Code: 173. DB::Exception: Cannot allocate memory", StorageUnavailable, 173),
+        ("Code: 242. DB::Exception: Table is in readonly mode", StorageUnavailable, 242),
+        ("Code: 75. DB::Exception: Cannot write to file, errno: 28", StorageUnavailable, 75),
+        ("Code: 319. DB::Exception: Unknown status of insert", StorageUnavailable, 319),
+        ("Code: 999. Coordination::Exception: Connection loss", StorageUnavailable, 999),
+        ("Code: 1001. DB::Exception: std::exception (STD_EXCEPTION)", StorageUnavailable, 1001),
         ("Code: 701. DB::Exception: Requested cluster 'prod' not found", StorageQueryError, 701),
         ("Code: 139. DB::Exception: No macro 'shard' in config", StorageQueryError, 139),
         ("connection refused", StorageUnavailable, None),
@@ -61,6 +80,43 @@ def test_classify_error(message: str, kind: type, code: int | None) -> None:
     assert err.retriable is (kind is StorageUnavailable)
     # Bad SQL is a StorageRejected (not retriable), but a distinct type the sink does not split on.
     assert isinstance(err, StorageRejected) is (kind is not StorageUnavailable)
+
+
+def test_transient_codes_are_neither_data_nor_statement_errors() -> None:
+    """A code in two lists would be decided by the order of the checks, not by a fact."""
+    assert not set(TRANSIENT_CODES) & _DATA_ERROR_CODES
+    assert not set(TRANSIENT_CODES) & _QUERY_ERROR_CODES
+    # The codes an engine under load or out of disk answers an insert with.
+    assert {252, 241, 243, 202, 159} <= set(TRANSIENT_CODES)
+
+
+@pytest.mark.parametrize(
+    ("message", "name"),
+    [
+        # chDB: the name ends the message.
+        (
+            "Code: 252. DB::Exception: Too many parts (4 with average size of 28.23 KiB) in "
+            "table 'tracestream.spans (551010c5)'. Merges are processing significantly slower "
+            "than inserts. (TOO_MANY_PARTS)",
+            "TOO_MANY_PARTS",
+        ),
+        # A server: the version follows the name; an earlier "(SETTING)" is not a name.
+        (
+            "Code: 62. DB::Exception: Syntax error: failed at position 97 (SETTING): x. "
+            "(SYNTAX_ERROR) (version 26.9.1.1)",
+            "SYNTAX_ERROR",
+        ),
+        # A known transient code is named even when its message was cut before the name.
+        (
+            "Code: 243. DB::Exception: Could not perform insert. None of the disks",
+            "NOT_ENOUGH_SPACE",
+        ),
+        ("Code: 6. DB::Exception: Cannot parse input", None),
+        ("connection refused (ECONNREFUSED)", None),
+    ],
+)
+def test_classify_error_names_the_code(message: str, name: str | None) -> None:
+    assert classify_error(RuntimeError(message), context="insert").code_name == name
 
 
 def test_classify_error_uses_the_code_attribute_first() -> None:

@@ -1,0 +1,179 @@
+"""The embedded engine refusing inserts for its own reasons, and the operator's way in.
+
+chDB says what a server says when it cannot take an insert now: "Too many
+parts" (252) when a table's ``parts_to_throw_insert`` is reached, "not enough
+space" (243) when free disk is under ``min_free_disk_bytes_to_perform_insert``.
+The writer must raise those as retriable, whole, with nothing dead-lettered,
+and store the same block once the engine accepts it again. Those settings are
+changed the way an operator changes them while a sink owns the directory:
+``tracestream admin``, run by the owner's query server.
+
+The whole sink under such a failure, with Kafka: ``tests/faults/test_embedded_engine_refuses.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tracestream.sinks import (
+    TABLE_MAPPINGS,
+    ChdbStorage,
+    DeadLetter,
+    KafkaRow,
+    QueryServer,
+    RetentionPolicy,
+    StorageRejected,
+    StorageUnavailable,
+    apply_migrations,
+    discover_query_server,
+    query_server_file,
+    run_admin,
+    sample_span_records,
+    write_block,
+)
+from tracestream.sinks._query_server import QueryServerClient
+
+pytestmark = pytest.mark.integration
+
+SPANS = TABLE_MAPPINGS["spans"]
+POLICY = RetentionPolicy(3650)
+
+
+@pytest.fixture
+def owned(tmp_path: Path) -> Iterator[tuple[Path, ChdbStorage, QueryServerClient]]:
+    """This process owns ``<home>/chdb`` and serves reads and operator statements on it."""
+    home = tmp_path / "home"
+    storage = ChdbStorage(home / "chdb", "tracestream")
+    storage.open()
+    apply_migrations(storage)
+    server = QueryServer(storage, discovery_path=query_server_file(home), allow_commands=True)
+    server.start()
+    try:
+        client = discover_query_server(query_server_file(home))
+        assert client is not None
+        yield home, storage, client
+    finally:
+        server.stop()
+        storage.close()
+
+
+def _rows(count: int, offset: int = 0) -> list[KafkaRow]:
+    records = sample_span_records(count, seed=21 + offset)
+    return [KafkaRow("t.spans", 0, offset + i, orjson.dumps(r)) for i, r in enumerate(records)]
+
+
+async def _write(storage: ChdbStorage, rows: Sequence[KafkaRow], letters: list[DeadLetter]) -> int:
+    async def insert(table: str, batch: object, token: str) -> None:
+        await asyncio.to_thread(storage.insert, table, batch, dedup_token=token)
+
+    async def dead_letter(found: Sequence[DeadLetter]) -> None:
+        letters.extend(found)
+
+    return await write_block(rows, SPANS, POLICY, insert, dead_letter)
+
+
+def _stored(storage: ChdbStorage) -> int:
+    return int(storage.query("SELECT count() FROM spans FINAL").scalar())
+
+
+@pytest.mark.parametrize(
+    ("setting", "code", "name"),
+    [
+        ("parts_to_throw_insert = 1", 252, "TOO_MANY_PARTS"),
+        (f"min_free_disk_bytes_to_perform_insert = {2**60}", 243, "NOT_ENOUGH_SPACE"),
+    ],
+)
+async def test_an_insert_the_engine_refuses_is_retriable_and_stored_once_it_accepts(
+    owned: tuple[Path, ChdbStorage, QueryServerClient], setting: str, code: int, name: str
+) -> None:
+    _, storage, client = owned
+    letters: list[DeadLetter] = []
+    assert await _write(storage, _rows(5), letters) == 5  # one part: 252 needs one
+    client.run_admin(f"ALTER TABLE spans MODIFY SETTING {setting}")
+
+    block = _rows(40, offset=5)
+    with pytest.raises(StorageUnavailable) as refused:
+        await _write(storage, block, letters)
+    assert refused.value.retriable
+    assert (refused.value.code, refused.value.code_name) == (code, name)
+    assert letters == []  # no good row is dead-lettered for the engine's trouble
+    assert _stored(storage) == 5
+    # Reads keep answering while inserts fail.
+    assert client.query("SELECT count() FROM spans FINAL").scalar() == 5
+
+    client.run_admin(f"ALTER TABLE spans RESET SETTING {setting.split(' =')[0]}")
+    assert await _write(storage, block, letters) == 40
+    assert letters == []
+    assert _stored(storage) == 45
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DROP TABLE spans",
+        "TRUNCATE TABLE spans",
+        "INSERT INTO spans (trace_id) VALUES ('x')",
+        "CREATE TABLE x (a UInt8) ENGINE = Memory",
+        "SELECT 1",
+        "ALTER TABLE spans MODIFY SETTING parts_to_throw_insert = 1; DROP TABLE spans",
+    ],
+)
+def test_only_operator_statements_run(
+    owned: tuple[Path, ChdbStorage, QueryServerClient], sql: str
+) -> None:
+    _, storage, client = owned
+    with pytest.raises(StorageRejected):
+        client.run_admin(sql)
+    with pytest.raises(StorageRejected):
+        run_admin(storage, sql)
+    assert storage.query("EXISTS TABLE spans").scalar() == 1
+    assert "parts_to_throw_insert" not in storage.query("SHOW CREATE TABLE spans").scalar()
+
+
+def test_a_server_that_serves_reads_only_refuses_operator_statements(tmp_path: Path) -> None:
+    storage = ChdbStorage(tmp_path / "chdb", "tracestream")
+    storage.open()
+    try:
+        apply_migrations(storage)
+        with QueryServer(storage, discovery_path=query_server_file(tmp_path)):
+            client = discover_query_server(query_server_file(tmp_path))
+            assert client is not None
+            assert client.health()["commands"] is False
+            with pytest.raises(StorageRejected, match="read-only"):
+                client.run_admin("OPTIMIZE TABLE spans FINAL")
+            # The read path refuses writes as before, allowed commands or not.
+            with pytest.raises(StorageRejected):
+                client.query("ALTER TABLE spans MODIFY SETTING parts_to_throw_insert = 1")
+    finally:
+        storage.close()
+
+
+def test_the_cli_runs_the_statement_in_the_owner(
+    owned: tuple[Path, ChdbStorage, QueryServerClient],
+) -> None:
+    home, storage, _ = owned
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACESTREAM_")}
+    env["TRACESTREAM_HOME"] = str(home)
+    done = subprocess.run(
+        [sys.executable, "-c", "from tracestream.cli import main; main()", "admin",
+         "alter table spans modify setting parts_to_throw_insert = 7"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"in the process owning {home / 'chdb'} (pid {os.getpid()})" in done.stdout
+    assert "parts_to_throw_insert = 7" in storage.query("SHOW CREATE TABLE spans").scalar()
+    done = subprocess.run(
+        [sys.executable, "-c", "from tracestream.cli import main; main()", "admin",
+         "DROP TABLE spans"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "DROP statement refused" in done.stderr
