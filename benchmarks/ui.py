@@ -207,11 +207,24 @@ def _get(url: str) -> bytes:
         return body
 
 
-def measure_ui(storage: Storage, *, requests: int = 20, browser: bool = True) -> dict[str, Any]:
+def measure_ui(
+    storage: Storage,
+    *,
+    requests: int = 20,
+    browser: bool = True,
+    pages: str = "all",
+    loads: int = 5,
+    freeze_heap: bool = False,
+) -> dict[str, Any]:
     """Serve the explorer over ``storage`` and time its pages against their baselines.
 
     Blocks for the whole run (a few minutes at 10M spans). ``browser=False``
     (or no chromium/Playwright) leaves the browser timings out, saying why.
+    ``pages="trace"`` times the Trace page alone (its requests, its baseline
+    and the browser), leaving the lists out; ``loads`` is the browser's page
+    loads (its p95 is their slowest up to 20). ``freeze_heap``: freeze the
+    process's heap once serving, as ``tracestream ui`` does (the command
+    line's run; not in tests, see ``UiServer``).
     """
     from tracestream.ui import Reader, UiServer, create_app
 
@@ -225,44 +238,49 @@ def measure_ui(storage: Storage, *, requests: int = 20, browser: bool = True) ->
         "traces": int(storage.query("SELECT count() FROM traces").scalar()),
         "big_trace_spans": BIG_TRACE_SPANS,
     }
-    with UiServer(app) as server:
+    lists = LIST_CASES if pages == "all" else {}
+    with UiServer(app, freeze_heap=freeze_heap) as server:
         calls: dict[str, Callable[[], object]] = {
             name: functools.partial(_get, f"{server.url}/api/traces?{query}")
-            for name, query in LIST_CASES.items()
+            for name, query in lists.items()
         }
         calls["trace_page"] = lambda: _get(f"{server.url}/api/traces/{BIG_TRACE_ID}")
         # What the Trace page itself asks for: the spans as one list per field.
         calls["trace_page_columns"] = lambda: _get(
             f"{server.url}/api/traces/{BIG_TRACE_ID}?spans=columns"
         )
-        calls["baseline_list"] = lambda: storage.query_arrow(BASELINE_LIST, day)
-        calls["baseline_list_without_projection"] = lambda: storage.query_arrow(
-            BASELINE_LIST_WITHOUT_PROJECTION, day
-        )
+        if lists:
+            calls["baseline_list"] = lambda: storage.query_arrow(BASELINE_LIST, day)
+            calls["baseline_list_without_projection"] = lambda: storage.query_arrow(
+                BASELINE_LIST_WITHOUT_PROJECTION, day
+            )
         calls["baseline_trace"] = lambda: storage.query_arrow(
             BASELINE_TRACE, {"big": BIG_TRACE_ID, **day}
         )
-        page = json.loads(_get(f"{server.url}/api/traces?{LIST_CASES['list_first_page']}"))
         trace = json.loads(_get(f"{server.url}/api/traces/{BIG_TRACE_ID}"))
-        report["list_first_page_rows"] = len(page["items"])
-        # Fast and wrong would be no win: the page must be the plain FINAL read's.
-        plain = storage.query(BASELINE_LIST, day).columns()["trace_id"]
-        report["list_first_page_equals_baseline"] = [i["trace_id"] for i in page["items"]] == plain
+        if lists:
+            page = json.loads(_get(f"{server.url}/api/traces?{LIST_CASES['list_first_page']}"))
+            report["list_first_page_rows"] = len(page["items"])
+            # Fast and wrong would be no win: the page must be the plain FINAL read's.
+            plain = storage.query(BASELINE_LIST, day).columns()["trace_id"]
+            ids = [i["trace_id"] for i in page["items"]]
+            report["list_first_page_equals_baseline"] = ids == plain
         report["trace_page_spans"] = len(trace["spans"])
         samples: dict[str, list[float]] = {name: [] for name in calls}
         for _ in range(requests):
             for name, call in calls.items():
                 samples[name].append(_timed(call))
         timings = {name: _quantiles(values) for name, values in samples.items()}
-        for name in LIST_CASES:
+        for name in lists:
             timings[name]["ratio_to_baseline"] = _ratio(timings[name], timings["baseline_list"])
-        timings["list_first_page"]["ratio_to_list_without_projection"] = _ratio(
-            timings["list_first_page"], timings["baseline_list_without_projection"]
-        )
+        if lists:
+            timings["list_first_page"]["ratio_to_list_without_projection"] = _ratio(
+                timings["list_first_page"], timings["baseline_list_without_projection"]
+            )
         for name in ("trace_page", "trace_page_columns"):
             timings[name]["ratio_to_baseline"] = _ratio(timings[name], timings["baseline_trace"])
         report["server"] = timings
-        report["browser"] = _browser(server.url) if browser else {"skipped": "--no-browser"}
+        report["browser"] = _browser(server.url, loads) if browser else {"skipped": "--no-browser"}
     report["targets"] = {"list_p95_ms": 300, "trace_data_p95_ms": 500, "drawn_ms": 1000}
     return report
 
@@ -272,13 +290,14 @@ def _ratio(timing: dict[str, Any], baseline: dict[str, Any]) -> float:
 
 
 #: Where a page load's time went, from the page's own clock (ms since navigation):
-#: the document and modules loaded, the trace's data asked for and received, the
-#: data parsed and the rows in view drawn (trace.js's marks).
+#: the document and modules loaded (app.js's mark: index.html adds the modules from
+#: a script, so DOMContentLoaded no longer waits for them), the trace's data asked
+#: for and received, the data parsed and the rows in view drawn (trace.js's marks).
 _PHASES_JS = """() => {
   const nav = performance.getEntriesByType('navigation')[0];
   const data = performance.getEntriesByType('resource').find(e => e.name.includes('/api/traces/'));
   const mark = (name) => performance.getEntriesByName(name)[0]?.startTime ?? null;
-  return {document_ms: nav.responseEnd, modules_ms: nav.domContentLoadedEventEnd,
+  return {document_ms: nav.responseEnd, modules_ms: mark('app:modules'),
           data_asked_ms: data ? data.startTime : null, data_received_ms: data ? data.responseEnd : null,
           data_bytes: data ? data.encodedBodySize : null,
           data_parsed_ms: mark('trace:data'), rows_drawn_ms: mark('trace:rows')};
@@ -348,7 +367,13 @@ def _browser(url: str, runs: int = 5) -> dict[str, Any]:
 
 
 def bench_ui_report(
-    count: int, data_dir: Path | None, *, requests: int, browser: bool
+    count: int,
+    data_dir: Path | None,
+    *,
+    requests: int,
+    browser: bool,
+    pages: str = "all",
+    loads: int = 5,
 ) -> dict[str, Any]:
     """Generate (or reuse, when ``data_dir`` holds the same count) and measure."""
     from tracestream.sinks import ChdbStorage, apply_migrations
@@ -364,7 +389,17 @@ def bench_ui_report(
                 result["generate_s"] = round(generate_ui_tables(storage, count), 3)
             else:
                 result["reused"] = str(data_dir)
-            result.update(measure_ui(storage, requests=requests, browser=browser))
+            # The heap frozen as `tracestream ui` freezes its own (tracestream.ui.serve).
+            result.update(
+                measure_ui(
+                    storage,
+                    requests=requests,
+                    browser=browser,
+                    pages=pages,
+                    loads=loads,
+                    freeze_heap=True,
+                )
+            )
             return result
         finally:
             storage.close()
@@ -379,11 +414,27 @@ def bench_ui_report(
 )
 @click.option("--requests", default=20, show_default=True, help="Requests per measured call.")
 @click.option("--browser/--no-browser", default=True, show_default=True)
+@click.option(
+    "--pages",
+    type=click.Choice(["all", "trace"]),
+    default="all",
+    show_default=True,
+    help="trace: only the Trace page (its requests, baseline and browser timings).",
+)
+@click.option("--loads", default=5, show_default=True, help="Browser page loads of the big trace.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON only (the default output).")
 def bench_ui(
-    count: int, data_dir: Path | None, requests: int, browser: bool, as_json: bool
+    count: int,
+    data_dir: Path | None,
+    requests: int,
+    browser: bool,
+    pages: str,
+    loads: int,
+    as_json: bool,
 ) -> None:
     """Explorer list and trace pages (server p50/p95, and in chromium the drawn trace),
     each beside a same-run plain statement."""
-    report = bench_ui_report(count, data_dir, requests=requests, browser=browser)
+    report = bench_ui_report(
+        count, data_dir, requests=requests, browser=browser, pages=pages, loads=loads
+    )
     click.echo(json.dumps(report, indent=2))

@@ -64,3 +64,10 @@ def test_the_report_gives_each_request_its_quantiles_and_ratio(storage: ChdbStor
     assert server["list_first_page"]["ratio_to_list_without_projection"] > 0
     assert report["browser"] == {"skipped": "--no-browser"}
     assert report["targets"] == {"list_p95_ms": 300, "trace_data_p95_ms": 500, "drawn_ms": 1000}
+
+
+def test_the_trace_page_alone(storage: ChdbStorage) -> None:
+    report = measure_ui(storage, requests=2, browser=False, pages="trace")
+    assert set(report["server"]) == {"trace_page", "trace_page_columns", "baseline_trace"}
+    assert "list_first_page_rows" not in report
+    assert report["trace_page_spans"] == BIG_TRACE_SPANS
