@@ -250,7 +250,7 @@ def test_a_big_trace_draws_only_the_rows_in_view(
     # Past 300 spans a trace opens with its first level only: the root and 19 agents.
     expect(tree_rows).to_have_count(20)
     expect(tab.locator(".tree-toolbar")).to_contain_text("2,000 spans")
-    # Asked for once, by early.js before the modules ran; the page took that answer.
+    # Asked for once, by index.html's head before any module loaded; the page took that answer.
     assert asked == [f"{url}/api/traces/{B6}?spans=columns"]
     tab.click("#expand-all")
     expect(tab.locator(f".tree-row[data-span-id='{sid(0xB6, 3)}']")).to_have_count(1)

@@ -29,7 +29,10 @@ def test_every_module_import_resolves_to_a_shipped_file() -> None:
         for target in IMPORT_RE.findall(script.read_text(encoding="utf-8")):
             assert (script.parent / target).resolve().is_file(), f"{script.name}: {target}"
     index = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
-    for ref in re.findall(r'(?:src|href)="/static/([^"]+)"', index):
+    # In attributes and in the boot script's lists alike.
+    refs = re.findall(r'"/static/([^"]+)"', index)
+    assert "js/app.js" in refs
+    for ref in refs:
         assert (STATIC_DIR / ref).is_file(), ref
 
 
