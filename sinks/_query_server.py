@@ -18,9 +18,9 @@ Protocol (HTTP/1.1, JSON in, Arrow IPC stream out)::
 
     GET  /health                      -> {"pid": ..., "database": ..., "commands": bool}
     POST /query {"sql", "params"}     -> 200 application/vnd.apache.arrow.stream
-                                      -> 400/503 {"error", "code", "retriable"}
+                                      -> 400/503 {"error", "code", "code_name", "retriable"}
     POST /command {"sql"}             -> 200 {"statement": the statement as run}
-                                      -> 400/403/503 {"error", "code", "retriable"}
+                                      -> 400/403/503 (the same error body)
 
 Security: it binds 127.0.0.1 only; every request carries the random token from
 the discovery file (written 0600, so only the same user can read it); every
@@ -182,7 +182,15 @@ class _Handler(BaseHTTPRequestHandler):
             table = run_readonly(self.server.storage, sql, params)
         except StorageError as exc:
             status = 503 if exc.retriable else 400
-            self._json(status, {"error": str(exc), "code": exc.code, "retriable": exc.retriable})
+            self._json(
+                status,
+                {
+                    "error": str(exc),
+                    "code": exc.code,
+                    "code_name": exc.code_name,
+                    "retriable": exc.retriable,
+                },
+            )
             return
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, table.schema) as writer:
@@ -423,9 +431,13 @@ def _answer_error(status: int, data: bytes) -> StorageError:
     try:
         err = json.loads(data)
         message, code, retriable = str(err["error"]), err.get("code"), bool(err["retriable"])
+        name = err.get("code_name")
     except (ValueError, KeyError, TypeError):
         message, code, retriable = f"HTTP {status}: {data[:200]!r}", None, status >= 500
-    return (StorageUnavailable if retriable else StorageRejected)(message, code=code)
+        name = None
+    return (StorageUnavailable if retriable else StorageRejected)(
+        message, code=code, code_name=name
+    )
 
 
 def _pid_alive(pid: int) -> bool:

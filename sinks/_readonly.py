@@ -103,7 +103,9 @@ def run_readonly(storage: Storage, sql: str, params: Mapping[str, Any] | None = 
         # Any coded error outside TRANSIENT_CODES is about the query itself
         # (unknown table, bad type, readonly).
         if exc.code is not None and exc.code not in TRANSIENT_CODES:
-            raise StorageRejected(_clean(str(exc)), code=exc.code) from None
+            raise StorageRejected(
+                _clean(str(exc)), code=exc.code, code_name=exc.code_name
+            ) from None
         raise
 
 

@@ -141,7 +141,7 @@ _QUERY_ERROR_CODES = frozenset(
     }
 )
 _CODE_RE = re.compile(r"Code:\s*(\d+)")
-_NAME_RE = re.compile(r"\(([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\)")
+_NAME_RE = re.compile(r"\(([A-Z][A-Z0-9_]+)\)(?: \(version .*\))?\.?$")
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -190,14 +190,17 @@ def classify_error(exc: BaseException, *, context: str) -> StorageError:
 
 
 def _code_name(code: int | None, message: str) -> str | None:
-    """The error code's name: ClickHouse ends its message's first line with it,
-    ``... (TOO_MANY_PARTS)`` (a server adds `` (version ...)`` after it)."""
+    """The error code's name: ClickHouse ends the line of ``Code: N.`` with it,
+    ``... (TOO_MANY_PARTS)``, a server with `` (version ...)`` after it; a
+    message cut before its end names nothing (unless the code is a known one)."""
     if code is None:
         return None
     if code in TRANSIENT_CODES:
         return TRANSIENT_CODES[code]
-    names = _NAME_RE.findall(message.strip().split("\n", 1)[0])
-    return names[-1] if names else None
+    found = _CODE_RE.search(message)
+    line = message[found.start() if found else 0 :].strip().split("\n", 1)[0]
+    named = _NAME_RE.search(line)
+    return named.group(1) if named else None
 
 
 def result_from_arrow(table: pa.Table) -> QueryResult:

@@ -165,6 +165,10 @@ def test_a_server_that_serves_reads_only_refuses_operator_statements(tmp_path: P
             # The read path refuses writes as before, allowed commands or not.
             with pytest.raises(StorageRejected):
                 client.query("ALTER TABLE spans MODIFY SETTING parts_to_throw_insert = 1")
+            # An error's code and its name travel from the owner's engine.
+            with pytest.raises(StorageRejected) as unknown:
+                client.query("SELECT * FROM nope")
+            assert (unknown.value.code, unknown.value.code_name) == (60, "UNKNOWN_TABLE")
     finally:
         storage.close()
 

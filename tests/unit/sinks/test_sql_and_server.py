@@ -106,6 +106,15 @@ def test_transient_codes_are_neither_data_nor_statement_errors() -> None:
             "(SYNTAX_ERROR) (version 26.9.1.1)",
             "SYNTAX_ERROR",
         ),
+        # A server's message through clickhouse-connect: the name ends the code's line.
+        (
+            "HTTPDriver for http://ch:8123/?query=INSERT received ClickHouse error code 164\n"
+            " Code: 164. DB::Exception: default: Cannot execute query in readonly mode. "
+            "(READONLY) (version 26.9.1.1 (official build))\n",
+            "READONLY",
+        ),
+        # Cut before its end: an earlier parenthesis is not taken for the name.
+        ("Code: 6. DB::Exception: Cannot parse input (EXPECTED_COMMA) at row 1, column", None),
         # A known transient code is named even when its message was cut before the name.
         (
             "Code: 243. DB::Exception: Could not perform insert. None of the disks",
