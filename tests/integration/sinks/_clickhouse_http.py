@@ -150,6 +150,10 @@ class RecordingClickHouse:
         # Its own lock: requests hold ``_lock`` while chDB runs them.
         self._connections_lock = threading.Lock()
         self._connections: set[socket.socket] = set()
+        # Handler threads still running (a request read before a stop may still
+        # be executing on chDB): stop() waits for them, under this condition.
+        self._handlers = 0
+        self._handlers_done = threading.Condition(self._connections_lock)
 
     @property
     def url(self) -> str:
@@ -179,12 +183,26 @@ class RecordingClickHouse:
             self._anchor.close()
         self._files.cleanup()
 
-    def stop(self) -> None:
+    def stop(self, *, timeout_s: float = 30.0) -> None:
         """Go away like a stopped server: the port refuses, open connections are cut.
 
+        Returns once no request is executing any more, so what is stored when
+        it returns stays as it is until :meth:`restart` (a request the server
+        had read before the cut may still run to its end, its answer lost: the
+        fault tests saw an insert land seconds after the stop under load).
         The data directory stays open here; :meth:`restart` serves it again.
         """
         self._close()
+        deadline = time.monotonic() + timeout_s
+        with self._handlers_done:
+            while self._handlers:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"requests still executing {timeout_s}s after the stop")
+                # A connection accepted just before the listener closed registers late.
+                for connection in self._connections:
+                    with contextlib.suppress(OSError):
+                        connection.shutdown(socket.SHUT_RDWR)
+                self._handlers_done.wait(0.1)
 
     def restart(self, *, timeout_s: float = 10.0) -> None:
         """Listen again on the port of the :meth:`stop`-ped endpoint, so ``url`` is unchanged.
@@ -211,11 +229,16 @@ class RecordingClickHouse:
                 super().setup()
                 with endpoint._connections_lock:
                     endpoint._connections.add(self.connection)
+                    endpoint._handlers += 1
 
             def finish(self) -> None:
-                with endpoint._connections_lock:
-                    endpoint._connections.discard(self.connection)
-                super().finish()
+                try:
+                    super().finish()
+                finally:
+                    with endpoint._connections_lock:
+                        endpoint._connections.discard(self.connection)
+                        endpoint._handlers -= 1
+                        endpoint._handlers_done.notify_all()
 
             def answer(self, record: RecordedRequest) -> None:
                 endpoint._answer(record)
