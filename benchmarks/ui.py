@@ -290,9 +290,10 @@ def _ratio(timing: dict[str, Any], baseline: dict[str, Any]) -> float:
 
 
 #: Where a page load's time went, from the page's own clock (ms since navigation):
-#: the document and modules loaded (app.js's mark: index.html adds the modules from
-#: a script, so DOMContentLoaded no longer waits for them), the trace's data asked
-#: for and received, the data parsed and the rows in view drawn (trace.js's marks).
+#: the document and the first page's modules loaded (app.js's mark: index.html adds
+#: the modules from a script, so DOMContentLoaded no longer waits for them, and
+#: app.js imports the page's module itself), the trace's data asked for and
+#: received, the data parsed and the rows in view drawn (trace.js's marks).
 _PHASES_JS = """() => {
   const nav = performance.getEntriesByType('navigation')[0];
   const data = performance.getEntriesByType('resource').find(e => e.name.includes('/api/traces/'));

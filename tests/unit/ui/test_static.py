@@ -15,7 +15,8 @@ from tracestream.ui import STATIC_DIR, Reader, create_app, openapi_document
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).parents[3]
-IMPORT_RE = re.compile(r"""(?:import|from)\s*(?:[\w{}\s,*]+from\s*)?["'](\.[^"']+)["']""")
+IMPORT_RE = re.compile(r"""(?:import|from)\s*(?:[\w{}\s,*]+from\s*|\(\s*)?["'](\.[^"']+)["']""")
+STATIC_IMPORT_RE = re.compile(r"""^import\s[^"']*["']\./(\w+)\.js["']""", re.M)
 
 
 def static_files() -> list[Path]:
@@ -34,6 +35,38 @@ def test_every_module_import_resolves_to_a_shipped_file() -> None:
     assert "js/app.js" in refs
     for ref in refs:
         assert (STATIC_DIR / ref).is_file(), ref
+
+
+def _imports(name: str) -> set[str]:
+    """The modules ``name`` loads with it: its static imports, theirs, and so on."""
+    found: set[str] = set()
+    todo = [name]
+    while todo:
+        text = (STATIC_DIR / "js" / f"{todo.pop()}.js").read_text(encoding="utf-8")
+        for imported in STATIC_IMPORT_RE.findall(text):
+            if imported not in found:
+                found.add(imported)
+                todo.append(imported)
+    return found
+
+
+def test_index_preloads_exactly_the_modules_of_the_first_page() -> None:
+    # index.html's boot script preloads, for the page in the URL, app.js's imports and
+    # the page's module with its imports: held here to app.js's routes and the imports.
+    index = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    app = (STATIC_DIR / "js" / "app.js").read_text(encoding="utf-8")
+    routes = dict(re.findall(r'(\w+): async \(\) => \(await import\("\./(\w+)\.js"\)\)', app))
+    assert set(routes) == {"traces", "trace", "overview", "anomalies", "sessions", "session"}
+    preloaded = {
+        page: set(re.findall(r'"(\w+)"', names))
+        for page, names in re.findall(r"^\s*(\w+): \[([^\]]*)\],$", index, re.M)
+    }
+    common = re.search(r"for \(const name of \[([^\]]*)\.\.\.", index)
+    assert common is not None
+    assert set(re.findall(r'"(\w+)"', common.group(1))) == _imports("app")
+    assert set(preloaded) == set(routes)
+    for page, module in routes.items():
+        assert preloaded[page] == ({module} | _imports(module)) - _imports("app"), page
 
 
 def test_nothing_is_fetched_from_another_origin() -> None:
