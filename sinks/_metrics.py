@@ -45,6 +45,22 @@ class SinkMetrics:
             buckets=_BATCH_BUCKETS,
             registry=registry,
         )
+        # The sink's two legs of freshness besides the insert itself (bench e2e
+        # decomposes its span-end-to-queryable time with them).
+        self.fetch_delay = Histogram(
+            "tracestream_sink_fetch_delay_seconds",
+            "From a record's CreateTime (the worker's send) to its fetch by the sink; "
+            "observed once per partition per fetch, for its oldest record.",
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.buffer_wait = Histogram(
+            "tracestream_sink_buffer_wait_seconds",
+            "From the fetch of a table's oldest buffered record to the flush that writes "
+            "it; observed once per table per flush.",
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
         self.retries = Counter(
             "tracestream_sink_insert_retries",
             "Inserts retried after a retriable storage error, per table.",

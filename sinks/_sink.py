@@ -2,15 +2,23 @@
 
 One aiokafka consumer (manual commits) reads ``spans``, ``traces``,
 ``scores``, ``metrics`` and ``anomalies``. Records are buffered per table and
-flushed when a table holds ``batch_max_rows`` rows or its oldest record is
-``batch_max_ms`` old (ClickHouse's guidance: inserts of >= 1,000 rows, about
-one per second per table). A flush writes one block per topic partition and
-offset-aligned chunk (see :mod:`._writer`), up to ``insert_concurrency``
-blocks at a time (each insert runs in a worker thread and the engine
-releases the GIL, so blocks of different partitions are written on
-different cores), and commits those partitions' offsets only after every
-block of the flush is acknowledged and every poison row is in the sink DLQ.
-Blocks, and so dedup tokens, are the same whatever the concurrency.
+every table is flushed together (group commit, :class:`._flush.FlushRule`):
+when a table holds ``batch_max_rows`` rows, when the oldest record is
+``batch_max_ms`` old, or when the consumer has caught up and
+``flush_min_interval_ms`` passed since the last flush. So a quiet stream is
+stored within a fraction of a second and a busy one in batches of up to a
+second (ClickHouse's guidance: about one insert per second per table).
+
+A flush writes, per table, one block per topic partition and offset-aligned
+chunk of ``batch_max_rows`` that it holds whole, and one block of the partial
+rest of every partition (see :mod:`._writer`): an insert costs ~40-90 ms of
+chDB's CPU whatever its size, so the small batches of a caught-up sink are one
+insert per table, not one per partition. Up to ``insert_concurrency`` blocks
+are written at a time, across tables (each insert runs in a worker thread and
+the engine releases the GIL, so blocks are written on different cores), and
+the offsets are committed only after every block of the flush is acknowledged
+and every poison row is in the sink DLQ. Blocks, and so dedup tokens, are the
+same whatever the concurrency.
 
 Backpressure, on purpose: when storage fails with a retriable error the sink
 stops consuming (all partitions paused) and retries the same blocks with
@@ -33,7 +41,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -41,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 from tracestream.schemas import Topics
 
 from ._errors import StorageError
+from ._flush import FlushRule, flush_blocks
 from ._metrics import SinkMetrics
 from ._raw_sql import RAW_SELECTS, retention_params
 from ._rows import TABLE_MAPPINGS, RetentionPolicy, TableMapping
@@ -72,6 +80,8 @@ class SinkConfig:
     session_timeout_ms: int = 10_000
     batch_max_rows: int = 100_000
     batch_max_ms: int = 1_000
+    #: Caught up, flush no sooner than this after the last flush (see :mod:`._flush`).
+    flush_min_interval_ms: int = 500
     retry_initial_ms: int = 200
     retry_max_ms: int = 30_000
     fetch_max_records: int = 20_000
@@ -119,6 +129,13 @@ class Sink:
         self._role_of = {getattr(topics, role): role for role in _ROLES}
         self._buffers = {role: _Buffer(TABLE_MAPPINGS[role]) for role in _ROLES}
         self._role_of_table = {TABLE_MAPPINGS[role].table: role for role in _ROLES}
+        self._rule = FlushRule(
+            config.batch_max_rows, config.batch_max_ms, config.flush_min_interval_ms
+        )
+        self._last_flush = time.monotonic()  # when the last flush started
+        self._caught_up = False
+        # The flush being written while the loop keeps fetching the next batch.
+        self._writing: asyncio.Task[None] | None = None
         self._retention_params = retention_params(config.retention)
         self._consumer: Any = None
         self._producer: Any = None
@@ -218,14 +235,32 @@ class Sink:
     # --- the loop ------------------------------------------------------------
 
     async def poll_once(self) -> int:
-        """One fetch, buffering, and whatever flushes are due. Returns records fetched."""
-        fetched = await self._consumer.getmany(
-            timeout_ms=min(200, self._config.batch_max_ms),
-            max_records=self._config.fetch_max_records,
-        )
+        """One fetch and its buffering; starts a flush if one is due. Returns records fetched.
+
+        A flush is written in the background while the next batch is fetched
+        (one flush at a time, so commits stay in order). Backpressure: while
+        storage fails (the consumer is paused) or a full batch waits behind the
+        flush in flight, this waits for that flush instead of fetching.
+        """
+        self._reap()
+        writing = self._writing
+        if writing is not None and (self._retrying or self._largest_rows() >= self._rule.max_rows):
+            await asyncio.wait({writing}, timeout=0.2)
+            self._reap()
+            self._start_flush_if_due()
+            return 0
+        async with self._poll_lock:  # the writers poll the paused consumer too
+            fetched = await self._consumer.getmany(
+                timeout_ms=self._fetch_wait_ms(),
+                max_records=self._config.fetch_max_records,
+            )
         count = 0
         now = time.monotonic()
+        wall = time.time()
         for tp, records in fetched.items():
+            if records:
+                # Worker's send (the record's CreateTime) -> fetched here: the Kafka leg.
+                self._metrics.fetch_delay.observe(max(0.0, wall - records[0].timestamp / 1000))
             buffer = self._buffers[self._role_of[tp.topic]]
             if not buffer.rows:
                 buffer.since = now
@@ -241,55 +276,107 @@ class Sink:
             if records:
                 self._next_offset[(tp.topic, tp.partition)] = records[-1].offset + 1
         self._update_lag()
-        await self.flush()
+        self._caught_up = await self._read_to_end()
+        self._reap()
+        self._start_flush_if_due()
         return count
 
     async def flush(self, *, force: bool = False) -> None:
-        """Write every buffer that is due (or all with ``force``), then commit."""
-        now = time.monotonic()
-        for buffer in self._buffers.values():
-            if not buffer.rows:
-                continue
-            due = (
-                force
-                or len(buffer.rows) >= self._config.batch_max_rows
-                or (now - buffer.since) * 1000 >= self._config.batch_max_ms
-            )
-            if due:
-                await self._flush_buffer(buffer)
+        """Wait for the flush in flight, then write every buffer if a flush is due (or
+        whatever is buffered, with ``force``) and wait for that one too."""
+        if self._writing is not None:
+            await asyncio.wait({self._writing})
+            self._reap()
+        self._start_flush_if_due(force=force)
+        if self._writing is not None:
+            await asyncio.wait({self._writing})
+            self._reap()
 
-    async def _flush_buffer(self, buffer: _Buffer) -> None:
-        rows, buffer.rows = buffer.rows, []
-        table = buffer.mapping.table
-        self._metrics.batch_rows.labels(table).observe(len(rows))
-        blocks = self._blocks(rows)
+    def _reap(self) -> None:
+        """Forget a finished flush; raise what it raised (its blocks were retried
+        inside, so only a bug or a cancellation gets here)."""
+        task = self._writing
+        if task is not None and task.done():
+            self._writing = None
+            task.result()
+
+    def _largest_rows(self) -> int:
+        return max((len(b.rows) for b in self._buffers.values()), default=0)
+
+    def _fetch_wait_ms(self) -> int:
+        state = self._flush_state(time.monotonic())
+        wait = self._rule.fetch_wait_ms(
+            buffered=state["largest_rows"] > 0,
+            oldest_age_ms=state["oldest_age_ms"],
+            since_flush_ms=state["since_flush_ms"],
+            caught_up=state["caught_up"],
+        )
+        # A flush is due but one is in flight: look again soon, without spinning.
+        return max(wait, 20) if self._writing is not None else wait
+
+    def _flush_state(self, now: float) -> dict[str, Any]:
+        """What the flush rule looks at, as of ``now``."""
+        held = [b for b in self._buffers.values() if b.rows]
+        return {
+            "largest_rows": max((len(b.rows) for b in held), default=0),
+            "oldest_age_ms": (now - min((b.since for b in held), default=now)) * 1000,
+            "since_flush_ms": (now - self._last_flush) * 1000,
+            "caught_up": self._caught_up,
+        }
+
+    async def _read_to_end(self) -> bool:
+        """Whether every assigned partition was read to its high watermark (as of the
+        last fetch response that carried one): nothing more to read right now."""
+        consumer = self._consumer
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            # No fetch response yet: its end is unknown, so not caught up.
+            if high is None or await consumer.position(tp) < high:
+                return False
+        return True
+
+    def _start_flush_if_due(self, *, force: bool = False) -> None:
+        """Hand every table's buffer to a background flush if one is due and none is
+        in flight (or, with ``force``, whatever is buffered)."""
+        if self._writing is not None:
+            return
+        now = time.monotonic()
+        state = self._flush_state(now)
+        if not (force and state["largest_rows"]) and not self._rule.due(**state):
+            return
+        flushed = [b for b in self._buffers.values() if b.rows]
+        for buffer in flushed:
+            self._metrics.buffer_wait.observe(now - buffer.since)
+            self._metrics.batch_rows.labels(buffer.mapping.table).observe(len(buffer.rows))
+        work = [(b.mapping, b.rows) for b in flushed]
+        for buffer in flushed:
+            buffer.rows = []
+        self._last_flush = now
+        self._writing = asyncio.create_task(self._write_flush(work), name="sink-flush")
+
+    async def _write_flush(self, work: list[tuple[TableMapping, list[Record]]]) -> None:
+        """Store one flush's blocks of every table, then commit their offsets."""
         limit = asyncio.Semaphore(max(1, self._config.insert_concurrency))
 
-        async def write(block: list[Record]) -> None:
+        async def write(block: list[Record], mapping: TableMapping) -> None:
             async with limit:
-                await self._write_with_retry(block, buffer.mapping)
+                await self._write_with_retry(block, mapping)
 
-        # gather waits for every block; a write only ends when its block is
-        # stored (retriable errors are retried inside), so the commit below
-        # follows every acknowledgement.
-        await asyncio.gather(*(write(block) for block in blocks))
+        # gather waits for every block of every table; a write only ends when
+        # its block is stored (retriable errors are retried inside), so the
+        # commit below follows every acknowledgement.
+        await asyncio.gather(
+            *(
+                write(block, mapping)
+                for mapping, rows in work
+                for block in flush_blocks(rows, self._config.batch_max_rows)
+            )
+        )
         commits: dict[tuple[str, int], int] = {}
-        for block in blocks:  # sorted by (topic, partition, offset): the last one wins
-            last = block[-1]
-            commits[(last.topic, last.partition)] = last.offset + 1
+        for _, rows in work:  # each partition's rows in offset order: the last one wins
+            for row in rows:
+                commits[(row.topic, row.partition)] = row.offset + 1
         await self._commit(commits)
-
-    def _blocks(self, rows: Sequence[Record]) -> list[list[Record]]:
-        """Split per partition, and at offsets that are multiples of batch_max_rows.
-
-        Aligned boundaries make the same offsets form the same blocks (and so
-        the same dedup tokens) on a replay, however the fetches fell.
-        """
-        size = self._config.batch_max_rows
-        blocks: dict[tuple[str, int, int], list[Record]] = defaultdict(list)
-        for row in rows:
-            blocks[(row.topic, row.partition, row.offset // size)].append(row)
-        return [blocks[key] for key in sorted(blocks)]
 
     async def _write_with_retry(self, block: list[Record], mapping: TableMapping) -> None:
         delay_ms = self._config.retry_initial_ms

@@ -3,8 +3,10 @@
 The Kafka-free core of the sink (:mod:`._sink` only moves records in and
 offsets out), so it is tested against chDB without a broker.
 
-A *block* is records of one topic partition with consecutive offsets. Its
-insert deduplication token is ``topic:partition:first-last``, so re-sending
+A *block* is records of one topic: a run of consecutive offsets per
+partition, one partition or several (the sink puts the partial tails of a
+flush's partitions into one block, see :mod:`._sink`). Its insert
+deduplication token is ``topic:partition:first-last`` per run, so re-sending
 the same block (a retry, a restart from the last committed offset, a replay)
 is dropped by ClickHouse. When ClickHouse rejects a block for its data
 (:class:`StorageRejected`), the block is split in halves, each with its own
@@ -22,6 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Protocol
 
 import orjson
@@ -94,9 +97,21 @@ InsertRawFn = Callable[[str, "pa.Table", str], Awaitable[None]]
 
 
 def block_token(rows: Sequence[Record]) -> str:
-    """The dedup token of a block: topic, partition and offset range."""
-    first, last = rows[0], rows[-1]
-    return f"{first.topic}:{first.partition}:{first.offset}-{last.offset}"
+    """The dedup token of a block: topic, partition and offset range of each run.
+
+    ``topic:partition:first-last``, comma-joined when the block holds several
+    runs (of several partitions, or with a gap in offsets; rows sorted by
+    topic, partition and offset).
+    """
+    runs: list[str] = []
+    first = rows[0]
+    for prev, row in pairwise(rows):
+        if (row.topic, row.partition, row.offset) != (prev.topic, prev.partition, prev.offset + 1):
+            runs.append(f"{first.topic}:{first.partition}:{first.offset}-{prev.offset}")
+            first = row
+    last = rows[-1]
+    runs.append(f"{first.topic}:{first.partition}:{first.offset}-{last.offset}")
+    return ",".join(runs)
 
 
 async def write_block(

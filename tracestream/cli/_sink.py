@@ -64,6 +64,7 @@ def _sink_config(
         "client_id": KafkaNames.client_id(group),
         "batch_max_rows": settings.sink_batch_max_rows,
         "batch_max_ms": settings.sink_batch_max_ms,
+        "flush_min_interval_ms": settings.sink_flush_min_interval_ms,
         "retry_initial_ms": settings.sink_retry_initial_ms,
         "retry_max_ms": settings.sink_retry_max_ms,
         "fetch_max_records": settings.sink_fetch_max_records,
