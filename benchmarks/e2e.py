@@ -138,6 +138,7 @@ def _settings_block(settings: Settings) -> dict[str, Any]:
         "sdk_linger_ms": settings.sdk_linger_ms,
         "worker_batch_within_ms": settings.worker_batch_within_ms,
         "sink_batch_max_ms": settings.sink_batch_max_ms,
+        "sink_flush_min_interval_ms": settings.sink_flush_min_interval_ms,
     }
 
 
@@ -157,13 +158,38 @@ def _freshness(
         after, wall = pipeline.work_done(), time.monotonic() - wall_before
     finally:
         sdk = load.stop()
+    load_end = round(os.getloadavg()[0], 2)
     published = asyncio.run(_published_s(bootstrap, Topics(prefix).spans, probed))
+    done = {k: after[k] - before[k] for k in after}
     return {
         **summarize_freshness(seconds, missing, _POLL_S, published),
         "poll_round_trip_p50_ms": None if math.isnan(poll_s) else round(poll_s * 1000, 1),
         "events_per_s": _STEADY_RATE,
         **sdk,
-        **_cpu_block({k: after[k] - before[k] for k in after}, wall),
+        **_cpu_block(done, wall),
+        "sink_legs": _sink_legs(done, wall),
+        "load_average_1m_at_end": load_end,
+    }
+
+
+def _sink_legs(done: dict[str, float], wall_s: float) -> dict[str, float | None]:
+    """The sink's share of freshness over a phase: means of its legs, and its inserts.
+
+    Worker's send -> fetched (the worker's linger, the broker, the fetch), fetched
+    -> flushed (the batch wait, of a table's oldest row), and a spans insert.
+    """
+
+    def mean(total: float, count: float) -> float | None:
+        return round(total / count, 3) if count else None
+
+    return {
+        "fetch_delay_mean_s": mean(done["sink_fetch_delay_sum"], done["sink_fetch_delay_count"]),
+        "buffer_wait_oldest_mean_s": mean(
+            done["sink_buffer_wait_sum"], done["sink_buffer_wait_count"]
+        ),
+        "spans_insert_mean_s": mean(done["sink_spans_insert_s"], done["sink_spans_inserts"]),
+        "spans_inserts_per_s": round(done["sink_spans_inserts"] / wall_s, 2),
+        "inserts_per_s": round(done["sink_inserts"] / wall_s, 2),
     }
 
 

@@ -78,6 +78,15 @@ class LocalPipeline:
             "sink_cpu_s": metric_value(sink, "process_cpu_seconds_total"),
             "events_in": metric_value(worker, "tracestream_events_in_total"),
             "spans_stored": _spans_written(sink),
+            # The sink's legs (sums and counts: a phase's mean from two readings).
+            **{
+                f"sink_{leg}_{part}": metric_value(sink, f"tracestream_sink_{leg}_seconds_{part}")
+                for leg in ("fetch_delay", "buffer_wait")
+                for part in ("sum", "count")
+            },
+            "sink_spans_insert_s": _labelled(sink, "tracestream_sink_insert_seconds_sum", "spans"),
+            "sink_spans_inserts": _labelled(sink, "tracestream_sink_insert_seconds_count", "spans"),
+            "sink_inserts": metric_value(sink, "tracestream_sink_insert_seconds_count"),
         }
 
     def joins(self) -> list[str]:
@@ -107,3 +116,9 @@ def _spans_written(sink_metrics: str) -> float:
         for line in sink_metrics.splitlines()
         if line.startswith('tracestream_sink_rows_written_total{table="spans"')
     )
+
+
+def _labelled(text: str, name: str, table: str) -> float:
+    """One table's sample of ``name`` in a /metrics text."""
+    prefix = f'{name}{{table="{table}"}} '
+    return sum(float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix))
