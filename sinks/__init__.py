@@ -23,7 +23,8 @@ from ._feedback import (
 from ._metrics import SinkMetrics
 from ._migrate import Migration, apply_migrations, load_migrations, split_statements
 from ._open import chdb_path, make_storage
-from ._query_server import QueryServer, discover_query_server, query_server_file
+from ._query_client import discover_query_server
+from ._query_server import QueryServer, query_server_file
 from ._readonly import run_readonly
 from ._report_html import report_html
 from ._report_render import report_json, report_renderables

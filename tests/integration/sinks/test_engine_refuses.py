@@ -39,7 +39,7 @@ from tracestream.sinks import (
     sample_span_records,
     write_block,
 )
-from tracestream.sinks._query_server import QueryServerClient
+from tracestream.sinks._query_client import QueryServerClient
 
 pytestmark = pytest.mark.integration
 

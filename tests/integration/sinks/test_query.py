@@ -13,13 +13,8 @@ from pathlib import Path
 import pytest
 
 from tracestream.sinks import ChdbStorage, StorageRejected, apply_migrations
-from tracestream.sinks._query_server import (
-    QueryServer,
-    QueryServerClient,
-    QueryServerInfo,
-    discover_query_server,
-    query_server_file,
-)
+from tracestream.sinks._query_client import QueryServerClient, discover_query_server
+from tracestream.sinks._query_server import QueryServer, QueryServerInfo, query_server_file
 from tracestream.sinks._readonly import run_readonly
 
 from ._known_data import insert_known_data
