@@ -41,6 +41,8 @@ from tracestream.sinks import (
 )
 from tracestream.sinks._query_client import QueryServerClient
 
+from ._clickhouse_http import RecordingClickHouse
+
 pytestmark = pytest.mark.integration
 
 SPANS = TABLE_MAPPINGS["spans"]
@@ -173,24 +175,56 @@ def test_a_server_that_serves_reads_only_refuses_operator_statements(tmp_path: P
         storage.close()
 
 
+def _admin_cli(env: dict[str, str], sql: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from tracestream.cli import main; main()", "admin", sql],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+
+
 def test_the_cli_runs_the_statement_in_the_owner(
     owned: tuple[Path, ChdbStorage, QueryServerClient],
 ) -> None:
     home, storage, _ = owned
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACESTREAM_")}
     env["TRACESTREAM_HOME"] = str(home)
-    done = subprocess.run(
-        [sys.executable, "-c", "from tracestream.cli import main; main()", "admin",
-         "alter table spans modify setting parts_to_throw_insert = 7"],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
+    done = _admin_cli(env, "alter table spans modify setting parts_to_throw_insert = 7")
     assert done.returncode == 0, done.stderr
     assert f"in the process owning {home / 'chdb'} (pid {os.getpid()})" in done.stdout
     assert "parts_to_throw_insert = 7" in storage.query("SHOW CREATE TABLE spans").scalar()
-    done = subprocess.run(
-        [sys.executable, "-c", "from tracestream.cli import main; main()", "admin",
-         "DROP TABLE spans"],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
+    done = _admin_cli(env, "DROP TABLE spans")
     assert done.returncode == 1
     assert "DROP statement refused" in done.stderr
+
+
+def test_the_cli_opens_the_directory_when_nobody_owns_it(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACESTREAM_")}
+    env["TRACESTREAM_HOME"] = str(tmp_path)
+    done = _admin_cli(env, "ALTER TABLE spans MODIFY SETTING parts_to_throw_insert = 9")
+    assert done.returncode == 0, done.stderr
+    assert "no process owned it" in done.stdout
+    storage = ChdbStorage(tmp_path / "chdb", "tracestream")
+    with storage:
+        assert "parts_to_throw_insert = 9" in storage.query("SHOW CREATE TABLE spans").scalar()
+
+
+def test_the_cli_runs_the_statement_on_a_server(tmp_path: Path) -> None:
+    # The loopback endpoint answers ClickHouse's HTTP interface with chDB in this process.
+    storage = ChdbStorage(tmp_path / "chdb", "tracestream")
+    storage.open()
+    try:
+        apply_migrations(storage)
+        with RecordingClickHouse(tmp_path / "chdb") as endpoint:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("TRACESTREAM_")}
+            env["TRACESTREAM_HOME"] = str(tmp_path / "home")
+            env["TRACESTREAM_CLICKHOUSE_URL"] = endpoint.url
+            done = _admin_cli(env, "ALTER TABLE spans MODIFY SETTING parts_to_throw_insert = 11")
+            assert done.returncode == 0, done.stderr
+            assert done.stdout.startswith("ran on the ClickHouse server: ALTER TABLE spans")
+            refused = _admin_cli(env, "DROP TABLE spans")
+            assert refused.returncode == 1
+            assert "DROP statement refused" in refused.stderr
+        create = storage.query("SHOW CREATE TABLE spans").scalar()
+        assert "parts_to_throw_insert = 11" in create
+    finally:
+        storage.close()
