@@ -130,6 +130,19 @@ async def test_an_insert_the_engine_refuses_is_retriable_and_stored_once_it_acce
     assert _rolled_up(storage) == 45
 
 
+def test_a_read_the_engine_cannot_run_now_is_retriable_through_the_query_server(
+    owned: tuple[Path, ChdbStorage, QueryServerClient],
+) -> None:
+    """A read over its memory limit is "try again", not "your query is wrong"."""
+    _, _, client = owned
+    with pytest.raises(StorageUnavailable) as refused:
+        client.query(
+            "SELECT number % 1000000 AS k, count() FROM numbers(3000000) GROUP BY k "
+            "SETTINGS max_memory_usage = 1000000"
+        )
+    assert (refused.value.code, refused.value.code_name) == (241, "MEMORY_LIMIT_EXCEEDED")
+
+
 @pytest.mark.parametrize(
     "sql",
     [
