@@ -28,9 +28,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
 
 from tracestream.sinks import StorageError, StorageUnavailable
 
@@ -48,6 +47,7 @@ from ._params import (
 )
 from ._read import Reader
 from ._security import COOKIE, LOOPBACK_HOSTS, AccessKeys
+from ._static import read_static_files, static_response
 
 __all__ = ["STATIC_DIR", "create_app"]
 
@@ -157,6 +157,7 @@ def create_app(
     """
 
     keys = AccessKeys.single(access_key) if access_key is not None else access_keys
+    files = read_static_files(STATIC_DIR)
 
     def now() -> datetime:
         return clock()
@@ -259,7 +260,10 @@ def create_app(
         return JSONResponse(openapi_document())
 
     async def index(request: Request) -> Response:
-        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+        return static_response(files, "index.html", request)
+
+    async def static(request: Request) -> Response:
+        return static_response(files, request.path_params["name"], request)
 
     async def login_form(request: Request) -> Response:
         return HTMLResponse(_LOGIN_PAGE.format(error=""))
@@ -300,7 +304,7 @@ def create_app(
         Route("/api/scores", add_score, methods=["POST"]),
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
-        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        Route("/static/{name:path}", static),
     ]
     middleware = []
     if loopback:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.ui._client import RANGE, call
+from tracestream.ui import STATIC_DIR
 
 pytestmark = pytest.mark.integration
 
@@ -301,6 +302,20 @@ def test_the_openapi_document_and_the_pages_are_served(ui_url: str) -> None:
     index = call(f"{ui_url}/")
     assert index.status == 200 and '"/static/js/app.js"' in index.body
     assert call(f"{ui_url}/static/js/trace.js").status == 200
+
+
+def test_the_pages_files_come_with_their_type_and_tag(ui_url: str) -> None:
+    script = call(f"{ui_url}/static/js/trace.js")
+    assert script.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert script.body == (STATIC_DIR / "js" / "trace.js").read_text(encoding="utf-8")
+    assert script.headers["cache-control"] == "no-cache"
+    again = call(f"{ui_url}/static/js/trace.js", headers={"If-None-Match": script.headers["etag"]})
+    assert (again.status, again.body) == (304, "")
+    assert call(f"{ui_url}/static/style.css").headers["content-type"] == "text/css; charset=utf-8"
+    index = call(f"{ui_url}/")
+    assert index.headers["content-type"] == "text/html; charset=utf-8"
+    for missing in ("js/nope.js", "../_app.py", "%2e%2e/_app.py", "js"):
+        assert call(f"{ui_url}/static/{missing}").status == 404, missing
 
 
 def test_a_trace_still_running_shows_its_spans_before_its_trace_row(ui_url: str) -> None:
