@@ -307,12 +307,17 @@ LIMIT {top_n:UInt32}
 # most one step per span; a span on the path spends its duration less its
 # children's on the path (they are exactly the children the walk took), and
 # the times sum to the root's duration. Measured at 1M spans: the previous
-# fold over a stack of (span, cursor) pairs cost 0.9 s more CPU.
+# fold over a stack of (span, cursor) pairs cost 0.9 s more CPU. `before` is
+# found in the walk, for the spans on the path only, rather than for every
+# span up front; a span's children's time on the path is summed only where
+# the walk went into a child (where a last child exists).
 #
 # `wait` is each span's idle time before it started: the gap since its
 # parent started or an earlier-started sibling ended, whichever is later.
+# Its siblings are looked for among the spans before its start only
+# (`earlier`: spans are in start order).
 #
-# The lambdas that look at every span for each span (before, crit, wait)
+# The lambdas that look at many spans for each span (before, crit, wait)
 # take the per-span values as lambda arguments and scan one zipped array,
 # rather than indexing captured arrays (`up[k]`, `ends[k]`): each captured
 # array is copied once per span, so fewer captures is less copying. Measured
@@ -321,7 +326,9 @@ LIMIT {top_n:UInt32}
 # so each span's last child is one indexOf (a native search) in by_end
 # reversed. Measured on 2M generated 5-span traces: 1.14 -> 0.52 s CPU for
 # that column; the whole statement at 10M spans merged, best of 3
-# interleaved (load 5-8): 14.9 -> 13.5 s CPU.
+# interleaved (load 5-8): 14.9 -> 13.5 s CPU. With `before` in the walk, the
+# sum skipped and `earlier`, another run (load 2.6-3): 13.2 -> 12.5 -> 12.2 s
+# CPU, 3.44x -> 3.27x -> 3.18x the floor scan.
 _TRACE_SHAPE = f"""
     SELECT
         shaped.tid AS trace_id,
@@ -341,25 +348,32 @@ _TRACE_SHAPE = f"""
                               by_end)) AS fits_rev,
         arrayReverse(by_end.4) AS by_end_rev,
         arrayMap(j -> by_end_rev[indexOf(fits_rev, j)], arrayEnumerate(ids)) AS last_child,
-        arrayMap((u, s) -> if(u = 0, 0,
-                              arrayLast(x -> x.1 = u AND x.2 <= s AND x.3 < s, by_end).4),
-                 up, starts) AS before,
         arrayFold(
             (acc, i) -> if(empty(acc.1), acc, (
                 arrayConcat(arrayPopBack(acc.1), arrayFilter(x -> x != 0,
-                    [before[(acc.1)[-1]], last_child[(acc.1)[-1]]])),
+                    -- before: the popped span's sibling that ended last before it started
+                    [if(up[(acc.1)[-1]] = 0, 0,
+                        arrayLast(x -> x.1 = up[(acc.1)[-1]] AND x.2 <= starts[(acc.1)[-1]]
+                                       AND x.3 < starts[(acc.1)[-1]], by_end).4),
+                     last_child[(acc.1)[-1]]])),
                 arrayPushBack(acc.2, (acc.1)[-1]))),
             ids,
             (if(root = 0, [], [toUInt32(root)]), CAST([], 'Array(UInt32)'))
         ).2 AS on_path,
         arrayMap((j, s, e) -> if(has(on_path, j), e - s, 0.), arrayEnumerate(ids), starts, ends)
             AS on_path_ms,
-        arrayMap((j, m) -> m - arraySum((u, mk) -> if(u = j, mk, 0.), up, on_path_ms),
-                 arrayEnumerate(ids), on_path_ms) AS crit,
+        -- a span without a last child has no child on the path (the walk enters children
+        -- only there): `if` skips the sum for it, most spans
+        arrayMap((j, m, c) -> if(c = 0, m,
+                                 m - arraySum((u, mk) -> if(u = j, mk, 0.), up, on_path_ms)),
+                 arrayEnumerate(ids), on_path_ms, last_child) AS crit,
         arrayMap(u -> if(u = 0, 0., starts[u]), up) AS parent_starts,
-        arrayMap((u, s, ps) -> if(u = 0, 0., greatest(0., s - greatest(ps,
-                     arrayMax((u2, s2, e2) -> if(u2 = u AND s2 < s, e2, 0.), up, starts, ends)))),
-                 up, starts, parent_starts) AS wait
+        -- spans are in start order: those before the first at a span's start started earlier
+        arrayMap(s -> indexOf(starts, s) - 1, starts) AS earlier,
+        arrayMap((u, s, ps, n) -> if(u = 0, 0., greatest(0., s - greatest(ps,
+                     arrayMax((u2, e2) -> if(u2 = u, e2, 0.),
+                              arraySlice(up, 1, n), arraySlice(ends, 1, n))))),
+                 up, starts, parent_starts, earlier) AS wait
     FROM
     (
         SELECT
