@@ -226,7 +226,9 @@ class Sink:
         while time.monotonic() < deadline:
             got = await self.poll_once()
             now = time.monotonic()
-            if got:
+            # A flush in flight is not idleness: the loop may be holding back
+            # (backpressure) with records still unread.
+            if got or self._writing is not None:
                 idle_since = now
             elif now - idle_since > idle_ms / 1000:
                 break
