@@ -50,54 +50,53 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
     async def Export(
         self, request: ExportTraceServiceRequest, context: Any
     ) -> ExportTraceServiceResponse:
+        started = time.perf_counter()
+        # Aborts count themselves before the client hears the answer; an
+        # unexpected exception reaches grpc (UNKNOWN) uncounted as a success.
+        response, accepted, rejected = await self._export(request, context, started)
+        self.metrics.observe(200, accepted, rejected, time.perf_counter() - started)
+        return response
+
+    async def _export(
+        self, request: ExportTraceServiceRequest, context: Any, started: float
+    ) -> tuple[ExportTraceServiceResponse, int, int]:
         import grpc
 
-        started = time.perf_counter()
-        status, accepted, rejected = 200, 0, 0
-        try:
-            project = self._project(context)
-            if project is None:
-                status = 401
-                await self._abort(
-                    context,
-                    started,
-                    401,
-                    grpc.StatusCode.UNAUTHENTICATED,
-                    "missing or unknown ingest key (authorization: Bearer <key>)",
-                )
-            conversion = convert_request(
-                request,
-                project=project,
-                default_environment=self.config.default_environment,
-                max_event_bytes=self.config.max_event_bytes,
+        project = self._project(context)
+        if project is None:
+            await self._abort(
+                context,
+                started,
+                401,
+                grpc.StatusCode.UNAUTHENTICATED,
+                "missing or unknown ingest key (authorization: Bearer <key>)",
             )
-            if not conversion.records:
-                return ExportTraceServiceResponse()
-            try:
-                refused = await self.sink.produce(conversion.records)
-            except SinkBusy as exc:
-                status = 429
-                await self._abort_retry(
-                    context, started, 429, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
-                )
-            except SinkError as exc:
-                status = 503
-                await self._abort_retry(
-                    context, started, 503, grpc.StatusCode.UNAVAILABLE, str(exc)
-                )
-            lost = [m for m, r in zip(refused, conversion.records, strict=True) if m and not r.dlq]
-            rejected = conversion.rejected + len(lost)
-            accepted = conversion.accepted - len(lost)
-            response = ExportTraceServiceResponse()
-            if rejected:
-                message = "; ".join([*conversion.messages, *lost[:1]])
-                response.partial_success.CopyFrom(
-                    ExportTracePartialSuccess(rejected_spans=rejected, error_message=message)
-                )
-            return response
-        finally:
-            if status == 200:  # aborts count themselves before the client hears the answer
-                self.metrics.observe(status, accepted, rejected, time.perf_counter() - started)
+        conversion = convert_request(
+            request,
+            project=project,
+            default_environment=self.config.default_environment,
+            max_event_bytes=self.config.max_event_bytes,
+        )
+        if not conversion.records:
+            return ExportTraceServiceResponse(), 0, 0
+        try:
+            refused = await self.sink.produce(conversion.records)
+        except SinkBusy as exc:
+            await self._abort_retry(
+                context, started, 429, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
+            )
+        except SinkError as exc:
+            await self._abort_retry(context, started, 503, grpc.StatusCode.UNAVAILABLE, str(exc))
+        lost = [m for m, r in zip(refused, conversion.records, strict=True) if m and not r.dlq]
+        rejected = conversion.rejected + len(lost)
+        accepted = conversion.accepted - len(lost)
+        response = ExportTraceServiceResponse()
+        if rejected:
+            message = "; ".join([*conversion.messages, *lost[:1]])
+            response.partial_success.CopyFrom(
+                ExportTracePartialSuccess(rejected_spans=rejected, error_message=message)
+            )
+        return response, accepted, rejected
 
     def _project(self, context: Any) -> str | None:
         metadata = dict(context.invocation_metadata() or ())
