@@ -67,6 +67,13 @@ class SinkMetrics:
             ["table"],
             registry=registry,
         )
+        self.memory_splits = Counter(
+            "tracestream_sink_memory_splits",
+            "Blocks split in halves because the engine had no memory for the insert, "
+            "per table (nothing is dead-lettered for it).",
+            ["table"],
+            registry=registry,
+        )
         self.backpressure = Gauge(
             "tracestream_sink_backpressure",
             "1 while the sink has stopped consuming because storage is failing.",

@@ -18,9 +18,11 @@ from ._storage import QueryResult, SettingValue
 
 __all__ = [
     "INSERT_SETTINGS",
+    "MEMORY_CODES",
     "TRANSIENT_CODES",
     "classify_error",
     "insert_settings",
+    "out_of_memory",
     "quote_identifier",
     "result_from_arrow",
 ]
@@ -85,6 +87,24 @@ TRANSIENT_CODES: Mapping[int, str] = {
     439: "CANNOT_SCHEDULE_TASK",  # thread pool full
     999: "KEEPER_EXCEPTION",
 }
+#: The transient codes of an engine out of memory for this statement. A block
+#: whose insert fails this way may fit in halves (a large batch after a backlog,
+#: a server's ``max_memory_usage``): the sink's writer splits it, instead of
+#: retrying the same too-large insert for ever, but dead-letters nothing.
+MEMORY_CODES = frozenset({173, 241})
+assert MEMORY_CODES <= TRANSIENT_CODES.keys()
+#: chDB reports a memory limit met while reading a Python() source under its
+#: generic code for a Python-side failure.
+_PY_EXCEPTION = 800
+
+
+def out_of_memory(exc: StorageError) -> bool:
+    """Whether the engine refused the statement for want of memory (see MEMORY_CODES)."""
+    if exc.code in MEMORY_CODES:
+        return True
+    return exc.code == _PY_EXCEPTION and "memory limit exceeded" in str(exc).lower()
+
+
 # ClickHouse error codes that mean "the data is bad": splitting the batch can
 # isolate the rows at fault. Errors of the SQL itself are _QUERY_ERROR_CODES
 # below. Everything else (TRANSIENT_CODES, and codes we do not know) is

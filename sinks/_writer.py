@@ -11,7 +11,10 @@ the same block (a retry, a restart from the last committed offset, a replay)
 is dropped by ClickHouse. When ClickHouse rejects a block for its data
 (:class:`StorageRejected`), the block is split in halves, each with its own
 token, until the poison rows are alone; they go to the dead-letter callback and
-the rest is stored. Retriable errors, and :class:`StorageQueryError` (the
+the rest is stored. A block the engine has no memory for (:func:`._sql.out_of_memory`) is
+split the same way, down to single rows, so what fits is stored; nothing is
+dead-lettered for it, and a row that alone does not fit propagates. Other
+retriable errors, and :class:`StorageQueryError` (the
 SQL is wrong, e.g. a table is missing: no row is at fault), propagate: the
 caller backs off and calls again with the same block, and the halves already
 stored are dropped by their tokens. Both insert paths (columns mapped here, raw
@@ -30,10 +33,11 @@ from typing import Protocol
 import orjson
 import pyarrow as pa
 
-from ._errors import StorageQueryError, StorageRejected
+from ._errors import StorageQueryError, StorageRejected, StorageUnavailable
 from ._metrics import SinkMetrics
 from ._raw_sql import RAW_SELECTS, UNMAPPABLE, raw_table
 from ._rows import RetentionPolicy, TableMapping, map_records
+from ._sql import out_of_memory
 
 __all__ = ["DeadLetter", "KafkaRow", "Record", "write_block"]
 
@@ -195,7 +199,8 @@ async def _insert_split(
     start: int = 0,
 ) -> int:
     """Insert ``rows`` (the block's rows from ``start`` on); on a data rejection split
-    them in halves until the poison rows are alone and dead-letter those.
+    them in halves until the poison rows are alone and dead-letter those; on an
+    engine out of memory, split them until the halves fit.
 
     The one split both insert paths (mapped columns, raw records) go through, so
     its guard cannot drift between them: a :class:`StorageQueryError` is about the
@@ -204,6 +209,15 @@ async def _insert_split(
     """
     count = len(rows)
     started = time.perf_counter()
+
+    async def in_halves() -> int:
+        half = count // 2
+        stored = await _insert_split(rows[:half], insert_slice, table, dead_letter, metrics, start)
+        stored += await _insert_split(
+            rows[half:], insert_slice, table, dead_letter, metrics, start + half
+        )
+        return stored
+
     try:
         await insert_slice(start, count, block_token(rows))
     except StorageQueryError:
@@ -215,12 +229,13 @@ async def _insert_split(
             if metrics is not None:
                 metrics.rows_dead_lettered.labels(table, stage).inc()
             return 0
-        half = count // 2
-        stored = await _insert_split(rows[:half], insert_slice, table, dead_letter, metrics, start)
-        stored += await _insert_split(
-            rows[half:], insert_slice, table, dead_letter, metrics, start + half
-        )
-        return stored
+        return await in_halves()
+    except StorageUnavailable as exc:
+        if count == 1 or not out_of_memory(exc):
+            raise
+        if metrics is not None:
+            metrics.memory_splits.labels(table).inc()
+        return await in_halves()
     if metrics is not None:
         metrics.insert_seconds.labels(table).observe(time.perf_counter() - started)
         metrics.rows_written.labels(table).inc(count)

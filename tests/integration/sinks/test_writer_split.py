@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import orjson
 import pyarrow as pa
 import pytest
+from prometheus_client import CollectorRegistry
 
 from tracestream.sinks import (
     TABLE_MAPPINGS,
@@ -21,11 +22,15 @@ from tracestream.sinks import (
     DeadLetter,
     KafkaRow,
     RetentionPolicy,
+    SinkMetrics,
     StorageQueryError,
+    StorageUnavailable,
     sample_span_records,
     write_block,
 )
 from tracestream.sinks._raw_sql import RAW_SELECTS, retention_params
+from tracestream.sinks._sql import out_of_memory
+from tracestream.sinks._storage import SettingValue
 
 pytestmark = pytest.mark.integration
 
@@ -36,8 +41,11 @@ POLICY = RetentionPolicy(3650)
 class _Calls:
     """The writer's calls into storage (real chDB underneath) and its dead letters."""
 
-    def __init__(self, storage: ChdbStorage) -> None:
+    def __init__(
+        self, storage: ChdbStorage, settings: dict[str, SettingValue] | None = None
+    ) -> None:
         self.storage = storage
+        self.settings = settings
         self.tokens: list[str] = []
         self.letters: list[DeadLetter] = []
 
@@ -57,6 +65,7 @@ class _Calls:
             source,
             params=retention_params(POLICY),
             dedup_token=token,
+            settings=self.settings,
         )
 
     async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
@@ -105,3 +114,47 @@ async def test_a_poison_row_is_still_split_out_on_the_raw_path(
     assert [(d.row.offset, d.stage) for d in calls.letters] == [(5, "map")]
     assert "required field" in calls.letters[0].error
     assert chdb_storage.query("SELECT count() FROM spans").rows == [(7,)]
+
+
+async def test_a_block_too_big_for_the_engines_memory_is_stored_in_halves(
+    chdb_storage: ChdbStorage,
+) -> None:
+    # 256 spans of 200 KB input each (51 MB) under a 100 MB query memory limit:
+    # the whole block and its halves fail with MEMORY_LIMIT_EXCEEDED (measured:
+    # 128 spans fail, 64 fit), which used to be retried whole for ever.
+    registry = CollectorRegistry()
+    metrics = SinkMetrics(registry)
+    rows = []
+    for i, record in enumerate(sample_span_records(256, seed=5)):
+        record["input"] = "x" * 200_000
+        rows.append(KafkaRow("t.spans", 0, i, orjson.dumps(record)))
+    calls = _Calls(chdb_storage, settings={"max_memory_usage": 100_000_000})
+    stored = await write_block(
+        rows, SPANS, POLICY, calls.insert, calls.dead_letter, metrics, insert_raw=calls.insert_raw
+    )
+    assert stored == 256
+    assert calls.letters == []
+    assert calls.tokens[:2] == ["t.spans:0:0-255", "t.spans:0:0-127"]
+    # Each attempt that did not fit split in two: attempts = 2 * splits + 1.
+    splits = registry.get_sample_value("tracestream_sink_memory_splits_total", {"table": "spans"})
+    assert splits is not None and splits >= 2 and len(calls.tokens) == 2 * splits + 1
+    assert chdb_storage.query("SELECT count(), uniqExact(span_id) FROM spans").rows == [(256, 256)]
+
+
+async def test_a_single_row_too_big_for_memory_propagates_for_the_sink_to_retry(
+    chdb_storage: ChdbStorage,
+) -> None:
+    record = sample_span_records(1, seed=5)[0]
+    record["input"] = "x" * 2_000_000
+    calls = _Calls(chdb_storage, settings={"max_memory_usage": 5_000_000})
+    with pytest.raises(StorageUnavailable) as raised:
+        await write_block(
+            [KafkaRow("t.spans", 0, 0, orjson.dumps(record))],
+            SPANS,
+            POLICY,
+            calls.insert,
+            calls.dead_letter,
+            insert_raw=calls.insert_raw,
+        )
+    assert out_of_memory(raised.value)
+    assert calls.letters == []
