@@ -67,8 +67,16 @@ export function statusBadge(status) {
   return badge(status, `st-${status}`);
 }
 
+// Short labels that still read as the word (a plain 3-letter cut gave "TOO"
+// for tool and "AGE" for agent); an unknown kind falls back to that cut.
+const KIND_LABELS = {
+  workflow: "FLOW", agent: "AGNT", step: "STEP", generation: "GEN", tool: "TOOL",
+  retrieval: "RETR", reasoning: "THINK", event: "EVT",
+};
+
 export function kindBadge(kind) {
-  return h("span", { class: `kind k-${kind}`, title: kind }, kind.slice(0, 3).toUpperCase());
+  const label = KIND_LABELS[kind] ?? kind.slice(0, 3).toUpperCase();
+  return h("span", { class: `kind k-${kind}`, title: kind }, label);
 }
 
 export function pretty(value) {
