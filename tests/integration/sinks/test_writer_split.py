@@ -52,7 +52,9 @@ class _Calls:
     async def insert(self, table: str, batch: object, token: str) -> None:
         self.tokens.append(token)
         assert isinstance(batch, pa.Table)
-        await asyncio.to_thread(self.storage.insert, table, batch, dedup_token=token)
+        await asyncio.to_thread(
+            self.storage.insert, table, batch, dedup_token=token, settings=self.settings
+        )
 
     async def insert_raw(self, table: str, source: pa.Table, token: str) -> None:
         # What Sink._insert_raw runs: the table's SQL mapping over the raw records.
